@@ -1,0 +1,114 @@
+# containerd-shim-runc-v2-c: a static C containerd shim v2 for runc.
+#
+#   make deps     install the Debian packages the build and the tests need
+#   make          build build/containerd-shim-runc-v2-c (static, musl)
+#   make test     unit tests, then integration tests with a private containerd
+#   make demo     run one container through a private containerd with this shim
+#   make bench    footprint and speed benchmarks (report under bench/)
+
+CC        ?= musl-gcc
+ifeq ($(origin CC),default)
+CC        := musl-gcc
+endif
+BUILD     ?= build
+GEN       := $(BUILD)/gen
+NANOPB_SRC ?= third_party/src/nanopb
+JSMN_SRC   ?= third_party/src/jsmn
+VERSION   ?= 0.1.0
+REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+BASE_CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections \
+	-fno-asynchronous-unwind-tables -fno-stack-protector -D_GNU_SOURCE \
+	-DPB_NO_PACKED_STRUCTS -I src -I $(GEN) -I $(NANOPB_SRC) -I $(JSMN_SRC)
+OUR_CFLAGS  := $(BASE_CFLAGS) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-DSHIM_VERSION='"$(VERSION)"' -DSHIM_REVISION='"$(REVISION)"'
+LDFLAGS     := -static -Wl,--gc-sections -s
+
+PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
+	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \
+	containerd_task_v2 containerd_events_task containerd_services_events_ttrpc_v1 \
+	containerd_runc_v1_options containerd_runtime_bootstrap_v1
+GEN_C   := $(PROTOS:%=$(GEN)/%.pb.c)
+GEN_H   := $(PROTOS:%=$(GEN)/%.pb.h)
+SRCS    := $(wildcard src/*.c)
+OBJS    := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+GEN_O   := $(PROTOS:%=$(BUILD)/obj/gen/%.pb.o)
+PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/pb/pb_decode.o
+BIN     := $(BUILD)/containerd-shim-runc-v2-c
+
+.PHONY: all deps fetch test unit integration suite demo bench bench-memory \
+	bench-speed fmt clean tools
+all: $(BIN) tools
+
+deps:
+	tools/deps.sh
+
+fetch: $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
+$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h:
+	third_party/fetch.sh
+
+$(GEN)/%.pb.c $(GEN)/%.pb.h: proto/%.proto proto/*.options
+	@mkdir -p $(GEN)
+	cd proto && nanopb_generator.py -q -I. -D ../$(GEN) $*.proto
+
+$(BUILD)/obj/%.o: src/%.c $(GEN_H) $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(OUR_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/gen/%.pb.o: $(GEN)/%.pb.c $(GEN_H) $(NANOPB_SRC)/pb.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/pb/%.o: $(NANOPB_SRC)/%.c $(NANOPB_SRC)/pb.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(BIN): $(OBJS) $(GEN_O) $(PB_O)
+	$(CC) $(LDFLAGS) -o $@ $^
+	@size $@ | tail -1
+
+tools:
+	$(MAKE) -C tools BUILD=../$(BUILD) CC=$(CC)
+
+# Unit tests run natively with sanitizers (gcc), against the same sources.
+UNIT_CC     ?= gcc
+UNIT_CFLAGS := $(BASE_CFLAGS) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-fsanitize=address,undefined -fno-omit-frame-pointer -I tests/unit
+UNIT_SRCS   := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/sha256.c src/flags.c \
+	src/bootstrap.c src/loop.c src/log.c src/task.c src/container.c src/runc.c \
+	src/iocopy.c src/mount.c src/events.c
+$(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
+		$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) \
+		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
+
+unit: $(BUILD)/unit/test_unit all
+	tests/run-tests.sh unit
+
+integration: all
+	tests/run-tests.sh integration
+
+suite: all
+	tests/suite/run.sh $(BIN)
+
+test: $(BUILD)/unit/test_unit all
+	tests/run-tests.sh
+
+demo: all
+	tests/demo.sh
+
+bench: all
+	tools/bench.sh
+
+bench-memory: all
+	tools/bench-memory.sh
+
+bench-speed: all
+	tools/bench-speed.sh
+
+fmt:
+	clang-format -i src/*.c src/*.h tools/*.c tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD)

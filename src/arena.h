@@ -1,0 +1,33 @@
+/*
+ * arena.h - per-request memory.
+ *
+ * Each ttrpc request (and each internal job that needs scratch memory) takes
+ * an arena, allocates from it freely, and frees it in one call when the
+ * response has been written.  Chunks are mmap'd and returned with munmap, so
+ * a large request never raises the resident size after it has been served.
+ * Memory from arena_alloc is zeroed.
+ *
+ *   struct arena *a = arena_new();
+ *   char *p = arena_alloc(a, 100);
+ *   arena_free(a);
+ */
+#ifndef ARENA_H
+#define ARENA_H
+#include <stddef.h>
+#include <stdarg.h>
+
+struct arena;
+
+struct arena *arena_new(void);
+void arena_free(struct arena *a);
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_printf(struct arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *arena_vprintf(struct arena *a, const char *fmt, va_list ap);
+/* Arenas currently handed out, and bytes mapped by them (for tests). */
+unsigned arena_in_use(void);
+size_t arena_mapped(void);
+
+#endif

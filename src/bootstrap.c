@@ -1,0 +1,487 @@
+/*
+ * bootstrap.c - `start` and `delete`.
+ *
+ * Both run as short-lived processes whose stdout containerd parses, so
+ * nothing but the answer may be written there; `start`'s stderr is read
+ * together with stdout and stays silent on success.  Blocking is fine here:
+ * there is no loop yet.
+ */
+#include "bootstrap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "containerd_runc_v1_options.pb.h"
+#include "containerd_runtime_bootstrap_v1.pb.h"
+#include "containerd_task_v2.pb.h"
+#include "json.h"
+#include "mount.h"
+#include "pbcb.h"
+#include "sha256.h"
+#include "task.h"
+
+#define SOCKET_DIR "/run/containerd/s"
+#define DEFAULT_ROOT "/run/containerd/runc"
+#define GROUP_LABEL "io.containerd.runc.v2.group"
+#define SANDBOX_LABEL "io.kubernetes.cri.sandbox-id"
+
+void path_clean(char *p)
+{
+	int rooted = p[0] == '/';
+	char *out = p;
+	size_t w = 0;
+	size_t dotdot = rooted ? 1 : 0; /* where ".." can backtrack to */
+	const char *r = p;
+	if (rooted) {
+		out[w++] = '/';
+		r++;
+	}
+	while (*r) {
+		if (*r == '/') {
+			r++;
+		} else if (r[0] == '.' && (r[1] == '/' || r[1] == 0)) {
+			r++;
+		} else if (r[0] == '.' && r[1] == '.' && (r[2] == '/' || r[2] == 0)) {
+			r += 2;
+			if (w > dotdot) {
+				w--;
+				while (w > dotdot && out[w] != '/')
+					w--;
+			} else if (!rooted) {
+				if (w > 0)
+					out[w++] = '/';
+				out[w++] = '.';
+				out[w++] = '.';
+				dotdot = w;
+			}
+		} else {
+			if ((rooted && w != 1) || (!rooted && w != 0))
+				out[w++] = '/';
+			while (*r && *r != '/')
+				out[w++] = *r++;
+		}
+	}
+	if (w == 0)
+		out[w++] = '.';
+	out[w] = 0;
+}
+
+int socket_address(const char *dir, const char *address, const char *ns,
+		   const char *group, char *out, size_t cap)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s/%s/%s", address, ns, group);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	path_clean(path);
+	char hex[65];
+	sha256_hex(path, strlen(path), hex);
+	n = snprintf(out, cap, "unix://%s/%s", dir, hex);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	/* sun_path holds 108 bytes; Go refuses anything over 106. */
+	if (strlen(out) - 7 > 106)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static char *read_all(int fd, size_t max, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap + 1);
+	while (buf) {
+		if (n == cap) {
+			if (cap >= max)
+				break;
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (buf)
+		buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* Options from start's stdin: a legacy Any, or 2.3+ BootstrapParams. */
+struct start_opts {
+	char shim_cgroup[1024];
+	char socket_dir[1024];
+};
+
+static void parse_options_any(struct arena *a, const google_protobuf_Any *any,
+			      struct start_opts *so)
+{
+	if (strcmp(any->type_url, "containerd.runc.v1.Options") != 0 || !any->value.len)
+		return;
+	containerd_runc_v1_Options *o = arena_alloc(a, sizeof(*o));
+	if (o && pb_decode_arena(a, any->value.ptr, any->value.len,
+				 containerd_runc_v1_Options_fields, o) == 0)
+		PB_SETSTR(so->shim_cgroup, o->shim_cgroup);
+}
+
+static void read_start_opts(struct arena *a, const struct shim_flags *f,
+			    struct start_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	if (isatty(0))
+		return;
+	size_t len;
+	char *in = read_all(0, 4 << 20, &len);
+	if (!in || !len) {
+		free(in);
+		return;
+	}
+	containerd_runtime_bootstrap_v1_BootstrapParams *bp = arena_alloc(a, sizeof(*bp));
+	if (bp && pb_decode_arena(a, in, len,
+				  containerd_runtime_bootstrap_v1_BootstrapParams_fields,
+				  bp) == 0 &&
+	    strcmp(bp->instance_id, f->id) == 0 &&
+	    strcmp(bp->namespace, f->namespace) == 0) {
+		for (pb_size_t i = 0; i < bp->extensions_count; i++)
+			parse_options_any(a, &bp->extensions[i].value, so);
+		if (bp->has_socket_dir)
+			PB_SETSTR(so->socket_dir, bp->socket_dir);
+	} else {
+		google_protobuf_Any *any = arena_alloc(a, sizeof(*any));
+		if (any && pb_decode_arena(a, in, len, google_protobuf_Any_fields,
+					   any) == 0)
+			parse_options_any(a, any, so);
+	}
+	free(in);
+}
+
+static void grouping(struct arena *a, const struct shim_flags *f, char *out,
+		     size_t cap)
+{
+	snprintf(out, cap, "%s", f->id);
+	int fd = open("config.json", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t len;
+	char *js = read_all(fd, 64 << 20, &len);
+	close(fd);
+	if (!js)
+		return;
+	if (json_annotation(a, js, len, GROUP_LABEL, out, cap) != 0 &&
+	    json_annotation(a, js, len, SANDBOX_LABEL, out, cap) != 0)
+		snprintf(out, cap, "%s", f->id);
+	if (!out[0])
+		snprintf(out, cap, "%s", f->id);
+	free(js);
+}
+
+static int write_address_file(const char *addr)
+{
+	int fd = open(".address.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(addr);
+	ssize_t w = write(fd, addr, n);
+	close(fd);
+	if (w != (ssize_t)n || rename(".address.tmp", "address") < 0) {
+		unlink(".address.tmp");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Bind path; on a live socket return -EADDRINUSE, on a stale one retry. */
+static int bind_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0); /* inherited as fd 3 */
+		if (fd < 0)
+			return -errno;
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			chmod(path, 0600);
+			if (listen(fd, 128) < 0) {
+				int e = errno;
+				close(fd);
+				return -e;
+			}
+			return fd;
+		}
+		int e = errno;
+		close(fd);
+		if (e != EADDRINUSE)
+			return -e;
+		int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (cfd >= 0 && connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(cfd);
+			return -EADDRINUSE; /* a shim of the same group lives */
+		}
+		if (cfd >= 0)
+			close(cfd);
+		unlink(path);
+	}
+	return -EADDRINUSE;
+}
+
+static void move_to_cgroup(const char *cg, pid_t pid)
+{
+	char path[2048], buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", pid);
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", cg);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t w = write(fd, buf, (size_t)n);
+			(void)w;
+			close(fd);
+		}
+		return;
+	}
+	static const char *hier[] = { "blkio", "cpu", "cpuacct", "cpuset", "devices",
+				      "freezer", "hugetlb", "memory", "net_cls",
+				      "net_prio", "perf_event", "pids", "rdma",
+				      "systemd", "misc" };
+	for (size_t i = 0; i < sizeof(hier) / sizeof(hier[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s/cgroup.procs",
+			 hier[i], cg);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t w = write(fd, buf, (size_t)n);
+		(void)w;
+		close(fd);
+	}
+}
+
+static void adjust_oom_score(pid_t pid)
+{
+	char path[64], buf[32];
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", getppid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	int score = atoi(buf) + 1;
+	if (score > 1000)
+		score = 1000;
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%d", score);
+	ssize_t w = write(fd, buf, (size_t)n);
+	(void)w;
+	close(fd);
+}
+
+static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	setpgid(0, 0);
+	int null = open("/dev/null", O_RDWR);
+	if (lfd != 3) {
+		if (dup2(lfd, 3) < 0)
+			_exit(127);
+		close(lfd);
+	}
+	fcntl(3, F_SETFD, 0);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 3)
+			close(null);
+	}
+	const char *argv[] = { "containerd-shim-runc-v2-c", "-namespace", f->namespace,
+			       "-id", f->id, "-address", addr,
+			       f->debug ? "-debug" : NULL, NULL };
+	(void)addr;
+	execv("/proc/self/exe", (char *const *)argv);
+	_exit(127);
+}
+
+int bootstrap_start(const struct shim_flags *f)
+{
+	struct arena *a = arena_new();
+	struct start_opts so;
+	read_start_opts(a, f, &so);
+	char group[512], addr[256];
+	grouping(a, f, group, sizeof(group));
+	const char *dir = so.socket_dir[0] ? so.socket_dir : SOCKET_DIR;
+	int r = socket_address(dir, f->address, f->namespace, group, addr, sizeof(addr));
+	if (r < 0)
+		die("socket address: %s", strerror(-r));
+	const char *path = addr + 7;
+	char parent[256];
+	snprintf(parent, sizeof(parent), "%s", path);
+	*strrchr(parent, '/') = 0;
+	if (mkdir(parent, 0700) < 0 && errno != EEXIST) {
+		/* create missing ancestors, e.g. /run/containerd */
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%s", parent);
+		for (char *s = tmp + 1; *s; s++)
+			if (*s == '/') {
+				*s = 0;
+				mkdir(tmp, 0711);
+				*s = '/';
+			}
+		if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+			die("mkdir %s: %s", parent, strerror(errno));
+	}
+	int lfd = bind_socket(path);
+	if (lfd == -EADDRINUSE) {
+		/* Another container of this group: its shim serves us too. */
+		if (write_address_file(addr) < 0)
+			die("write address file: %s", strerror(errno));
+		fputs(addr, stdout);
+		return 0;
+	}
+	if (lfd < 0)
+		die("listen %s: %s", path, strerror(-lfd));
+	if ((r = write_address_file(addr)) < 0) {
+		unlink(path);
+		die("write address file: %s", strerror(-r));
+	}
+	pid_t pid = spawn_daemon(f, addr, lfd);
+	if (pid < 0) {
+		unlink(path);
+		die("start shim daemon: %s", strerror(errno));
+	}
+	close(lfd);
+	if (so.shim_cgroup[0])
+		move_to_cgroup(so.shim_cgroup, pid);
+	adjust_oom_score(pid);
+	fputs(addr, stdout);
+	arena_free(a);
+	return 0;
+}
+
+static int run_wait(const char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		unsetenv("NOTIFY_SOCKET");
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return st;
+}
+
+int bootstrap_delete(const struct shim_flags *f)
+{
+	struct arena *a = arena_new();
+	char bundle[1024];
+	if (f->bundle[0]) {
+		snprintf(bundle, sizeof(bundle), "%s", f->bundle);
+	} else if (!getcwd(bundle, sizeof(bundle))) {
+		snprintf(bundle, sizeof(bundle), ".");
+	}
+	char root[1024] = DEFAULT_ROOT, binary[1024] = "runc", path[1200];
+	snprintf(path, sizeof(path), "%s/options.json", bundle);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int systemd = 0;
+	if (fd >= 0) {
+		size_t len;
+		char *js = read_all(fd, 1 << 20, &len);
+		close(fd);
+		if (js) {
+			char tmp[1024];
+			if (json_top_string(a, js, len, "root", tmp, sizeof(tmp)) == 0 && tmp[0])
+				snprintf(root, sizeof(root), "%s", tmp);
+			if (json_top_string(a, js, len, "binary_name", tmp, sizeof(tmp)) == 0 &&
+			    tmp[0])
+				snprintf(binary, sizeof(binary), "%s", tmp);
+			systemd = strstr(js, "\"systemd_cgroup\":true") != NULL;
+			free(js);
+		}
+	}
+	char nsroot[1300], logp[1200];
+	snprintf(nsroot, sizeof(nsroot), "%s/%s", root, f->namespace);
+	snprintf(logp, sizeof(logp), "%s/log.json", bundle);
+	const char *argv[] = { binary, "--root", nsroot, "--log", logp, "--log-format",
+			       "json", systemd ? "--systemd-cgroup" : "delete",
+			       systemd ? "delete" : "--force", systemd ? "--force" : f->id,
+			       systemd ? f->id : NULL, NULL };
+	if (task_valid_id(f->id))
+		run_wait(argv);
+	snprintf(path, sizeof(path), "%s/rootfs", bundle);
+	mount_unmount_all(path);
+
+	containerd_task_v2_DeleteResponse r;
+	memset(&r, 0, sizeof(r));
+	snprintf(path, sizeof(path), "%s/init.pid", bundle);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[32];
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			r.pid = (uint32_t)atoi(buf);
+		}
+	}
+	r.exit_status = 128 + SIGKILL;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.has_exited_at = true;
+	r.exited_at.seconds = ts.tv_sec;
+	r.exited_at.nanos = (int32_t)ts.tv_nsec;
+	uint8_t out[64];
+	long n = pb_encode_buf(out, sizeof(out), containerd_task_v2_DeleteResponse_fields, &r);
+	if (n < 0)
+		die("encode delete response");
+	fwrite(out, 1, (size_t)n, stdout);
+	arena_free(a);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * events.h - the ordered queue of task events and the ttrpc client that
+ * forwards them to containerd (Events/Forward on $TTRPC_ADDRESS).
+ *
+ * Events leave in the order they were published, one in flight at a time.
+ * While containerd is unreachable they stay queued and the client retries
+ * with a growing delay; an event containerd refuses is retried a few times
+ * and then dropped with a log line.
+ *
+ *   events_init(getenv("TTRPC_ADDRESS"), ns);
+ *   events_publish("/tasks/start", containerd_events_TaskStart_fields, &ev,
+ *                  "containerd.events.TaskStart");
+ */
+#ifndef EVENTS_H
+#define EVENTS_H
+#include <pb.h>
+
+int events_init(const char *address, const char *ns);
+int events_publish(const char *topic, const pb_msgdesc_t *fields,
+		   const void *msg, const char *type_url);
+/* Events not yet acknowledged by containerd. */
+unsigned events_pending(void);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * flags.h - the shim's command line, parsed with Go `flag` semantics
+ * (`-x v`, `-x=v`, `--x`, bools as `-x` or `-x=true`; parsing stops at the
+ * first non-flag argument, which is the action).
+ */
+#ifndef FLAGS_H
+#define FLAGS_H
+
+struct shim_flags {
+	const char *namespace;
+	const char *id;
+	const char *address;
+	const char *publish_binary;
+	const char *bundle;
+	const char *socket;
+	const char *debug_socket;
+	int debug;
+	int version;
+	int info;
+	const char *action; /* "", "start", "delete", ... */
+	char error[160];    /* set when parsing fails */
+};
+
+/* Returns 0, or -1 with f->error set. */
+int flags_parse(struct shim_flags *f, int argc, char **argv);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * iocopy.c - copying between pipes and FIFOs with splice(2).
+ *
+ * Pipe to FIFO and FIFO to pipe are both pipe-to-pipe splices, so the data
+ * never passes through shim memory.  A copier waits on its source until it
+ * is readable; when the destination is full (EAGAIN after a readable
+ * source) it waits on the destination instead, then goes back.  A
+ * destination that splice refuses (a regular file opened O_APPEND) falls
+ * back to read/write through a small buffer.
+ */
+#include "iocopy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+
+#define MAX_COPIERS 256
+#define SPLICE_CHUNK (64 * 1024)
+#define BUF_SIZE 4096
+
+struct copier {
+	int used;
+	int src, dst;
+	int dst_pollable;   /* regular files cannot be in epoll */
+	int waiting_dst;
+	int buffered;       /* splice refused: read/write */
+	char *buf;
+	size_t len, off;
+	struct pio *io;
+	int slot;           /* index in io->cp */
+};
+
+static struct copier copiers[MAX_COPIERS];
+
+void io_init(struct pio *io)
+{
+	memset(io, 0, sizeof(*io));
+	io->child[0] = io->child[1] = io->child[2] = -1;
+	io->stdin_hold = -1;
+}
+
+static void on_src(int fd, uint32_t ev, void *data);
+static void on_dst(int fd, uint32_t ev, void *data);
+
+static void copier_end(struct copier *c)
+{
+	struct pio *io = c->io;
+	loop_del(c->src);
+	if (c->waiting_dst)
+		loop_del(c->dst);
+	close(c->src);
+	close(c->dst);
+	if (c->buf)
+		munmap(c->buf, BUF_SIZE);
+	io->cp[c->slot] = NULL;
+	memset(c, 0, sizeof(*c));
+	if (io->on_drained && !io_busy(io))
+		io->on_drained(io->ctx);
+}
+
+static void wait_dst(struct copier *c)
+{
+	loop_del(c->src);
+	c->waiting_dst = 1;
+	if (loop_add(c->dst, EPOLLOUT, on_dst, c) < 0)
+		copier_end(c);
+}
+
+static void wait_src(struct copier *c)
+{
+	if (c->waiting_dst)
+		loop_del(c->dst);
+	c->waiting_dst = 0;
+	if (loop_add(c->src, EPOLLIN, on_src, c) < 0)
+		copier_end(c);
+}
+
+/* Move what is available; returns 1 if the copier ended. */
+static int pump(struct copier *c, int drain_only)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		ssize_t n;
+		if (!c->buffered) {
+			n = splice(c->src, NULL, c->dst, NULL, SPLICE_CHUNK,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n < 0 && errno == EINVAL) {
+				c->buffered = 1;
+				c->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+					      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (c->buf == MAP_FAILED) {
+					c->buf = NULL;
+					copier_end(c);
+					return 1;
+				}
+				continue;
+			}
+		} else {
+			if (c->off < c->len) {
+				n = write(c->dst, c->buf + c->off, c->len - c->off);
+				if (n > 0) {
+					c->off += (size_t)n;
+					continue;
+				}
+			} else {
+				c->off = c->len = 0;
+				n = read(c->src, c->buf, BUF_SIZE);
+				if (n > 0) {
+					c->len = (size_t)n;
+					continue;
+				}
+			}
+		}
+		if (n > 0)
+			continue;
+		if (n == 0 && (!c->buffered || c->len == 0)) {
+			copier_end(c);
+			return 1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (drain_only)
+				return 0;
+			return -1; /* caller decides which side to wait on */
+		}
+		if (n < 0 && errno == EPIPE) {
+			/* The reader is gone: drop data until the source ends. */
+			char sink[512];
+			ssize_t r = read(c->src, sink, sizeof(sink));
+			if (r == 0) {
+				copier_end(c);
+				return 1;
+			}
+			if (r > 0)
+				continue;
+			return 0;
+		}
+		log_warn("copy: %s", strerror(errno));
+		copier_end(c);
+		return 1;
+	}
+	return 0;
+}
+
+static void on_src(int fd, uint32_t ev, void *data)
+{
+	(void)fd;
+	(void)ev;
+	struct copier *c = data;
+	int r = pump(c, 0);
+	if (r < 0 && c->dst_pollable) {
+		/* The source was readable, so the destination is full. */
+		if (c->buffered && c->off >= c->len)
+			return;
+		wait_dst(c);
+	}
+}
+
+static void on_dst(int fd, uint32_t ev, void *data)
+{
+	(void)fd;
+	(void)ev;
+	struct copier *c = data;
+	int r = pump(c, 0);
+	if (r < 0 && !(c->buffered && c->off < c->len))
+		wait_src(c); /* the destination had room: the source is empty */
+}
+
+static int copier_start(struct pio *io, int slot, int src, int dst)
+{
+	struct copier *c = NULL;
+	for (int i = 0; i < MAX_COPIERS; i++)
+		if (!copiers[i].used) {
+			c = &copiers[i];
+			break;
+		}
+	if (!c)
+		return -ENOSPC;
+	struct stat st;
+	c->used = 1;
+	c->src = src;
+	c->dst = dst;
+	c->dst_pollable = fstat(dst, &st) == 0 && !S_ISREG(st.st_mode);
+	c->io = io;
+	c->slot = slot;
+	io->cp[slot] = c;
+	if (loop_add(src, EPOLLIN, on_src, c) < 0) {
+		io->cp[slot] = NULL;
+		memset(c, 0, sizeof(*c));
+		return -EMFILE;
+	}
+	return 0;
+}
+
+/* Strip a fifo:// scheme; file:// gives a regular file. */
+static const char *io_path(const char *uri, int *is_file)
+{
+	*is_file = 0;
+	if (strncmp(uri, "fifo://", 7) == 0)
+		return uri + 7;
+	if (strncmp(uri, "file://", 7) == 0) {
+		*is_file = 1;
+		return uri + 7;
+	}
+	return uri;
+}
+
+static int open_output(const char *uri)
+{
+	int is_file;
+	const char *p = io_path(uri, &is_file);
+	struct stat st;
+	if (!is_file && stat(p, &st) == 0 && S_ISFIFO(st.st_mode))
+		return open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+int io_open(struct pio *io, const struct io_cfg *cfg)
+{
+	const char *paths[3] = { cfg->in, cfg->out, cfg->err };
+	int r = 0;
+	for (int i = 0; i < 3; i++) {
+		if (!paths[i] || !paths[i][0])
+			continue;
+		if (strncmp(paths[i], "binary://", 9) == 0) {
+			r = -ENOTSUP;
+			goto fail;
+		}
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		int ours = i == 0 ? p[1] : p[0];
+		int theirs = i == 0 ? p[0] : p[1];
+		io->child[i] = theirs;
+		if ((cfg->uid || cfg->gid) && fchown(theirs, cfg->uid, cfg->gid) < 0)
+			log_warn("chown stdio pipe: %s", strerror(errno));
+		fcntl(ours, F_SETFL, O_NONBLOCK);
+		int ext;
+		if (i == 0) {
+			int is_file;
+			const char *path = io_path(paths[0], &is_file);
+			ext = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			if (ext >= 0)
+				io->stdin_hold = open(path, O_WRONLY | O_NONBLOCK |
+								    O_CLOEXEC);
+		} else {
+			ext = open_output(paths[i]);
+		}
+		if (ext < 0) {
+			r = -errno;
+			close(ours);
+			goto fail;
+		}
+		r = i == 0 ? copier_start(io, i, ext, ours)
+			   : copier_start(io, i, ours, ext);
+		if (r < 0) {
+			close(ours);
+			close(ext);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	io_close(io);
+	return r;
+}
+
+void io_child_close(struct pio *io)
+{
+	for (int i = 0; i < 3; i++)
+		if (io->child[i] >= 0) {
+			close(io->child[i]);
+			io->child[i] = -1;
+		}
+}
+
+void io_close_stdin(struct pio *io)
+{
+	if (io->stdin_hold >= 0) {
+		close(io->stdin_hold);
+		io->stdin_hold = -1;
+	}
+}
+
+int io_busy(const struct pio *io)
+{
+	return io->cp[1] != NULL || io->cp[2] != NULL;
+}
+
+void io_close(struct pio *io)
+{
+	io->on_drained = NULL;
+	io_child_close(io);
+	io_close_stdin(io);
+	for (int i = 0; i < 3; i++) {
+		struct copier *c = io->cp[i];
+		if (!c)
+			continue;
+		/* Output still in the pipe is moved before closing. */
+		if (i > 0 && pump(c, 1) == 1)
+			continue;
+		copier_end(c);
+	}
+}

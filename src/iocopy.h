@@ -1,0 +1,47 @@
+/*
+ * iocopy.h - a process's non-tty stdio: pipes between runc and the FIFOs
+ * (or files) that containerd names, copied by the loop.
+ *
+ * Like the Go shim, the container gets anonymous pipes, not the FIFOs: the
+ * shim holds the FIFOs, so the container's IO survives containerd going
+ * away.  Output FIFOs are opened read-write (the open never blocks and the
+ * writer survives the reader leaving).  The stdin FIFO gets a reader for
+ * the copy and a held writer, closed by CloseIO, so that the container sees
+ * EOF only once the client has closed stdin *and* asked for it.
+ *
+ *   struct pio io;
+ *   io_open(&io, &cfg);          // pipes + FIFOs, copies armed
+ *   fds = io.child;                 // give these to runc
+ *   io_child_close(&io);         // after runc has been spawned
+ *   ...
+ *   io_close(&io);               // drain what is left, close all
+ */
+#ifndef IOCOPY_H
+#define IOCOPY_H
+#include <sys/types.h>
+
+struct copier;
+
+struct io_cfg {
+	const char *in, *out, *err; /* FIFO paths or URIs; "" = none */
+	uid_t uid;
+	gid_t gid;
+};
+
+struct pio {
+	int child[3];        /* ends for runc; -1 means /dev/null */
+	int stdin_hold;      /* our writer on the stdin FIFO */
+	struct copier *cp[3];
+	void (*on_drained)(void *ctx); /* all output copied (EOF) */
+	void *ctx;
+};
+
+int io_open(struct pio *io, const struct io_cfg *cfg);
+void io_child_close(struct pio *io);
+void io_close_stdin(struct pio *io);
+/* 1 while stdout/stderr copies are still running. */
+int io_busy(const struct pio *io);
+void io_close(struct pio *io);
+void io_init(struct pio *io);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * loop.h - the one epoll loop of the daemon.
+ *
+ * Every fd the daemon waits on is registered with a callback; callbacks run
+ * one at a time and must never block.  The handler table is indexed by fd.
+ *
+ *   loop_init();
+ *   loop_add(fd, EPOLLIN, on_readable, ctx);
+ *   loop_run();            // returns after loop_stop()
+ */
+#ifndef LOOP_H
+#define LOOP_H
+#include <stdint.h>
+#include <sys/epoll.h>
+
+typedef void (*loop_fn)(int fd, uint32_t events, void *data);
+
+int loop_init(void);
+int loop_add(int fd, uint32_t events, loop_fn fn, void *data);
+int loop_mod(int fd, uint32_t events);
+void loop_del(int fd);
+int loop_run(void);
+void loop_stop(void);
+
+#endif

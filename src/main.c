@@ -1,0 +1,206 @@
+/*
+ * main.c - command line dispatch and the daemon.
+ *
+ * containerd runs this binary three ways: `start` (prints the socket
+ * address and leaves a daemon behind), `delete` (cleans up after a dead
+ * shim), and, from `start`, the daemon itself with no action and the
+ * listening socket as fd 3.  The daemon is one thread: an epoll loop fed by
+ * the ttrpc sockets, runc's pipes, the container stdio copies and a
+ * signalfd.  Initialisation may exit with a message; once the loop runs,
+ * nothing a request or a container does ends the process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "container.h"
+#include "events.h"
+#include "flags.h"
+#include "log.h"
+#include "loop.h"
+#include "runc.h"
+#include "task.h"
+#include "ttrpc.h"
+
+#ifndef SHIM_VERSION
+#define SHIM_VERSION "0.1.0"
+#endif
+#ifndef SHIM_REVISION
+#define SHIM_REVISION "unknown"
+#endif
+
+#define EXIT_GRACE_TICKS 60 /* x 50 ms: how long Shutdown waits for events */
+
+static char socket_path[108];
+static int exit_timer = -1;
+static int exit_ticks;
+
+static void reap(void)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		if (!runc_reaped(pid, status))
+			container_reaped(pid, status);
+	}
+}
+
+static void on_exit_tick(int fd, uint32_t ev, void *data)
+{
+	(void)ev;
+	(void)data;
+	uint64_t x;
+	ssize_t r = read(fd, &x, sizeof(x));
+	(void)r;
+	int left = ttrpc_flush_pending();
+	if ((left == 0 && events_pending() == 0) || ++exit_ticks >= EXIT_GRACE_TICKS)
+		loop_stop();
+}
+
+/* Stop accepting work; exit once replies and events are out. */
+static void begin_exit(void)
+{
+	if (exit_timer >= 0)
+		return;
+	if (socket_path[0])
+		unlink(socket_path);
+	exit_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec it = { { 0, 50000000 }, { 0, 1000000 } };
+	if (exit_timer < 0 || timerfd_settime(exit_timer, 0, &it, NULL) < 0 ||
+	    loop_add(exit_timer, EPOLLIN, on_exit_tick, NULL) < 0)
+		loop_stop();
+}
+
+static void on_signal(int fd, uint32_t ev, void *data)
+{
+	(void)ev;
+	(void)data;
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: shutting down", si.ssi_signo);
+			begin_exit();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int daemon_run(const struct shim_flags *f)
+{
+	log_debug_enabled = f->debug;
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int lfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (lfd >= 0) {
+		dup2(lfd, 2);
+		close(lfd);
+		fcntl(2, F_SETFL, O_WRONLY | O_NONBLOCK);
+	}
+	snprintf(shim_namespace, sizeof(shim_namespace), "%s", f->namespace);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0 || loop_init() < 0 || loop_add(sfd, EPOLLIN, on_signal, NULL) < 0) {
+		log_error("daemon setup: %s", strerror(errno));
+		return 1;
+	}
+
+	int listen_fd = 3;
+	if (f->socket[0]) {
+		const char *p = f->socket;
+		if (strncmp(p, "unix://", 7) == 0)
+			p += 7;
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p);
+		listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(listen_fd, 128) < 0) {
+			log_error("listen %s: %s", p, strerror(errno));
+			return 1;
+		}
+	}
+	fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(listen_fd, F_SETFL, O_NONBLOCK);
+	struct sockaddr_un sa;
+	socklen_t sl = sizeof(sa);
+	if (getsockname(listen_fd, (struct sockaddr *)&sa, &sl) == 0 &&
+	    sa.sun_family == AF_UNIX && sa.sun_path[0])
+		snprintf(socket_path, sizeof(socket_path), "%s", sa.sun_path);
+	else if (!f->socket[0]) {
+		log_error("fd 3 is not a unix socket");
+		return 1;
+	}
+
+	const char *ttrpc_addr = getenv("TTRPC_ADDRESS");
+	task_on_shutdown = begin_exit;
+	if (events_init(ttrpc_addr, f->namespace) < 0 || task_register() < 0 ||
+	    ttrpc_listen(listen_fd) < 0) {
+		log_error("daemon setup failed");
+		return 1;
+	}
+	log_debug("serving %s for %s/%s", socket_path, f->namespace, f->id);
+	int r = loop_run();
+	if (socket_path[0])
+		unlink(socket_path);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct shim_flags f;
+	if (flags_parse(&f, argc, argv) < 0) {
+		fprintf(stderr, "%s\n", f.error);
+		return 2;
+	}
+	if (f.version) {
+		printf("containerd-shim-runc-v2-c:\n  Version:  %s\n  Revision: %s\n",
+		       SHIM_VERSION, SHIM_REVISION);
+		return 0;
+	}
+	if (strcmp(f.action, "start") == 0 || strcmp(f.action, "delete") == 0) {
+		if (!f.namespace[0]) {
+			fprintf(stderr, "shim namespace cannot be empty\n");
+			return 1;
+		}
+		if (!task_valid_id(f.id)) {
+			fprintf(stderr, "invalid id %.80s\n", f.id);
+			return 1;
+		}
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		return f.action[0] == 's' ? bootstrap_start(&f) : bootstrap_delete(&f);
+	}
+	if (f.action[0]) {
+		fprintf(stderr, "unknown action %.60s\n", f.action);
+		return 1;
+	}
+	if (!f.namespace[0]) {
+		fprintf(stderr, "shim namespace cannot be empty\n");
+		return 1;
+	}
+	return daemon_run(&f);
+}

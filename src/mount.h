@@ -1,0 +1,17 @@
+/*
+ * mount.h - the task's rootfs mounts.
+ *
+ * mount_apply() mounts one containerd Mount (type, source, options) onto a
+ * target; options become MS_* flags plus a data string the way mount(8)
+ * reads them.  mount_unmount_all() unmounts a target and anything stacked
+ * on it.
+ */
+#ifndef MOUNT_H
+#define MOUNT_H
+#include "pbtypes.h"
+
+int mount_apply(const char *type, const char *source,
+		const struct pbstrlist *options, const char *target);
+int mount_unmount_all(const char *target);
+
+#endif

@@ -1,0 +1,843 @@
+/*
+ * task.c - task API handlers.
+ *
+ * Handlers that need runc park their call in the runc job's context and
+ * answer from the job's completion callback.  Error codes follow what
+ * containerd relies on: NOT_FOUND for missing or finished processes,
+ * ALREADY_EXISTS for duplicates, FAILED_PRECONDITION for wrong states,
+ * UNIMPLEMENTED for what this shim does not do.
+ */
+#include "task.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "containerd_events_task.pb.h"
+#include "containerd_runc_v1_options.pb.h"
+#include "containerd_task_v2.pb.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "mount.h"
+#include "pbcb.h"
+#include "ttrpc.h"
+
+/* The generated messages have members named stdin/stdout/stderr, which
+ * musl defines as macros. */
+#undef stdin
+#undef stdout
+#undef stderr
+
+#define DEFAULT_ROOT "/run/containerd/runc"
+
+int task_shutdown_requested;
+void (*task_on_shutdown)(void);
+
+int task_valid_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 76)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9');
+		if (alnum)
+			continue;
+		if (c != '.' && c != '_' && c != '-')
+			return 0;
+		/* a separator must sit between two alphanumerics */
+		if (i == 0 || i == n - 1)
+			return 0;
+		char nx = id[i + 1];
+		if (nx == '.' || nx == '_' || nx == '-')
+			return 0;
+	}
+	return 1;
+}
+
+/* Look up container and process, answering NOT_FOUND when missing. */
+static struct proc *lookup(struct call *c, const char *id, const char *exec_id)
+{
+	struct container *ct = container_find(id);
+	if (!ct) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", id);
+		return NULL;
+	}
+	struct proc *p = proc_find(ct, exec_id);
+	if (!p) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "process %s: not found",
+				  exec_id[0] ? exec_id : id);
+		return NULL;
+	}
+	return p;
+}
+
+#define DECODE(c, T) ((T *)ttrpc_decode((c), T##_fields, sizeof(T)))
+
+/* A runc job bound to a call. */
+struct op {
+	struct call *call;
+	struct proc *proc;
+	const char *what;
+	int arg;
+};
+
+static struct op *op_new(struct call *c, struct proc *p, const char *what)
+{
+	struct op *o = arena_alloc(c->arena, sizeof(*o));
+	if (o) {
+		o->call = c;
+		o->proc = p;
+		o->what = what;
+	}
+	return o;
+}
+
+static int op_spawn(struct op *o, const char *const *argv, const int fds[3],
+		    runc_done_fn fn)
+{
+	int r = runc_spawn(argv, fds, RUNC_CAPTURE, fn, o, NULL);
+	if (r < 0)
+		ttrpc_reply_error(o->call, ST_UNAVAILABLE, "%s: %s", o->what,
+				  strerror(-r));
+	return r;
+}
+
+static int runc_ok(int status)
+{
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int read_pid_file(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = 0;
+	int pid = 0;
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		pid = pid * 10 + (buf[i] - '0');
+	return pid > 0 ? pid : -EINVAL;
+}
+
+static int write_file(const char *dir, const char *name, const char *data,
+		      size_t len)
+{
+	char path[PATH_MAX_LEN + 64], tmp[PATH_MAX_LEN + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = write(fd, data, len);
+	close(fd);
+	if (w != (ssize_t)len || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- Create ---- */
+
+static void create_cleanup(struct container *ct)
+{
+	if (ct->rootfs_mounted) {
+		char rootfs[PATH_MAX_LEN + 8];
+		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+		mount_unmount_all(rootfs);
+	}
+	container_free(ct);
+}
+
+static void create_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(o->call->arena, &ct->rc,
+				       "OCI runtime create failed", status, out,
+				       outlen);
+		log_error("create %s: %s", ct->id, msg ? msg : "");
+		create_cleanup(ct);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
+				  msg ? msg : "OCI runtime create failed");
+		return;
+	}
+	char path[PATH_MAX_LEN + 16];
+	snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
+	int pid = read_pid_file(path);
+	if (pid < 0) {
+		create_cleanup(ct);
+		ttrpc_reply_error(o->call, ST_UNKNOWN,
+				  "read init pid file: %s", strerror(-pid));
+		return;
+	}
+	p->state = P_CREATED;
+	p->busy = 0;
+	proc_set_pid(p, pid);
+
+	containerd_task_v2_CreateTaskRequest *req = o->call->owner;
+	containerd_events_TaskCreate *ev = arena_alloc(o->call->arena, sizeof(*ev));
+	if (ev) {
+		PB_SETSTR(ev->container_id, ct->id);
+		PB_SETSTR(ev->bundle, ct->bundle);
+		ev->rootfs_count = req->rootfs_count;
+		memcpy(ev->rootfs, req->rootfs, sizeof(ev->rootfs));
+		ev->has_io = true;
+		PB_SETSTR(ev->io.stdin, p->in);
+		PB_SETSTR(ev->io.stdout, p->out);
+		PB_SETSTR(ev->io.stderr, p->err);
+		ev->io.terminal = p->terminal;
+		PB_SETSTR(ev->checkpoint, req->checkpoint);
+		ev->pid = (uint32_t)pid;
+		events_publish("/tasks/create", containerd_events_TaskCreate_fields,
+			       ev, "containerd.events.TaskCreate");
+	}
+	containerd_task_v2_CreateTaskResponse r = { .pid = (uint32_t)pid };
+	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &r);
+	if (p->exited && !p->exit_done)
+		proc_started(p, 0);
+}
+
+static int apply_options(struct call *c, struct container *ct,
+			 const google_protobuf_Any *any, uid_t *uid, gid_t *gid)
+{
+	containerd_runc_v1_Options *opt = NULL;
+	const char *url = any->type_url;
+	const char *dot = strrchr(url, '/');
+	if (dot)
+		url = dot + 1;
+	if (any->value.len && strcmp(url, "containerd.runc.v1.Options") == 0) {
+		opt = arena_alloc(c->arena, sizeof(*opt));
+		if (!opt || pb_decode_arena(c->arena, any->value.ptr, any->value.len,
+					    containerd_runc_v1_Options_fields, opt) < 0)
+			return -EINVAL;
+	}
+	const char *root = opt && opt->root[0] ? opt->root : DEFAULT_ROOT;
+	if ((size_t)snprintf(ct->rc.root, sizeof(ct->rc.root), "%s/%s", root,
+			     shim_namespace) >= sizeof(ct->rc.root))
+		return -ENAMETOOLONG;
+	if (opt && opt->binary_name[0])
+		PB_SETSTR(ct->rc.binary, opt->binary_name);
+	ct->rc.systemd_cgroup = opt && opt->systemd_cgroup;
+	if (opt && opt->criu_path[0])
+		PB_SETSTR(ct->rc.criu, opt->criu_path);
+	*uid = opt ? opt->io_uid : 0;
+	*gid = opt ? opt->io_gid : 0;
+
+	/* options.json and runtime let `shim delete` find runc again. */
+	char esc_root[1100], esc_bin[600], json[2048];
+	json_escape(root, esc_root, sizeof(esc_root));
+	json_escape(ct->rc.binary, esc_bin, sizeof(esc_bin));
+	int n = snprintf(json, sizeof(json),
+			 "{\"binary_name\":\"%s\",\"root\":\"%s\",\"systemd_cgroup\":%s}",
+			 esc_bin, esc_root, ct->rc.systemd_cgroup ? "true" : "false");
+	if (n > 0 && (size_t)n < sizeof(json))
+		write_file(ct->bundle, "options.json", json, (size_t)n);
+	const char *bin = ct->rc.binary[0] ? ct->rc.binary : "runc";
+	write_file(ct->bundle, "runtime", bin, strlen(bin));
+	return 0;
+}
+
+static void task_create(struct call *c)
+{
+	containerd_task_v2_CreateTaskRequest *req =
+		DECODE(c, containerd_task_v2_CreateTaskRequest);
+	if (!req)
+		return;
+	if (!task_valid_id(req->id)) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid container id %.80s",
+				  req->id);
+		return;
+	}
+	if (req->bundle[0] != '/' || strstr(req->bundle, "/../")) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid bundle path");
+		return;
+	}
+	if (container_find(req->id)) {
+		ttrpc_reply_error(c, ST_ALREADY_EXISTS, "container %s: already exists",
+				  req->id);
+		return;
+	}
+	if (req->checkpoint[0]) {
+		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "restore from checkpoint is not supported yet");
+		return;
+	}
+	if (req->terminal) {
+		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "terminal is not supported yet");
+		return;
+	}
+	struct container *ct = container_new(req->id);
+	struct proc *p = ct ? proc_new(ct, "") : NULL;
+	if (!p) {
+		if (ct)
+			container_free(ct);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many containers");
+		return;
+	}
+	PB_SETSTR(ct->bundle, req->bundle);
+	PB_SETSTR(ct->rc.bundle, req->bundle);
+	PB_SETSTR(p->in, req->stdin);
+	PB_SETSTR(p->out, req->stdout);
+	PB_SETSTR(p->err, req->stderr);
+	p->terminal = req->terminal;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	if (apply_options(c, ct, &req->options, &uid, &gid) < 0) {
+		container_free(ct);
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid runtime options");
+		return;
+	}
+
+	char rootfs[PATH_MAX_LEN + 8];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+	for (pb_size_t i = 0; i < req->rootfs_count; i++) {
+		const containerd_types_Mount *m = &req->rootfs[i];
+		if (i == 0)
+			mkdir(rootfs, 0711);
+		int r = mount_apply(m->type, m->source, &m->options, rootfs);
+		if (r < 0) {
+			ct->rootfs_mounted = i > 0;
+			create_cleanup(ct);
+			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s: %s", m->source,
+					  rootfs, strerror(-r));
+			return;
+		}
+		ct->rootfs_mounted = 1;
+	}
+
+	struct io_cfg sc = { p->in, p->out, p->err, uid, gid };
+	int r = io_open(&p->io, &sc);
+	if (r < 0) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
+
+	size_t n;
+	const char **argv = runc_argv(c->arena, &ct->rc, 8, &n);
+	struct op *o = op_new(c, p, "create");
+	if (!argv || !o) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "create";
+	argv[n++] = "--bundle";
+	argv[n++] = ct->bundle;
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	c->owner = req;
+	p->busy = 1;
+	r = runc_spawn(argv, p->io.child, 0, create_done, o, NULL);
+	io_child_close(&p->io);
+	if (r < 0) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+	}
+}
+
+/* ---- Start ---- */
+
+static void start_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(o->call->arena, &p->ct->rc,
+				       "OCI runtime start failed", status, out,
+				       outlen);
+		proc_started(p, 0);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "start failed");
+		return;
+	}
+	containerd_events_TaskStart ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, p->ct->id);
+	ev.pid = (uint32_t)p->pid;
+	events_publish("/tasks/start", containerd_events_TaskStart_fields, &ev,
+		       "containerd.events.TaskStart");
+	containerd_task_v2_StartResponse r = { .pid = (uint32_t)p->pid };
+	ttrpc_reply(o->call, containerd_task_v2_StartResponse_fields, &r);
+	proc_started(p, 1);
+}
+
+static void task_start(struct call *c)
+{
+	containerd_task_v2_StartRequest *req = DECODE(c, containerd_task_v2_StartRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (!p)
+		return;
+	if (p->ct->init != p) {
+		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "exec is not supported yet");
+		return;
+	}
+	if (p->state != P_CREATED || p->busy || p->exited) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "cannot start a process that is not in the created state");
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
+	struct op *o = op_new(c, p, "start");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "start";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	static const int nofds[3] = { -1, -1, -1 };
+	p->busy = 1;
+	if (op_spawn(o, argv, nofds, start_done) < 0)
+		p->busy = 0;
+}
+
+/* ---- State, Wait, Connect, Pids ---- */
+
+static containerd_v1_types_Status status_of(const struct proc *p)
+{
+	switch (p->state) {
+	case P_CREATED: return containerd_v1_types_Status_CREATED;
+	case P_RUNNING: return containerd_v1_types_Status_RUNNING;
+	case P_PAUSING: return containerd_v1_types_Status_PAUSING;
+	case P_PAUSED: return containerd_v1_types_Status_PAUSED;
+	case P_STOPPED: return containerd_v1_types_Status_STOPPED;
+	default: return containerd_v1_types_Status_UNKNOWN;
+	}
+}
+
+static void task_state(struct call *c)
+{
+	containerd_task_v2_StateRequest *req = DECODE(c, containerd_task_v2_StateRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (!p)
+		return;
+	containerd_task_v2_StateResponse *r = arena_alloc(c->arena, sizeof(*r));
+	if (!r) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	PB_SETSTR(r->id, p->id[0] ? p->id : p->ct->id);
+	PB_SETSTR(r->bundle, p->ct->bundle);
+	r->pid = (uint32_t)p->pid;
+	r->status = status_of(p);
+	/* An exited process whose exit is held is still reported running. */
+	if (p->state == P_STOPPED && !p->exit_done)
+		r->status = containerd_v1_types_Status_RUNNING;
+	PB_SETSTR(r->stdin, p->in);
+	PB_SETSTR(r->stdout, p->out);
+	PB_SETSTR(r->stderr, p->err);
+	r->terminal = p->terminal;
+	r->exit_status = p->exit_done ? (uint32_t)p->exit_status : 0;
+	r->has_exited_at = true;
+	proc_exited_at(p, &r->exited_at.seconds, &r->exited_at.nanos);
+	ttrpc_reply(c, containerd_task_v2_StateResponse_fields, r);
+}
+
+static void task_wait(struct call *c)
+{
+	containerd_task_v2_WaitRequest *req = DECODE(c, containerd_task_v2_WaitRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (p)
+		proc_wait(p, c);
+}
+
+static void task_connect(struct call *c)
+{
+	containerd_task_v2_ConnectRequest *req =
+		DECODE(c, containerd_task_v2_ConnectRequest);
+	if (!req)
+		return;
+	containerd_task_v2_ConnectResponse r;
+	memset(&r, 0, sizeof(r));
+	r.shim_pid = (uint32_t)getpid();
+	struct container *ct = container_find(req->id);
+	if (ct && ct->init)
+		r.task_pid = (uint32_t)ct->init->pid;
+	ttrpc_reply(c, containerd_task_v2_ConnectResponse_fields, &r);
+}
+
+static void pids_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct call *c = o->call;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime ps",
+				       status, out, outlen);
+		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "ps failed");
+		return;
+	}
+	enum { MAXP = 65536 };
+	int *pids = arena_alloc(c->arena, sizeof(int) * MAXP);
+	int n = pids ? json_int_array(c->arena, out, outlen, pids, MAXP) : -ENOMEM;
+	if (n < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "cannot parse runc ps output");
+		return;
+	}
+	struct pbpid *v = arena_alloc(c->arena, sizeof(*v) * (size_t)(n ? n : 1));
+	if (!v) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct proc *e = proc_find_pid(o->proc->ct, pids[i]);
+		v[i].pid = (uint32_t)pids[i];
+		v[i].exec_id = e && e->id[0] ? e->id : NULL;
+	}
+	containerd_task_v2_PidsResponse r;
+	memset(&r, 0, sizeof(r));
+	r.processes.v = v;
+	r.processes.n = (unsigned)n;
+	ttrpc_reply(c, containerd_task_v2_PidsResponse_fields, &r);
+}
+
+static void task_pids(struct call *c)
+{
+	containerd_task_v2_PidsRequest *req = DECODE(c, containerd_task_v2_PidsRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 5, &n);
+	struct op *o = op_new(c, p, "ps");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "ps";
+	argv[n++] = "--format";
+	argv[n++] = "json";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	static const int nofds[3] = { -1, -1, -1 };
+	op_spawn(o, argv, nofds, pids_done);
+}
+
+/* ---- Kill ---- */
+
+static void kill_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct call *c = o->call;
+	if (runc_ok(status)) {
+		ttrpc_reply(c, NULL, NULL);
+		return;
+	}
+	char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime kill",
+			       status, out, outlen);
+	if (!msg)
+		msg = "kill failed";
+	if (strstr(msg, "process already finished") ||
+	    strstr(msg, "container not running") || strstr(msg, "no such process"))
+		ttrpc_reply_error(c, ST_NOT_FOUND, "process already finished");
+	else if (strstr(msg, "does not exist"))
+		ttrpc_reply_error(c, ST_NOT_FOUND, "no such container");
+	else
+		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg);
+}
+
+static void task_kill(struct call *c)
+{
+	containerd_task_v2_KillRequest *req = DECODE(c, containerd_task_v2_KillRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (!p)
+		return;
+	if (req->signal == 0 || req->signal > 64) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid signal %u", req->signal);
+		return;
+	}
+	if (p->exited && !(req->all && p == p->ct->init)) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "process already finished");
+		return;
+	}
+	if (p != p->ct->init) {
+		if (!p->pid || kill(p->pid, (int)req->signal) < 0) {
+			ttrpc_reply_error(c, ST_NOT_FOUND, "process already finished");
+			return;
+		}
+		ttrpc_reply(c, NULL, NULL);
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 5, &n);
+	struct op *o = op_new(c, p, "kill");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "kill";
+	if (req->all)
+		argv[n++] = "--all";
+	argv[n++] = p->ct->id;
+	argv[n++] = arena_printf(c->arena, "%u", req->signal);
+	argv[n] = NULL;
+	static const int nofds[3] = { -1, -1, -1 };
+	op_spawn(o, argv, nofds, kill_done);
+}
+
+/* ---- Delete ---- */
+
+static void delete_reply(struct call *c, struct proc *p)
+{
+	containerd_task_v2_DeleteResponse r;
+	memset(&r, 0, sizeof(r));
+	r.pid = (uint32_t)p->pid;
+	r.exit_status = (uint32_t)p->exit_status;
+	r.has_exited_at = true;
+	proc_exited_at(p, &r.exited_at.seconds, &r.exited_at.nanos);
+	ttrpc_reply(c, containerd_task_v2_DeleteResponse_fields, &r);
+}
+
+static void delete_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct call *c = o->call;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	p->busy = 0;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(c->arena, &ct->rc, "OCI runtime delete failed",
+				       status, out, outlen);
+		if (msg && !strstr(msg, "does not exist") &&
+		    !strstr(msg, "not found")) {
+			ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg);
+			return;
+		}
+	}
+	io_close(&p->io);
+	if (ct->rootfs_mounted) {
+		char rootfs[PATH_MAX_LEN + 8];
+		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+		int r = mount_unmount_all(rootfs);
+		if (r < 0)
+			log_warn("unmount %s: %s", rootfs, strerror(-r));
+	}
+	containerd_events_TaskDelete ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	ev.pid = (uint32_t)p->pid;
+	ev.exit_status = (uint32_t)p->exit_status;
+	ev.has_exited_at = true;
+	proc_exited_at(p, &ev.exited_at.seconds, &ev.exited_at.nanos);
+	events_publish("/tasks/delete", containerd_events_TaskDelete_fields, &ev,
+		       "containerd.events.TaskDelete");
+	delete_reply(c, p);
+	container_free(ct);
+}
+
+static void task_delete(struct call *c)
+{
+	containerd_task_v2_DeleteRequest *req = DECODE(c, containerd_task_v2_DeleteRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (!p)
+		return;
+	if (p->busy) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "process %s is busy",
+				  req->id);
+		return;
+	}
+	int running = (p->state == P_RUNNING || p->state == P_PAUSED ||
+		       p->state == P_PAUSING) && !p->exit_done;
+	if (running) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "cannot delete a running process");
+		return;
+	}
+	if (p != p->ct->init) {
+		delete_reply(c, p);
+		proc_free(p);
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
+	struct op *o = op_new(c, p, "delete");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "delete";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	static const int nofds[3] = { -1, -1, -1 };
+	p->busy = 1;
+	if (op_spawn(o, argv, nofds, delete_done) < 0)
+		p->busy = 0;
+}
+
+/* ---- Pause / Resume ---- */
+
+static void pause_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	int pause = o->arg;
+	if (!runc_ok(status)) {
+		if (p->state == P_PAUSING)
+			p->state = P_RUNNING;
+		char *msg = runc_error(o->call->arena, &p->ct->rc,
+				       pause ? "OCI runtime pause failed"
+					     : "OCI runtime resume failed",
+				       status, out, outlen);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "failed");
+		return;
+	}
+	if (!p->exited)
+		p->state = pause ? P_PAUSED : P_RUNNING;
+	containerd_events_TaskPaused ev; /* TaskResumed has the same shape */
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, p->ct->id);
+	if (pause)
+		events_publish("/tasks/paused", containerd_events_TaskPaused_fields,
+			       &ev, "containerd.events.TaskPaused");
+	else
+		events_publish("/tasks/resumed", containerd_events_TaskResumed_fields,
+			       &ev, "containerd.events.TaskResumed");
+	ttrpc_reply(o->call, NULL, NULL);
+}
+
+static void pause_resume(struct call *c, int pause)
+{
+	containerd_task_v2_PauseRequest *req = DECODE(c, containerd_task_v2_PauseRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (p->exited || (pause && p->state != P_RUNNING) ||
+	    (!pause && p->state != P_PAUSED)) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot %s a %s container",
+				  pause ? "pause" : "resume",
+				  p->exited ? "stopped" : pause ? "non-running" : "non-paused");
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
+	struct op *o = op_new(c, p, pause ? "pause" : "resume");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	o->arg = pause;
+	argv[n++] = pause ? "pause" : "resume";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	if (pause)
+		p->state = P_PAUSING;
+	static const int nofds[3] = { -1, -1, -1 };
+	if (op_spawn(o, argv, nofds, pause_done) < 0 && pause)
+		p->state = P_RUNNING;
+}
+
+static void task_pause(struct call *c)
+{
+	pause_resume(c, 1);
+}
+
+static void task_resume(struct call *c)
+{
+	pause_resume(c, 0);
+}
+
+/* ---- CloseIO, ResizePty, Shutdown, unimplemented ---- */
+
+static void task_close_io(struct call *c)
+{
+	containerd_task_v2_CloseIORequest *req =
+		DECODE(c, containerd_task_v2_CloseIORequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (!p)
+		return;
+	if (req->stdin)
+		io_close_stdin(&p->io);
+	ttrpc_reply(c, NULL, NULL);
+}
+
+static void task_resize_pty(struct call *c)
+{
+	containerd_task_v2_ResizePtyRequest *req =
+		DECODE(c, containerd_task_v2_ResizePtyRequest);
+	if (!req)
+		return;
+	if (lookup(c, req->id, req->exec_id))
+		ttrpc_reply(c, NULL, NULL); /* no console: nothing to resize */
+}
+
+static void task_shutdown(struct call *c)
+{
+	containerd_task_v2_ShutdownRequest *req =
+		DECODE(c, containerd_task_v2_ShutdownRequest);
+	if (!req)
+		return;
+	if (container_count() == 0)
+		task_shutdown_requested = 1;
+	ttrpc_reply(c, NULL, NULL);
+	if (task_shutdown_requested && task_on_shutdown)
+		task_on_shutdown();
+}
+
+static void task_unimplemented(struct call *c)
+{
+	ttrpc_reply_error(c, ST_UNIMPLEMENTED, "%s is not implemented yet",
+			  c->method);
+}
+
+static const struct ttrpc_method methods[] = {
+	{ "Create", task_create },
+	{ "Start", task_start },
+	{ "Delete", task_delete },
+	{ "State", task_state },
+	{ "Wait", task_wait },
+	{ "Kill", task_kill },
+	{ "Pids", task_pids },
+	{ "Connect", task_connect },
+	{ "Shutdown", task_shutdown },
+	{ "Pause", task_pause },
+	{ "Resume", task_resume },
+	{ "CloseIO", task_close_io },
+	{ "ResizePty", task_resize_pty },
+	{ "Exec", task_unimplemented },
+	{ "Stats", task_unimplemented },
+	{ "Update", task_unimplemented },
+	{ "Checkpoint", task_unimplemented },
+	{ NULL, NULL },
+};
+
+int task_register(void)
+{
+	int r = ttrpc_register("containerd.task.v2.Task", methods);
+	if (r == 0)
+		r = ttrpc_register("containerd.task.v3.Task", methods);
+	return r;
+}

@@ -1,0 +1,17 @@
+/*
+ * task.h - the task service (containerd.task.v2.Task, also served as
+ * containerd.task.v3.Task): decode, act, reply or park.
+ */
+#ifndef TASK_H
+#define TASK_H
+
+int task_register(void);
+/* Set when Shutdown was accepted: the daemon exits once replies and
+ * events are flushed. */
+extern int task_shutdown_requested;
+/* Called once Shutdown has been answered with no container left. */
+extern void (*task_on_shutdown)(void);
+/* containerd's identifier rule: [A-Za-z0-9]+([._-][A-Za-z0-9]+)*, <= 76. */
+int task_valid_id(const char *id);
+
+#endif

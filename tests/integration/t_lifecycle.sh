@@ -1,0 +1,125 @@
+# shellcheck shell=bash disable=SC2154
+# Detached containers, exec, events, and what is left after delete.
+
+t_detached() {
+	local pid st
+	run_c -d "$T_ID" sleep 100 || fail "ctr run -d failed"
+	st=$(task_field "$T_ID" STATUS)
+	[ "$st" = RUNNING ] || fail "task status '$st', want RUNNING"
+	pid=$(task_field "$T_ID" PID)
+	case $pid in '' | 0 | *[!0-9]*) fail "task pid '$pid'" ;; esac
+	pid_alive "$pid" || fail "task pid $pid is not a live process"
+	grep -qx sleep "/proc/$pid/comm" || fail "task pid $pid is $(cat "/proc/$pid/comm"), want sleep"
+	ctr_ task kill -s SIGKILL "$T_ID" || fail "ctr task kill failed"
+	wait_status "$T_ID" STOPPED 20 || fail "task not STOPPED after SIGKILL"
+	pid_alive "$pid" && fail "pid $pid still alive after STOPPED"
+	ctr_ task rm "$T_ID" || fail "ctr task rm failed"
+	ctr_ task ls -q | grep -qx "$T_ID" && fail "task still listed after task rm"
+	ctr_ containers rm "$T_ID" || fail "ctr container rm failed"
+	ctr_ containers ls -q | grep -qx "$T_ID" && fail "container still listed after container rm"
+	return 0
+}
+
+t_exec() {
+	local out rc sp z n st
+	run_c -d "$T_ID" sleep 100 || fail "ctr run -d failed"
+	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
+	sp=$(shim_pids "$T_ID")
+	[ -n "$sp" ] || fail "no shim process for $T_ID"
+
+	out=$(exec_c "$T_ID" e1 echo hi)
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "exec echo: exit status $rc"
+	[ "$out" = hi ] || fail "exec echo: stdout '$out', want 'hi'"
+
+	exec_c "$T_ID" e2 sh -c 'exit 5'
+	rc=$?
+	[ "$rc" -eq 5 ] || fail "exec 'exit 5': exit status $rc, want 5"
+
+	# ctr task exec sends CloseIO on stdin EOF: cat must see EOF and exit
+	out=$(printf 'abc\n' | exec_c "$T_ID" e3 cat)
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "exec cat: exit status $rc (124 = hung: stdin EOF not delivered?)"
+	[ "$out" = abc ] || fail "exec cat: stdout '$out', want 'abc'"
+
+	# exec ids can be reused once the previous one is gone
+	out=$(exec_c "$T_ID" e1 echo again)
+	[ "$out" = again ] || fail "reused exec id: stdout '$out'"
+
+	z=$(zombies_of "$sp")
+	[ -z "$z" ] || fail "zombie children of the shim after execs: $z"
+	n=$(ctr_ task ps "$T_ID" | awk 'NR > 1' | wc -l)
+	[ "$n" -eq 1 ] || fail "ctr task ps lists $n processes, want 1 (init)"
+	st=$(task_field "$T_ID" STATUS)
+	[ "$st" = RUNNING ] || fail "init status '$st' after execs, want RUNNING"
+}
+
+# the shim (and its socket, bundle, runc state) go away after delete, and
+# nothing it started is left as a zombie
+t_shim_cleanup() {
+	local sp sock pid bundle z
+	run_c -d "$T_ID" sleep 100 || fail "ctr run -d failed"
+	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
+	sp=$(shim_pids "$T_ID")
+	[ -n "$sp" ] || fail "no shim process with -id $T_ID"
+	[ "$(wc -w <<<"$sp")" -eq 1 ] || fail "several shim processes for $T_ID: $sp"
+	grep -q "$SHIM_BIN_NAME" "/proc/$sp/cmdline" || fail "shim $sp is not $SHIM_BIN_NAME"
+	echo "shim pid $sp: $(tr '\0' ' ' <"/proc/$sp/cmdline")"
+	echo "shim RSS $(rss_kb "$sp") kB"
+	bundle=$(bundle_dir "$T_ID")
+	sock=$(shim_socket "$T_ID")
+	echo "shim socket $sock"
+	[ -n "$sock" ] || fail "could not find the shim's socket"
+	[ -S "$sock" ] || fail "shim socket $sock does not exist while running"
+	pid=$(task_field "$T_ID" PID)
+	[ "$(proc_ppid "$pid")" = "$sp" ] || fail "container init $pid has parent $(proc_ppid "$pid"), want the shim $sp"
+
+	ctr_ task kill -s SIGKILL "$T_ID" || fail "ctr task kill failed"
+	wait_status "$T_ID" STOPPED 20 || fail "task not STOPPED after SIGKILL"
+	wait_until 5 pid_gone "$pid" || fail "container init $pid not reaped by the shim ($(proc_state "$pid"))"
+	ctr_ task rm "$T_ID" || fail "ctr task rm failed"
+	ctr_ containers rm "$T_ID" || fail "ctr container rm failed"
+
+	wait_until 10 pid_gone "$sp" || fail "shim $sp still there after delete (state $(proc_state "$sp"))"
+	[ -e "$sock" ] && fail "shim socket $sock left behind"
+	[ -e "$bundle" ] && fail "bundle $bundle left behind"
+	[ -e "/run/containerd/runc/$CTRD_NS/$T_ID" ] && fail "runc state /run/containerd/runc/$CTRD_NS/$T_ID left behind"
+	z=$(zombies_of "$CTRD_PID" "$$" "$BASHPID" "$sp")
+	[ -z "$z" ] || fail "zombies left: $z"
+	return 0
+}
+
+# /tasks/create, /tasks/start, /tasks/exit, /tasks/delete in that order,
+# with the right exit status and pid
+t_events() {
+	local ep i topics rc spid epid
+	ctr_ events >"$T_DIR/events" 2>&1 &
+	ep=$!
+	# handshake: wait until the subscription sees our own events
+	for ((i = 1; i <= 100; i++)); do
+		ctr_ namespaces label "$CTRD_NS" "probe=$T_ID-$i" >/dev/null
+		grep -q "probe\":\"$T_ID-" "$T_DIR/events" && break
+		sleep 0.1
+	done
+	grep -q "probe\":\"$T_ID-" "$T_DIR/events" || { kill "$ep"; fail "ctr events never subscribed"; }
+	ctr_ namespaces label "$CTRD_NS" probe= >/dev/null
+
+	run_c --rm "$T_ID" sh -c 'exit 7'
+	rc=$?
+	[ "$rc" -eq 7 ] || { kill "$ep"; fail "ctr run exit status $rc, want 7"; }
+	wait_until 10 grep -q "/tasks/delete.*\"container_id\":\"$T_ID\"" "$T_DIR/events"
+	kill "$ep"
+	wait "$ep" 2>/dev/null
+	grep -F "\"$T_ID\"" "$T_DIR/events"
+	topics=$(grep -F "\"container_id\":\"$T_ID\"" "$T_DIR/events" |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\/tasks\//) { printf "%s ", $i; break } }')
+	[ "$topics" = "/tasks/create /tasks/start /tasks/exit /tasks/delete " ] ||
+		fail "task events: '$topics', want create start exit delete"
+	grep "/tasks/exit" "$T_DIR/events" | grep -F "\"$T_ID\"" | grep -q '"exit_status":7' ||
+		fail "/tasks/exit lacks exit_status 7"
+	spid=$(grep "/tasks/start" "$T_DIR/events" | grep -F "\"$T_ID\"" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	epid=$(grep "/tasks/exit" "$T_DIR/events" | grep -F "\"$T_ID\"" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	if [ -z "$spid" ] || [ "$spid" != "$epid" ]; then
+		fail "start pid '$spid' != exit pid '$epid'"
+	fi
+}

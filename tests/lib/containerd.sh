@@ -1,0 +1,315 @@
+# shellcheck shell=bash
+#
+# Helpers to run a PRIVATE containerd for tests and demos.
+#
+# Source this file, then:
+#   ctrd_start              start containerd (sets CTRD_DIR, CTRD_SOCK, CTRD_PID)
+#   ctr_ ARGS...            ctr --address "$CTRD_SOCK" -n "$CTRD_NS" ARGS...
+#   ctrd_stop               kill what we started, unmount, remove CTRD_DIR
+#   make_busybox_rootfs DIR build a busybox rootfs usable with `ctr run --rootfs DIR`
+#
+# Environment (all optional):
+#   RUNTIME      runtime name         (default io.containerd.runc.v2-c)
+#   SHIM_DIR     dir put first in PATH so containerd finds the shim
+#                                     (default <repo>/build)
+#   CTRD_NS      containerd namespace (default test)
+#   CTR_TIMEOUT  seconds before a ctr_ call is killed (default 60)
+#   CTRD_KEEP_LOG=1  keep containerd's log (copied to /tmp) on stop
+#
+# Nothing here touches the host's own containerd (/run/containerd/containerd.sock).
+# Note: containerd 1.6 always puts shim sockets under /run/containerd/s/ and
+# runc state under /run/containerd/runc/<ns>/; ids are what keep us apart.
+
+CTRD_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CTRD_REPO=$(cd "$CTRD_LIB_DIR/../.." && pwd)
+
+: "${RUNTIME:=io.containerd.runc.v2-c}"
+: "${SHIM_DIR:=$CTRD_REPO/build}"
+: "${CTRD_NS:=test}"
+: "${CTR_TIMEOUT:=60}"
+
+CTRD_DIR=
+CTRD_SOCK=
+CTRD_PID=
+CTRD_STATE=
+CTRD_LOG=
+# cgroup v1 controllers (or the v2 root) where "/$CTRD_NS" did not exist before
+# we started; removed on stop if empty.
+CTRD_NEW_CGROUPS=()
+
+# shim_binary_name RUNTIME -> containerd-shim-<a>-<b> (containerd's own rule:
+# the last two dot-separated parts of the runtime name).
+shim_binary_name() {
+	local rt=${1:-$RUNTIME} a b
+	b=${rt##*.}
+	a=${rt%.*}
+	a=${a##*.}
+	printf 'containerd-shim-%s-%s\n' "$a" "$b"
+}
+
+# shellcheck disable=SC2034 # used by scripts sourcing this file
+SHIM_BIN_NAME=$(shim_binary_name "$RUNTIME")
+
+_ctrd_log() { printf '%s\n' "$*" >&2; }
+
+# _ctrd_cgroup_dirs: cgroup roots where "/$CTRD_NS/<id>" would be created.
+_ctrd_cgroup_dirs() {
+	local d
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		printf '%s\n' /sys/fs/cgroup
+		return
+	fi
+	for d in /sys/fs/cgroup/*/; do
+		d=${d%/}
+		[ -L "$d" ] && continue
+		printf '%s\n' "$d"
+	done
+}
+
+ctrd_start() {
+	if [ -n "$CTRD_PID" ]; then
+		_ctrd_log "ctrd_start: already running (pid $CTRD_PID)"
+		return 1
+	fi
+	command -v containerd >/dev/null || { _ctrd_log "containerd not found"; return 1; }
+	command -v ctr >/dev/null || { _ctrd_log "ctr not found"; return 1; }
+
+	local cg
+	CTRD_NEW_CGROUPS=()
+	while IFS= read -r cg; do
+		[ -d "$cg/$CTRD_NS" ] || CTRD_NEW_CGROUPS+=("$cg/$CTRD_NS")
+	done < <(_ctrd_cgroup_dirs)
+
+	# short path: unix socket paths are limited to 108 bytes
+	CTRD_DIR=$(mktemp -d /tmp/ctrd.XXXXXX) || return 1
+	CTRD_SOCK=$CTRD_DIR/c.sock
+	CTRD_STATE=$CTRD_DIR/state
+	CTRD_LOG=$CTRD_DIR/containerd.log
+	mkdir -p "$CTRD_DIR/root" "$CTRD_STATE" "$CTRD_DIR/fifo"
+	cat >"$CTRD_DIR/config.toml" <<EOF
+version = 2
+root = "$CTRD_DIR/root"
+state = "$CTRD_STATE"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.overlayfs",
+  "io.containerd.internal.v1.tracing",
+  "io.containerd.tracing.processor.v1.otlp",
+]
+
+[grpc]
+  address = "$CTRD_SOCK"
+
+[ttrpc]
+  address = "$CTRD_SOCK.ttrpc"
+
+[debug]
+  address = ""
+  level = "${CTRD_LOG_LEVEL:-info}"
+
+[metrics]
+  address = ""
+
+[plugins]
+  [plugins."io.containerd.gc.v1.scheduler"]
+    startup_delay = "100ms"
+EOF
+	PATH="$SHIM_DIR:$PATH" containerd --config "$CTRD_DIR/config.toml" \
+		>"$CTRD_LOG" 2>&1 </dev/null &
+	CTRD_PID=$!
+
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if ! kill -0 "$CTRD_PID" 2>/dev/null; then
+			_ctrd_log "containerd exited during startup; log:"
+			tail -n 20 "$CTRD_LOG" >&2
+			CTRD_PID=
+			ctrd_stop
+			return 1
+		fi
+		if [ -S "$CTRD_SOCK" ] && ctr --address "$CTRD_SOCK" version >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	_ctrd_log "containerd did not come up in 10s; log:"
+	tail -n 20 "$CTRD_LOG" >&2
+	ctrd_stop
+	return 1
+}
+
+# ctr_ ARGS...: ctr against the private containerd, with a timeout so a hung
+# shim cannot hang the caller forever (exit 124 on timeout).
+ctr_() {
+	timeout --foreground -k 5 "$CTR_TIMEOUT" ctr --address "$CTRD_SOCK" -n "$CTRD_NS" "$@"
+}
+
+# ctr_fifo_dir: per-instance FIFO dir for `ctr run --fifo-dir`
+ctr_fifo_dir() { printf '%s\n' "$CTRD_DIR/fifo"; }
+
+# shim_pids [ID]: pids of shim processes serving our private containerd
+# (cmdline references "$CTRD_SOCK"), optionally only the one for container ID.
+# Prints nothing if no containerd was started.
+shim_pids() {
+	local id=${1:-} p f cmd
+	[ -n "$CTRD_SOCK" ] || return 0
+	for f in /proc/[0-9]*/cmdline; do
+		p=${f#/proc/}
+		p=${p%/cmdline}
+		[ "$p" = "$CTRD_PID" ] && continue
+		cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
+		case " $cmd" in
+		*" -address $CTRD_SOCK "* | *" -address=$CTRD_SOCK "*) ;;
+		*) continue ;;
+		esac
+		case "$cmd" in
+		*containerd-shim*) ;;
+		*) continue ;;
+		esac
+		if [ -n "$id" ]; then
+			case " $cmd" in
+			*" -id $id "* | *" -id=$id "*) ;;
+			*) continue ;;
+			esac
+		fi
+		printf '%s\n' "$p"
+	done
+}
+
+# _shim_id PID: the -id argument of a shim's command line
+_shim_id() {
+	{ tr '\0' '\n' <"/proc/$1/cmdline"; } 2>/dev/null | awk 'prev == "-id" { print; exit } { prev = $0 }'
+}
+
+# bundle_dir ID: the task bundle containerd made for container ID
+bundle_dir() {
+	printf '%s\n' "$CTRD_STATE/io.containerd.runtime.v2.task/$CTRD_NS/$1"
+}
+
+# _ctrd_shim_sockets: socket paths named by our bundles' "address" files
+_ctrd_shim_sockets() {
+	local f a
+	[ -n "$CTRD_STATE" ] || return 0
+	for f in "$CTRD_STATE"/io.containerd.runtime.v2.task/*/*/address; do
+		[ -f "$f" ] || continue
+		a=$(<"$f")
+		a=${a#unix://}
+		case $a in /*) printf '%s\n' "$a" ;; esac
+	done
+}
+
+# _ctrd_cgroup_procs: pids inside our namespace's cgroups (container processes)
+_ctrd_cgroup_procs() {
+	local cg
+	while IFS= read -r cg; do
+		[ -d "$cg/$CTRD_NS" ] || continue
+		find "$cg/$CTRD_NS" -mindepth 2 -name cgroup.procs -exec cat {} + 2>/dev/null
+	done < <(_ctrd_cgroup_dirs) | sort -un
+}
+
+# ctrd_cleanup_containers: best-effort removal of every task/container in our
+# namespace (used by ctrd_stop, and by test runners between tests).
+ctrd_cleanup_containers() {
+	local ids id
+	[ -n "$CTRD_PID" ] || return 0
+	ids=$(CTR_TIMEOUT=10 ctr_ containers ls -q 2>/dev/null) || return 0
+	for id in $ids; do
+		CTR_TIMEOUT=10 ctr_ task kill -s SIGKILL "$id" >/dev/null 2>&1
+		CTR_TIMEOUT=10 ctr_ task rm -f "$id" >/dev/null 2>&1
+		CTR_TIMEOUT=10 ctr_ containers rm "$id" >/dev/null 2>&1
+	done
+}
+
+ctrd_stop() {
+	local p i pids ids socks mnt
+	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
+		ctrd_cleanup_containers
+	fi
+	# shims still alive, and the container ids they serve (for runc delete)
+	pids=$(shim_pids "")
+	ids=$(for p in $pids; do _shim_id "$p"; done)
+	socks=$(_ctrd_shim_sockets)
+	if [ -n "$CTRD_PID" ]; then
+		kill -TERM "$CTRD_PID" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$CTRD_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$CTRD_PID" 2>/dev/null
+		wait "$CTRD_PID" 2>/dev/null
+	fi
+	# shims that are still around (e.g. the test killed things uncleanly)
+	pids="$pids $(shim_pids "")"
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	# container processes orphaned by killed shims
+	for p in $(_ctrd_cgroup_procs); do kill -KILL "$p" 2>/dev/null; done
+	# sockets of killed shims (a clean shim removes its own)
+	for p in $socks; do
+		[ -S "$p" ] && rm -f "$p"
+	done
+	# runc state left by a killed shim (runc root is global in containerd 1.6)
+	for p in $ids; do
+		[ -d "/run/containerd/runc/$CTRD_NS/$p" ] || continue
+		runc --root "/run/containerd/runc/$CTRD_NS" delete -f "$p" >/dev/null 2>&1
+	done
+	# unmount anything left under our folder (deepest first)
+	if [ -n "$CTRD_DIR" ] && [ -d "$CTRD_DIR" ]; then
+		for ((i = 0; i < 3; i++)); do
+			mnt=$(awk -v d="$CTRD_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+			[ -n "$mnt" ] || break
+			for p in $mnt; do umount -l "$p" 2>/dev/null; done
+		done
+		if [ "${CTRD_KEEP_LOG:-0}" = 1 ] && [ -f "$CTRD_LOG" ]; then
+			cp "$CTRD_LOG" "/tmp/containerd-$(basename "$CTRD_DIR").log" 2>/dev/null
+		fi
+		rm -rf "$CTRD_DIR"
+	fi
+	# empty cgroup parents we caused to be created (rmdir fails if in use)
+	for p in "${CTRD_NEW_CGROUPS[@]}"; do
+		[ -d "$p" ] || continue
+		find "$p" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	CTRD_PID='' CTRD_DIR='' CTRD_SOCK='' CTRD_STATE=''
+	CTRD_NEW_CGROUPS=()
+	return 0
+}
+
+# make_busybox_rootfs DIR: busybox-static rootfs (one copy can be shared by
+# concurrent non-read-only containers: runc only mounts inside its own mount ns).
+make_busybox_rootfs() {
+	local dir=$1 bb a
+	bb=${BUSYBOX:-/bin/busybox}
+	[ -x "$bb" ] || { _ctrd_log "no $bb (apt-get install busybox-static)"; return 1; }
+	if ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
+		_ctrd_log "$bb is not statically linked (apt-get install busybox-static)"
+		return 1
+	fi
+	mkdir -p "$dir"/{bin,etc,proc,sys,dev,tmp,run,root} || return 1
+	chmod 1777 "$dir/tmp"
+	cp "$bb" "$dir/bin/busybox" || return 1
+	for a in $("$dir/bin/busybox" --list); do
+		case $a in busybox | */* | '[[') continue ;; esac
+		ln -sf busybox "$dir/bin/$a"
+	done
+	ln -sfn bin "$dir/sbin"
+	mkdir -p "$dir/usr"
+	ln -sfn ../bin "$dir/usr/bin"
+	cat >"$dir/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+	cat >"$dir/etc/group" <<'EOF'
+root:x:0:
+nogroup:x:65534:
+EOF
+	echo container >"$dir/etc/hostname"
+}
+
+# rss_kb PID: resident set size of PID in kB (empty if gone)
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
