@@ -235,7 +235,7 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 		 int status, const char *out, size_t outlen)
 {
 	if (status < 0)
-		return arena_printf(a, "%s failed: exec %s: %s", what,
+		return arena_printf(a, "%s: exec %s: %s", what,
 				    cfg->binary[0] ? cfg->binary : "runc",
 				    strerror(-status));
 	char path[1100];
@@ -250,7 +250,7 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 		ssize_t n = buf ? pread(fd, buf, 65536, from) : -1;
 		close(fd);
 		if (n > 0 && json_log_last_error(buf, (size_t)n, msg, sizeof(msg)) == 0)
-			return arena_printf(a, "%s failed: %s", what, msg);
+			return arena_printf(a, "%s: %s", what, msg);
 	}
 	/* No log line: use what runc printed, trimmed. */
 	while (outlen && (out[outlen - 1] == '\n' || out[outlen - 1] == ' '))
@@ -258,7 +258,7 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 	if (outlen > 2048)
 		outlen = 2048;
 	if (outlen)
-		return arena_printf(a, "%s failed: %.*s", what, (int)outlen, out);
-	return arena_printf(a, "%s failed: exit status %d", what,
+		return arena_printf(a, "%s: %.*s", what, (int)outlen, out);
+	return arena_printf(a, "%s: exit status %d", what,
 			    runc_exit_code(status));
 }

@@ -486,7 +486,7 @@ static void pids_done(void *ctx, int status, const char *out, size_t outlen)
 	struct op *o = ctx;
 	struct call *c = o->call;
 	if (!runc_ok(status)) {
-		char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime ps",
+		char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime ps failed",
 				       status, out, outlen);
 		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "ps failed");
 		return;
@@ -549,7 +549,7 @@ static void kill_done(void *ctx, int status, const char *out, size_t outlen)
 		ttrpc_reply(c, NULL, NULL);
 		return;
 	}
-	char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime kill",
+	char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime kill failed",
 			       status, out, outlen);
 	if (!msg)
 		msg = "kill failed";

@@ -378,7 +378,8 @@ gone=$!
 wait "$gone"
 expect_err vanished_pid "pid $gone: no such process" "$gone"
 
-bash -c 'sleep 0 & echo $! >"$1"; exec sleep 100' _ "$TMP/zpid" &
+# The child outlives the exec, so nobody reaps it: a zombie.
+bash -c 'sleep 0.3 & echo $! >"$1"; exec sleep 100' _ "$TMP/zpid" &
 BG_PIDS+=($!)
 for _ in $(seq 50); do
     [ -s "$TMP/zpid" ] && grep -q '^State:.*Z' "/proc/$(cat "$TMP/zpid")/status" 2>/dev/null && break
@@ -434,7 +435,7 @@ run --tsv "$P0" "$P4"
 r0=$(tsv_field "$P0" 3)
 r4=$(tsv_field "$P4" 3)
 if [ "$RC" -eq 0 ] && [ -n "$r0" ] && [ -n "$r4" ] && [ $((r4 - r0)) -ge 4096 ]; then
-    ok real_rss_4mib "idle $r0 kB, 4 MiB $r4 kB"
+    ok "real_rss_4mib (idle $r0 kB, 4 MiB $r4 kB)"
 else bad real_rss_4mib "rc=$RC idle '$r0' 4MiB '$r4' $(cat "$ERR")"; fi
 [ "$(tsv_field "$P4" 2)" = touch_mem ] && [ "$(tsv_field "$P4" 8)" = 1 ] &&
     [ "$(tsv_field "$P4" 9)" -ge 3 ] && ok real_name_threads_fds || bad real_name_threads_fds "$(cat "$OUT")"
