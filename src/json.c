@@ -37,24 +37,17 @@ static int tokenize(struct arena *a, const char *js, size_t len,
 	return jsmn_parse(&p, js, len, *toks, (unsigned)n);
 }
 
-/* Index of the token after the subtree starting at i. */
+/* Index of the token after the subtree starting at i.  In jsmn a token's
+ * size is its number of direct children (an object's keys, a key's value,
+ * an array's elements), so counting them down walks the whole subtree. */
 static int skip(const jsmntok_t *t, int n, int i)
 {
-	int end = i + 1;
-	int pending = t[i].size;
-	if (t[i].type == JSMN_OBJECT)
-		pending *= 2;
-	while (pending > 0 && end < n) {
-		if (t[end].type == JSMN_OBJECT)
-			pending += t[end].size * 2;
-		else if (t[end].type == JSMN_ARRAY)
-			pending += t[end].size;
-		else if (t[end].type == JSMN_STRING && t[end].size)
-			pending += t[end].size; /* a key: its value follows */
-		pending--;
-		end++;
+	int pending = 1;
+	while (pending > 0 && i < n) {
+		pending += t[i].size - 1;
+		i++;
 	}
-	return end;
+	return i;
 }
 
 static int tok_eq(const char *js, const jsmntok_t *t, const char *s)
@@ -90,27 +83,28 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Unescape a JSON string token into out. */
+/* Unescape a JSON string token into out (\u escapes become UTF-8). */
 static int unescape(const char *s, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
 	if (!cap)
 		return -ENOSPC;
 	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		unsigned cp = (unsigned char)c;
-		if (c == '\\' && i + 1 < n) {
-			c = s[++i];
+		char enc[3];
+		size_t el = 1;
+		enc[0] = s[i];
+		if (s[i] == '\\' && i + 1 < n) {
+			char c = s[++i];
 			switch (c) {
-			case 'n': cp = '\n'; break;
-			case 't': cp = '\t'; break;
-			case 'r': cp = '\r'; break;
-			case 'b': cp = '\b'; break;
-			case 'f': cp = '\f'; break;
-			case 'u':
+			case 'n': enc[0] = '\n'; break;
+			case 't': enc[0] = '\t'; break;
+			case 'r': enc[0] = '\r'; break;
+			case 'b': enc[0] = '\b'; break;
+			case 'f': enc[0] = '\f'; break;
+			case 'u': {
 				if (i + 4 >= n)
 					return -EINVAL;
-				cp = 0;
+				unsigned cp = 0;
 				for (int k = 1; k <= 4; k++) {
 					int h = hexval(s[i + k]);
 					if (h < 0)
@@ -118,25 +112,22 @@ static int unescape(const char *s, size_t n, char *out, size_t cap)
 					cp = cp << 4 | (unsigned)h;
 				}
 				i += 4;
+				if (cp < 0x80) {
+					enc[0] = (char)cp;
+				} else if (cp < 0x800) {
+					enc[0] = (char)(0xc0 | cp >> 6);
+					enc[1] = (char)(0x80 | (cp & 0x3f));
+					el = 2;
+				} else {
+					enc[0] = (char)(0xe0 | cp >> 12);
+					enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+					enc[2] = (char)(0x80 | (cp & 0x3f));
+					el = 3;
+				}
 				break;
-			default: cp = (unsigned char)c; break;
 			}
-		}
-		/* UTF-8 encode code points from \u escapes (BMP only). */
-		char enc[3];
-		size_t el;
-		if (cp < 0x80 || !(s[i] != c || cp > 0xff)) {
-			enc[0] = (char)cp;
-			el = 1;
-		} else if (cp < 0x800) {
-			enc[0] = (char)(0xc0 | cp >> 6);
-			enc[1] = (char)(0x80 | (cp & 0x3f));
-			el = 2;
-		} else {
-			enc[0] = (char)(0xe0 | cp >> 12);
-			enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			enc[2] = (char)(0x80 | (cp & 0x3f));
-			el = 3;
+			default: enc[0] = c; break;
+			}
 		}
 		if (o + el >= cap)
 			return -ENOSPC;

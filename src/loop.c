@@ -56,23 +56,28 @@ void loop_stop(void)
 	stopping = 1;
 }
 
-int loop_run(void)
+int loop_run_once(int timeout_ms)
 {
 	struct epoll_event evs[LOOP_BATCH];
+	int n = epoll_wait(epfd, evs, LOOP_BATCH, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !stopping; i++) {
+		int fd = evs[i].data.fd;
+		/* A callback earlier in the batch may have closed fd. */
+		if (fd < 0 || fd >= LOOP_MAX_FD || !handlers[fd].fn)
+			continue;
+		handlers[fd].fn(fd, evs[i].events, handlers[fd].data);
+	}
+	return n;
+}
+
+int loop_run(void)
+{
 	while (!stopping) {
-		int n = epoll_wait(epfd, evs, LOOP_BATCH, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n && !stopping; i++) {
-			int fd = evs[i].data.fd;
-			/* A callback earlier in the batch may have closed fd. */
-			if (fd < 0 || fd >= LOOP_MAX_FD || !handlers[fd].fn)
-				continue;
-			handlers[fd].fn(fd, evs[i].events, handlers[fd].data);
-		}
+		int r = loop_run_once(-1);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -20,6 +20,8 @@ int loop_add(int fd, uint32_t events, loop_fn fn, void *data);
 int loop_mod(int fd, uint32_t events);
 void loop_del(int fd);
 int loop_run(void);
+/* One round of waiting (at most timeout_ms) and dispatch; for tests. */
+int loop_run_once(int timeout_ms);
 void loop_stop(void);
 
 #endif

@@ -157,7 +157,8 @@ ctr_fifo_dir() { printf '%s\n' "$CTRD_DIR/fifo"; }
 shim_pids() {
 	local id=${1:-} p f cmd
 	[ -n "$CTRD_SOCK" ] || return 0
-	for f in /proc/[0-9]*/cmdline; do
+	# grep narrows the scan to the few processes naming our socket
+	while IFS= read -r f; do
 		p=${f#/proc/}
 		p=${p%/cmdline}
 		[ "$p" = "$CTRD_PID" ] && continue
@@ -177,7 +178,7 @@ shim_pids() {
 			esac
 		fi
 		printf '%s\n' "$p"
-	done
+	done < <(grep -lsaF -- "$CTRD_SOCK" /proc/[0-9]*/cmdline)
 }
 
 # _shim_id PID: the -id argument of a shim's command line

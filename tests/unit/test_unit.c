@@ -1,0 +1,764 @@
+/*
+ * test_unit.c - unit tests for the codecs, framing, arena, flags, socket
+ * address, JSON helpers and the ttrpc server (over a real unix socket).
+ *
+ * Prints "ok NAME" / "FAIL NAME: ..." per check group and ends with
+ * "N passed, N failed"; exits 1 on any failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <pb_common.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "arena.h"
+#include "bootstrap.h"
+#include "containerd_events_task.pb.h"
+#include "containerd_runc_v1_options.pb.h"
+#include "containerd_runtime_bootstrap_v1.pb.h"
+#include "containerd_services_events_ttrpc_v1.pb.h"
+#include "containerd_task_v2.pb.h"
+#include "containerd_v1_types_task.pb.h"
+#include "flags.h"
+#include "json.h"
+#include "loop.h"
+#include "pbcb.h"
+#include "sha256.h"
+#include "task.h"
+#include "ttrpc.h"
+#include "ttrpc.pb.h"
+
+#undef stdin
+#undef stdout
+#undef stderr
+#define OUT (__stdoutp_test())
+static FILE *__stdoutp_test(void)
+{
+	extern FILE *stdout;
+	return stdout;
+}
+
+static int passed, failed, group_failed;
+static const char *group;
+
+#define CHECK(cond)                                                         \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(OUT, "FAIL %s: %s:%d: %s\n", group, __FILE__, \
+				__LINE__, #cond);                           \
+			group_failed = 1;                                   \
+		}                                                           \
+	} while (0)
+
+static void begin(const char *name)
+{
+	group = name;
+	group_failed = 0;
+}
+
+static void end(void)
+{
+	if (group_failed) {
+		failed++;
+	} else {
+		passed++;
+		fprintf(OUT, "ok %s\n", group);
+	}
+}
+
+/* ---------------------------------------------------------------- sha256 */
+static void test_sha256(void)
+{
+	begin("sha256 vectors");
+	char hex[65];
+	sha256_hex("abc", 3, hex);
+	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+	sha256_hex("", 0, hex);
+	CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+	char a[1000];
+	memset(a, 'a', sizeof(a));
+	sha256_hex(a, sizeof(a), hex);
+	CHECK(strcmp(hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3") == 0);
+	end();
+}
+
+/* ------------------------------------------------------- socket address */
+static void test_socket_address(void)
+{
+	begin("socket address computed the Go shim's way");
+	char out[256];
+	CHECK(socket_address("/run/containerd/s", "/run/containerd/containerd.sock",
+			     "default", "c1", out, sizeof(out)) == 0);
+	CHECK(strcmp(out, "unix:///run/containerd/s/"
+			  "d25aa4ef11a84e954e74a5bcff06557d0b6ea8d0c00243896f29826694bbd888") == 0);
+	/* filepath.Join cleans the path first */
+	CHECK(socket_address("/run/containerd/s", "/run/containerd//containerd.sock/",
+			     "k8s.io", "pod-abc", out, sizeof(out)) == 0);
+	CHECK(strcmp(out, "unix:///run/containerd/s/"
+			  "7e60d492144f3b695f74c9f6a7d2f715090f0d816e4136891519082b9ec662e1") == 0);
+	char longdir[200];
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = 0;
+	CHECK(socket_address(longdir, "/a", "b", "c", out, sizeof(out)) == -ENAMETOOLONG);
+	end();
+
+	begin("path_clean matches filepath.Clean");
+	struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "a//b/./c/..", "a/b" }, { "/../x", "/x" }, { "", "." },
+		{ "../a", "../a" },	  { "/a/b/../../..", "/" }, { "a/../..", ".." },
+		{ "/a/", "/a" },	  { "./", "." }, { "/", "/" },
+		{ "abc/def/../../../ghi", "../ghi" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		path_clean(buf);
+		if (strcmp(buf, cases[i].out) != 0) {
+			fprintf(OUT, "  path_clean(%s) = %s, want %s\n", cases[i].in, buf,
+				cases[i].out);
+			group_failed = 1;
+		}
+	}
+	end();
+}
+
+/* ----------------------------------------------------------------- flags */
+static void test_flags(void)
+{
+	begin("flags with Go flag syntax");
+	struct shim_flags f;
+	char *a1[] = { "shim", "-namespace", "ns1", "-id=c1", "--address", "/run/c.sock",
+		       "-publish-binary", "/usr/bin/containerd", "-debug", "start", NULL };
+	CHECK(flags_parse(&f, 10, a1) == 0);
+	CHECK(strcmp(f.namespace, "ns1") == 0 && strcmp(f.id, "c1") == 0);
+	CHECK(strcmp(f.address, "/run/c.sock") == 0 && f.debug == 1);
+	CHECK(strcmp(f.action, "start") == 0);
+	char *a2[] = { "shim", "-debug=false", "--namespace=x", "-bundle", "/b", "delete", NULL };
+	CHECK(flags_parse(&f, 6, a2) == 0);
+	CHECK(f.debug == 0 && strcmp(f.bundle, "/b") == 0 && strcmp(f.action, "delete") == 0);
+	char *a3[] = { "shim", "-nosuch", NULL };
+	CHECK(flags_parse(&f, 2, a3) < 0 && strstr(f.error, "not defined"));
+	char *a4[] = { "shim", "-id", NULL };
+	CHECK(flags_parse(&f, 2, a4) < 0 && strstr(f.error, "needs an argument"));
+	char *a5[] = { "shim", "-debug=maybe", NULL };
+	CHECK(flags_parse(&f, 2, a5) < 0);
+	char *a6[] = { "shim", "-v", NULL };
+	CHECK(flags_parse(&f, 2, a6) == 0 && f.version == 1 && f.action[0] == 0);
+	char *a7[] = { "shim", "-namespace", "n", "start", "-id", "late", NULL };
+	CHECK(flags_parse(&f, 6, a7) == 0 && strcmp(f.action, "start") == 0 && f.id[0] == 0);
+	end();
+
+	begin("container id validation");
+	CHECK(task_valid_id("abc") && task_valid_id("a-b.c_d") && task_valid_id("A1"));
+	CHECK(!task_valid_id("") && !task_valid_id("a/b") && !task_valid_id(".."));
+	CHECK(!task_valid_id("a..b") && !task_valid_id("-a") && !task_valid_id("a-"));
+	CHECK(!task_valid_id("a b") && !task_valid_id("../etc"));
+	char longid[80];
+	memset(longid, 'x', 77);
+	longid[77] = 0;
+	CHECK(!task_valid_id(longid));
+	longid[76] = 0;
+	CHECK(task_valid_id(longid));
+	end();
+}
+
+/* ----------------------------------------------------------------- arena */
+static void test_arena(void)
+{
+	begin("arena");
+	unsigned base = arena_in_use();
+	struct arena *a = arena_new();
+	CHECK(a != NULL);
+	char *p = arena_alloc(a, 10);
+	CHECK(p && ((uintptr_t)p & 15) == 0);
+	int zero = 1;
+	for (int i = 0; i < 10; i++)
+		zero &= p[i] == 0;
+	CHECK(zero);
+	memset(p, 'x', 10);
+	char *big = arena_alloc(a, 1 << 20); /* larger than a chunk */
+	CHECK(big != NULL);
+	big[(1 << 20) - 1] = 1;
+	char *s = arena_printf(a, "%s-%d", "id", 42);
+	CHECK(s && strcmp(s, "id-42") == 0);
+	CHECK(arena_alloc(a, (size_t)1 << 31) == NULL);
+	CHECK(arena_in_use() == base + 1);
+	CHECK(arena_mapped() >= (1 << 20));
+	arena_free(a);
+	CHECK(arena_in_use() == base);
+	CHECK(arena_mapped() == 0);
+
+	struct arena *all[300];
+	int n = 0;
+	while (n < 300 && (all[n] = arena_new()) != NULL)
+		n++;
+	CHECK(n == 256);
+	for (int i = 0; i < n; i++)
+		arena_free(all[i]);
+	CHECK(arena_in_use() == 0);
+	a = arena_new();
+	CHECK(a != NULL);
+	arena_free(a);
+	end();
+}
+
+/* --------------------------------------------------------------- framing */
+struct got_frame {
+	struct ttrpc_hdr h;
+	size_t len;
+	uint8_t data[64];
+	int oversized;
+};
+static struct got_frame got[16];
+static int ngot;
+
+static int collect(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
+		   uint8_t *payload)
+{
+	(void)ctx;
+	struct got_frame *g = &got[ngot++];
+	g->h = *h;
+	g->oversized = payload == NULL;
+	if (payload) {
+		g->len = h->len < sizeof(g->data) ? h->len : sizeof(g->data);
+		memcpy(g->data, payload, g->len);
+	}
+	arena_free(a);
+	return 0;
+}
+
+static size_t frame(uint8_t *out, uint32_t stream, uint8_t type,
+		    const char *payload, size_t len)
+{
+	struct ttrpc_hdr h = { (uint32_t)len, stream, type, 0 };
+	ttrpc_hdr_put(out, &h);
+	memcpy(out + TTRPC_HDR_LEN, payload, len);
+	return TTRPC_HDR_LEN + len;
+}
+
+static int frames_ok(void)
+{
+	return ngot == 3 && got[0].h.stream == 1 && got[0].len == 5 &&
+	       memcmp(got[0].data, "hello", 5) == 0 && got[1].h.stream == 3 &&
+	       got[1].len == 0 && got[2].h.stream == 5 && got[2].h.type == 2 &&
+	       got[2].len == 11 && memcmp(got[2].data, "hello world", 11) == 0;
+}
+
+static void test_framing(void)
+{
+	begin("frame header encode/decode");
+	uint8_t hb[10];
+	struct ttrpc_hdr h = { 0x01020304, 0x0a0b0c0d, 1, 2 }, h2;
+	ttrpc_hdr_put(hb, &h);
+	CHECK(hb[0] == 1 && hb[3] == 4 && hb[4] == 0x0a && hb[7] == 0x0d && hb[8] == 1 &&
+	      hb[9] == 2);
+	ttrpc_hdr_get(hb, &h2);
+	CHECK(h2.len == h.len && h2.stream == h.stream && h2.type == 1 && h2.flags == 2);
+	end();
+
+	uint8_t buf[256];
+	size_t n = 0;
+	n += frame(buf + n, 1, 1, "hello", 5);
+	n += frame(buf + n, 3, 1, "", 0);
+	n += frame(buf + n, 5, 2, "hello world", 11);
+
+	begin("frames coalesced in one read");
+	struct ttrpc_dec d;
+	memset(&d, 0, sizeof(d));
+	ngot = 0;
+	CHECK(ttrpc_dec_feed(&d, buf, n, collect, NULL) == 0);
+	CHECK(frames_ok());
+	ttrpc_dec_reset(&d);
+	end();
+
+	begin("frames split byte by byte");
+	ngot = 0;
+	for (size_t i = 0; i < n; i++)
+		CHECK(ttrpc_dec_feed(&d, buf + i, 1, collect, NULL) == 0);
+	CHECK(frames_ok());
+	ttrpc_dec_reset(&d);
+	end();
+
+	begin("frames split at every position");
+	for (size_t cut = 1; cut < n; cut++) {
+		ngot = 0;
+		CHECK(ttrpc_dec_feed(&d, buf, cut, collect, NULL) == 0);
+		CHECK(ttrpc_dec_feed(&d, buf + cut, n - cut, collect, NULL) == 0);
+		CHECK(frames_ok());
+	}
+	ttrpc_dec_reset(&d);
+	CHECK(arena_in_use() == 0);
+	end();
+
+	begin("oversized frame is reported and skipped");
+	ngot = 0;
+	struct ttrpc_hdr big = { TTRPC_MAX_PAYLOAD + 1, 7, 1, 0 };
+	uint8_t bh[10];
+	ttrpc_hdr_put(bh, &big);
+	CHECK(ttrpc_dec_feed(&d, bh, 10, collect, NULL) == 0);
+	CHECK(ngot == 1 && got[0].oversized && got[0].h.stream == 7);
+	static uint8_t junk[65536];
+	size_t left = big.len;
+	while (left) {
+		size_t k = left < sizeof(junk) ? left : sizeof(junk);
+		CHECK(ttrpc_dec_feed(&d, junk, k, collect, NULL) == 0);
+		left -= k;
+	}
+	CHECK(ngot == 1);
+	ngot = 0;
+	CHECK(ttrpc_dec_feed(&d, buf, n, collect, NULL) == 0);
+	CHECK(frames_ok());
+	ttrpc_dec_reset(&d);
+	end();
+}
+
+/* ------------------------------------------------------ nanopb round trip */
+
+/* Fill every static field of a message with non-default values. */
+static void fill(const pb_msgdesc_t *desc, void *msg, int depth)
+{
+	pb_field_iter_t it;
+	if (!pb_field_iter_begin(&it, desc, msg))
+		return;
+	do {
+		pb_type_t t = it.type;
+		if (PB_ATYPE(t) != PB_ATYPE_STATIC || PB_HTYPE(t) == PB_HTYPE_ONEOF)
+			continue;
+		int count = 1;
+		if (PB_HTYPE(t) == PB_HTYPE_REPEATED) {
+			count = it.array_size < 2 ? (int)it.array_size : 2;
+			*(pb_size_t *)it.pSize = (pb_size_t)count;
+		} else if (PB_HTYPE(t) == PB_HTYPE_OPTIONAL && it.pSize) {
+			*(bool *)it.pSize = true;
+		}
+		for (int k = 0; k < count; k++) {
+			char *p = (char *)it.pData + (size_t)k * it.data_size;
+			switch (PB_LTYPE(t)) {
+			case PB_LTYPE_BOOL:
+				*(bool *)p = true;
+				break;
+			case PB_LTYPE_VARINT:
+			case PB_LTYPE_UVARINT:
+			case PB_LTYPE_SVARINT:
+			case PB_LTYPE_FIXED32:
+			case PB_LTYPE_FIXED64:
+				if (it.data_size == 8)
+					*(int64_t *)p = 1234567890123LL + k;
+				else if (it.data_size == 4)
+					*(int32_t *)p = 3 + k;
+				else
+					*(uint8_t *)p = 1;
+				break;
+			case PB_LTYPE_STRING:
+				snprintf(p, it.data_size, "s%d-%.*s", k,
+					 (int)(it.data_size > 8 ? 3 : 0), "xyz");
+				break;
+			case PB_LTYPE_SUBMESSAGE:
+				if (depth < 4)
+					fill(it.submsg_desc, p, depth + 1);
+				break;
+			default:
+				break;
+			}
+		}
+	} while (pb_field_iter_next(&it));
+}
+
+static int roundtrip(const pb_msgdesc_t *desc, size_t size, const void *src)
+{
+	struct arena *a = arena_new();
+	struct pbbytes e1, e2;
+	void *back = arena_alloc(a, size);
+	int ok = pb_encode_arena(a, desc, src, &e1) == 0 && e1.len > 0 &&
+		 pb_decode_arena(a, e1.ptr, e1.len, desc, back) == 0 &&
+		 pb_encode_arena(a, desc, back, &e2) == 0 && e1.len == e2.len &&
+		 memcmp(e1.ptr, e2.ptr, e1.len) == 0;
+	arena_free(a);
+	return ok;
+}
+
+#define MSG(T) { #T, &T##_msg, sizeof(T) }
+static const struct {
+	const char *name;
+	const pb_msgdesc_t *desc;
+	size_t size;
+} messages[] = {
+	MSG(ttrpc_Request), MSG(ttrpc_Response), MSG(ttrpc_KeyValue),
+	MSG(google_rpc_Status), MSG(google_protobuf_Any), MSG(google_protobuf_Timestamp),
+	MSG(containerd_types_Mount), MSG(containerd_v1_types_ProcessInfo),
+	MSG(containerd_task_v2_CreateTaskRequest), MSG(containerd_task_v2_CreateTaskResponse),
+	MSG(containerd_task_v2_DeleteRequest), MSG(containerd_task_v2_DeleteResponse),
+	MSG(containerd_task_v2_ExecProcessRequest), MSG(containerd_task_v2_ResizePtyRequest),
+	MSG(containerd_task_v2_StateRequest), MSG(containerd_task_v2_StateResponse),
+	MSG(containerd_task_v2_KillRequest), MSG(containerd_task_v2_CloseIORequest),
+	MSG(containerd_task_v2_PidsRequest), MSG(containerd_task_v2_CheckpointTaskRequest),
+	MSG(containerd_task_v2_UpdateTaskRequest), MSG(containerd_task_v2_StartRequest),
+	MSG(containerd_task_v2_StartResponse), MSG(containerd_task_v2_WaitRequest),
+	MSG(containerd_task_v2_WaitResponse), MSG(containerd_task_v2_StatsRequest),
+	MSG(containerd_task_v2_StatsResponse), MSG(containerd_task_v2_ConnectRequest),
+	MSG(containerd_task_v2_ConnectResponse), MSG(containerd_task_v2_ShutdownRequest),
+	MSG(containerd_task_v2_PauseRequest), MSG(containerd_task_v2_ResumeRequest),
+	MSG(containerd_events_TaskCreate), MSG(containerd_events_TaskStart),
+	MSG(containerd_events_TaskDelete), MSG(containerd_events_TaskIO),
+	MSG(containerd_events_TaskExit), MSG(containerd_events_TaskOOM),
+	MSG(containerd_events_TaskExecAdded), MSG(containerd_events_TaskExecStarted),
+	MSG(containerd_events_TaskPaused), MSG(containerd_events_TaskResumed),
+	MSG(containerd_events_TaskCheckpointed),
+	MSG(containerd_services_events_ttrpc_v1_Envelope),
+	MSG(containerd_services_events_ttrpc_v1_ForwardRequest),
+	MSG(containerd_runc_v1_Options), MSG(containerd_runc_v1_CheckpointOptions),
+	MSG(containerd_runc_v1_ProcessDetails),
+	MSG(containerd_runtime_bootstrap_v1_BootstrapParams),
+};
+
+static void test_roundtrip(void)
+{
+	begin("every message type round-trips through nanopb");
+	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++) {
+		struct arena *a = arena_new();
+		void *m = arena_alloc(a, messages[i].size);
+		fill(messages[i].desc, m, 0);
+		if (!roundtrip(messages[i].desc, messages[i].size, m)) {
+			fprintf(OUT, "  %s does not round-trip (%s)\n", messages[i].name,
+				pbcb_error ? pbcb_error : "");
+			group_failed = 1;
+		}
+		arena_free(a);
+	}
+	end();
+
+	begin("callback fields: Any value, mount options, request payload");
+	struct arena *a = arena_new();
+	containerd_task_v2_CreateTaskRequest *c = arena_alloc(a, sizeof(*c));
+	PB_SETSTR(c->id, "c1");
+	c->rootfs_count = 1;
+	PB_SETSTR(c->rootfs[0].type, "overlay");
+	pbstrlist_add(a, &c->rootfs[0].options, "ro", 2);
+	pbstrlist_add(a, &c->rootfs[0].options, "lowerdir=/a:/b", 14);
+	c->has_options = true;
+	PB_SETSTR(c->options.type_url, "containerd.runc.v1.Options");
+	static const uint8_t val[] = { 0x3a, 3, 'a', 'b', 'c' }; /* root = "abc" */
+	c->options.value.ptr = val;
+	c->options.value.len = sizeof(val);
+	ttrpc_Request *req = arena_alloc(a, sizeof(*req));
+	PB_SETSTR(req->service, "containerd.task.v2.Task");
+	PB_SETSTR(req->method, "Create");
+	CHECK(pb_encode_arena(a, containerd_task_v2_CreateTaskRequest_fields, c,
+			      &req->payload) == 0);
+	struct pbbytes wire;
+	CHECK(pb_encode_arena(a, ttrpc_Request_fields, req, &wire) == 0);
+	ttrpc_Request *r2 = arena_alloc(a, sizeof(*r2));
+	CHECK(pb_decode_arena(a, wire.ptr, wire.len, ttrpc_Request_fields, r2) == 0);
+	CHECK(strcmp(r2->method, "Create") == 0);
+	containerd_task_v2_CreateTaskRequest *c2 = arena_alloc(a, sizeof(*c2));
+	CHECK(pb_decode_arena(a, r2->payload.ptr, r2->payload.len,
+			      containerd_task_v2_CreateTaskRequest_fields, c2) == 0);
+	CHECK(c2->rootfs_count == 1 && c2->rootfs[0].options.n == 2);
+	CHECK(c2->rootfs[0].options.head &&
+	      strcmp(c2->rootfs[0].options.head->s, "ro") == 0 &&
+	      strcmp(c2->rootfs[0].options.tail->s, "lowerdir=/a:/b") == 0);
+	containerd_runc_v1_Options *o = arena_alloc(a, sizeof(*o));
+	CHECK(c2->options.value.len == sizeof(val) &&
+	      pb_decode_arena(a, c2->options.value.ptr, c2->options.value.len,
+			      containerd_runc_v1_Options_fields, o) == 0 &&
+	      strcmp(o->root, "abc") == 0);
+	arena_free(a);
+	end();
+
+	begin("PidsResponse carries exec ids as ProcessDetails");
+	a = arena_new();
+	struct pbpid pids[2] = { { 10, NULL }, { 11, "exec1" } };
+	containerd_task_v2_PidsResponse pr;
+	memset(&pr, 0, sizeof(pr));
+	pr.processes.v = pids;
+	pr.processes.n = 2;
+	struct pbbytes enc;
+	CHECK(pb_encode_arena(a, containerd_task_v2_PidsResponse_fields, &pr, &enc) == 0);
+	/* Walk it as a sequence of ProcessInfo messages by hand. */
+	pb_istream_t is = pb_istream_from_buffer(enc.ptr, enc.len);
+	int seen = 0;
+	while (is.bytes_left) {
+		pb_wire_type_t wt;
+		uint32_t tag;
+		bool eof;
+		if (!pb_decode_tag(&is, &wt, &tag, &eof) || tag != 1)
+			break;
+		pb_istream_t sub;
+		if (!pb_make_string_substream(&is, &sub))
+			break;
+		containerd_v1_types_ProcessInfo *pi = arena_alloc(a, sizeof(*pi));
+		pbcb_arena = a;
+		bool ok = pb_decode(&sub, containerd_v1_types_ProcessInfo_fields, pi);
+		pb_close_string_substream(&is, &sub);
+		if (!ok)
+			break;
+		if (seen == 0)
+			CHECK(pi->pid == 10 && !pi->has_info);
+		if (seen == 1) {
+			CHECK(pi->pid == 11 && pi->has_info &&
+			      strcmp(pi->info.type_url, "containerd.runc.v1.ProcessDetails") == 0);
+			containerd_runc_v1_ProcessDetails det;
+			memset(&det, 0, sizeof(det));
+			CHECK(pb_decode_arena(a, pi->info.value.ptr, pi->info.value.len,
+					      containerd_runc_v1_ProcessDetails_fields, &det) == 0 &&
+			      strcmp(det.exec_id, "exec1") == 0);
+		}
+		seen++;
+	}
+	CHECK(seen == 2);
+	arena_free(a);
+	end();
+
+	begin("undecodable and oversized input is an error, not a crash");
+	a = arena_new();
+	static const uint8_t bad1[] = { 0x0a, 0x7f, 'a' }; /* truncated string */
+	ttrpc_Request *rq = arena_alloc(a, sizeof(*rq));
+	CHECK(pb_decode_arena(a, bad1, sizeof(bad1), ttrpc_Request_fields, rq) < 0);
+	uint8_t bad2[300];
+	bad2[0] = 0x0a; /* service, 200 bytes: over its 128 bound */
+	bad2[1] = 0xc8;
+	bad2[2] = 0x01;
+	memset(bad2 + 3, 'x', 200);
+	CHECK(pb_decode_arena(a, bad2, 203, ttrpc_Request_fields, rq) < 0);
+	static const uint8_t bad3[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	CHECK(pb_decode_arena(a, bad3, sizeof(bad3), ttrpc_Request_fields, rq) < 0);
+	arena_free(a);
+	end();
+}
+
+/* ------------------------------------------------------------------ json */
+static void test_json(void)
+{
+	begin("json: annotations, log.json, runc ps");
+	struct arena *a = arena_new();
+	const char *cfg = "{\"ociVersion\":\"1.0\",\"process\":{\"args\":[\"sh\",\"-c\"],"
+			  "\"env\":[\"A=1\"]},\"annotations\":{\"x\":\"y\","
+			  "\"io.containerd.runc.v2.group\":\"pod\\u00e9\\\"1\"}}";
+	char out[64];
+	CHECK(json_annotation(a, cfg, strlen(cfg), "io.containerd.runc.v2.group", out,
+			      sizeof(out)) == 0);
+	CHECK(strcmp(out, "pod\xc3\xa9\"1") == 0);
+	CHECK(json_annotation(a, cfg, strlen(cfg), "nope", out, sizeof(out)) == -ENOENT);
+	CHECK(json_annotation(a, "{\"a\":", 5, "x", out, sizeof(out)) < 0);
+	CHECK(json_top_string(a, "{\"root\":\"/r\",\"b\":1}", 19, "root", out,
+			      sizeof(out)) == 0 && strcmp(out, "/r") == 0);
+	/* a document larger than the stack token array */
+	char big[20000];
+	size_t n = (size_t)snprintf(big, sizeof(big), "{\"l\":[");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%d,", i);
+	n += (size_t)snprintf(big + n - 1, sizeof(big) - n, "],\"annotations\":{\"k\":\"v\"}}") - 1;
+	CHECK(json_annotation(a, big, n, "k", out, sizeof(out)) == 0 && strcmp(out, "v") == 0);
+
+	const char *log = "{\"level\":\"error\",\"msg\":\"first\",\"time\":\"t\"}\n"
+			  "{\"level\":\"info\",\"msg\":\"noise\"}\n"
+			  "{\"level\":\"error\",\"msg\":\"exec: \\\"x\\\": not found\"}\n"
+			  "garbage line\n";
+	CHECK(json_log_last_error(log, strlen(log), out, sizeof(out)) == 0);
+	CHECK(strcmp(out, "exec: \"x\": not found") == 0);
+	CHECK(json_log_last_error("{}", 2, out, sizeof(out)) == -ENOENT);
+
+	int pids[8];
+	CHECK(json_int_array(a, "[1,22,333]\n", 11, pids, 8) == 3 && pids[2] == 333);
+	CHECK(json_int_array(a, "null", 4, pids, 8) < 0);
+	CHECK(json_int_array(a, "[1,\"x\"]", 7, pids, 8) < 0);
+	char esc[64];
+	json_escape("a\"b\\c\n", esc, sizeof(esc));
+	CHECK(strcmp(esc, "a\\\"b\\\\c\\u000a") == 0);
+	arena_free(a);
+	end();
+}
+
+/* --------------------------------------------------------- ttrpc server */
+static struct call *parked;
+
+static void m_echo(struct call *c)
+{
+	ttrpc_KeyValue *kv = ttrpc_decode(c, ttrpc_KeyValue_fields, sizeof(ttrpc_KeyValue));
+	if (!kv)
+		return;
+	ttrpc_reply(c, ttrpc_KeyValue_fields, kv);
+}
+
+static void m_park(struct call *c)
+{
+	parked = c; /* answered later, like Wait */
+}
+
+static const struct ttrpc_method test_methods[] = {
+	{ "Echo", m_echo },
+	{ "Park", m_park },
+	{ NULL, NULL },
+};
+
+static int client_send(int fd, uint32_t stream, const char *svc, const char *meth,
+		       const void *payload, size_t plen)
+{
+	struct arena *a = arena_new();
+	ttrpc_Request *r = arena_alloc(a, sizeof(*r));
+	PB_SETSTR(r->service, svc);
+	PB_SETSTR(r->method, meth);
+	r->payload.ptr = payload;
+	r->payload.len = plen;
+	struct pbbytes b;
+	pb_encode_arena(a, ttrpc_Request_fields, r, &b);
+	uint8_t *f = arena_alloc(a, b.len + 10);
+	struct ttrpc_hdr h = { (uint32_t)b.len, stream, TTRPC_REQUEST, 0 };
+	ttrpc_hdr_put(f, &h);
+	memcpy(f + 10, b.ptr, b.len);
+	ssize_t w = write(fd, f, b.len + 10);
+	arena_free(a);
+	return w == (ssize_t)(b.len + 10) ? 0 : -1;
+}
+
+/* Run the loop until a response arrives on fd; returns its stream id. */
+static int client_recv(int fd, int *code, char *msg, size_t msgcap, ttrpc_KeyValue *kv)
+{
+	uint8_t buf[8192];
+	size_t have = 0;
+	for (int i = 0; i < 200; i++) {
+		loop_run_once(10);
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+		if (n > 0)
+			have += (size_t)n;
+		if (have >= 10) {
+			struct ttrpc_hdr h;
+			ttrpc_hdr_get(buf, &h);
+			if (have >= 10 + h.len) {
+				struct arena *a = arena_new();
+				ttrpc_Response *r = arena_alloc(a, sizeof(*r));
+				int ok = pb_decode_arena(a, buf + 10, h.len, ttrpc_Response_fields, r);
+				*code = ok == 0 ? r->status.code : -1;
+				snprintf(msg, msgcap, "%s", r->status.message);
+				if (kv && r->payload.len)
+					pb_decode_arena(a, r->payload.ptr, r->payload.len,
+							ttrpc_KeyValue_fields, kv);
+				arena_free(a);
+				return (int)h.stream;
+			}
+		}
+	}
+	return -1;
+}
+
+static void test_server(void)
+{
+	begin("ttrpc server: dispatch, errors, oversized frames, out of order");
+	CHECK(loop_init() == 0);
+	CHECK(ttrpc_register("test.Svc", test_methods) == 0);
+	char path[] = "/tmp/shim-unit-XXXXXX";
+	CHECK(mkdtemp(path) != NULL);
+	char sock[96];
+	snprintf(sock, sizeof(sock), "%s/s", path);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 8) == 0);
+	CHECK(ttrpc_listen(lfd) == 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+
+	int code;
+	char msg[256];
+	ttrpc_KeyValue kv;
+	memset(&kv, 0, sizeof(kv));
+	ttrpc_KeyValue in;
+	memset(&in, 0, sizeof(in));
+	PB_SETSTR(in.key, "k");
+	PB_SETSTR(in.value, "v");
+	uint8_t pl[600];
+	long pn = pb_encode_buf(pl, sizeof(pl), ttrpc_KeyValue_fields, &in);
+
+	/* a parked call does not hold up later ones */
+	CHECK(client_send(fd, 1, "test.Svc", "Park", "", 0) == 0);
+	CHECK(client_send(fd, 3, "test.Svc", "Echo", pl, (size_t)pn) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), &kv) == 3);
+	CHECK(code == 0 && strcmp(kv.key, "k") == 0 && strcmp(kv.value, "v") == 0);
+	CHECK(parked != NULL);
+	if (parked)
+		ttrpc_reply(parked, NULL, NULL);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 1 && code == 0);
+
+	CHECK(client_send(fd, 5, "test.Nope", "Echo", "", 0) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 5);
+	CHECK(code == 12 && strstr(msg, "service"));
+	CHECK(client_send(fd, 7, "test.Svc", "Nope", "", 0) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 7);
+	CHECK(code == 12 && strstr(msg, "method"));
+	static const uint8_t junk[] = { 0x0a, 0x50, 'x' };
+	CHECK(client_send(fd, 9, "test.Svc", "Echo", junk, sizeof(junk)) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 9 && code == 3);
+	/* even and reused stream ids */
+	CHECK(client_send(fd, 10, "test.Svc", "Echo", pl, (size_t)pn) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 10 && code == 3);
+	CHECK(client_send(fd, 9, "test.Svc", "Echo", pl, (size_t)pn) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 9 && code == 3);
+	/* an undecodable envelope */
+	uint8_t hb[10 + 3];
+	struct ttrpc_hdr h = { 3, 11, TTRPC_REQUEST, 0 };
+	ttrpc_hdr_put(hb, &h);
+	memcpy(hb + 10, junk, 3);
+	CHECK(write(fd, hb, sizeof(hb)) == (ssize_t)sizeof(hb));
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), NULL) == 11 && code == 3);
+
+	/* oversized: RESOURCE_EXHAUSTED, and the connection stays usable */
+	struct ttrpc_hdr bigh = { TTRPC_MAX_PAYLOAD + 10, 13, TTRPC_REQUEST, 0 };
+	ttrpc_hdr_put(hb, &bigh);
+	CHECK(write(fd, hb, 10) == 10);
+	static uint8_t zeros[65536];
+	size_t left = bigh.len;
+	int resp = -1;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (left) {
+		size_t k = left < sizeof(zeros) ? left : sizeof(zeros);
+		ssize_t w = write(fd, zeros, k);
+		if (w > 0)
+			left -= (size_t)w;
+		loop_run_once(1);
+	}
+	fcntl(fd, F_SETFL, 0);
+	resp = client_recv(fd, &code, msg, sizeof(msg), NULL);
+	CHECK(resp == 13 && code == 8);
+	CHECK(client_send(fd, 15, "test.Svc", "Echo", pl, (size_t)pn) == 0);
+	CHECK(client_recv(fd, &code, msg, sizeof(msg), &kv) == 15 && code == 0);
+
+	/* a client that disconnects mid-request leaves nothing behind */
+	CHECK(client_send(fd, 17, "test.Svc", "Park", "", 0) == 0);
+	for (int i = 0; i < 5; i++)
+		loop_run_once(5);
+	CHECK(write(fd, hb, 5) == 5); /* half a header */
+	close(fd);
+	for (int i = 0; i < 20 && ttrpc_connections(); i++)
+		loop_run_once(10);
+	CHECK(ttrpc_connections() == 0);
+	if (parked) /* the parked call is answered into the void */
+		ttrpc_reply(parked, NULL, NULL);
+	CHECK(arena_in_use() == 0);
+	unlink(sock);
+	rmdir(path);
+	end();
+}
+
+int main(void)
+{
+	test_sha256();
+	test_socket_address();
+	test_flags();
+	test_arena();
+	test_framing();
+	test_roundtrip();
+	test_json();
+	test_server();
+	fprintf(OUT, "%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
