@@ -333,9 +333,8 @@ static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
 			close(null);
 	}
 	const char *argv[] = { "containerd-shim-runc-v2-c", "-namespace", f->namespace,
-			       "-id", f->id, "-address", addr,
+			       "-id", f->id, "-address", f->address,
 			       f->debug ? "-debug" : NULL, NULL };
-	(void)addr;
 	execv("/proc/self/exe", (char *const *)argv);
 	_exit(127);
 }

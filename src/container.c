@@ -4,6 +4,7 @@
 #include "container.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #include "containerd_events_task.pb.h"
 #include "containerd_task_v2.pb.h"
@@ -17,6 +18,7 @@
 #define GO_ZERO_TIME (-62135596800LL)
 
 char shim_namespace[256];
+void (*container_kill_orphans)(struct container *ct);
 
 static struct container containers[MAX_CONTAINERS];
 static struct proc procs[MAX_PROCS];
@@ -112,6 +114,9 @@ void proc_free(struct proc *p)
 {
 	proc_drop_waiters(p);
 	io_close(&p->io);
+	if (p->spec)
+		munmap(p->spec, p->spec_map);
+	p->spec = NULL;
 	if (p->ct && p->ct->init == p)
 		p->ct->init = NULL;
 	p->used = 0;
@@ -212,6 +217,8 @@ static void exit_complete(struct proc *p)
 static void exit_handle(struct proc *p)
 {
 	struct container *ct = p->ct;
+	if (p == ct->init && !ct->own_pidns && container_kill_orphans)
+		container_kill_orphans(ct);
 	if (p == ct->init && running_execs(ct) > 0) {
 		/* Publish the init's exit after its execs' exits. */
 		ct->init_exit_held = 1;

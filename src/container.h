@@ -47,6 +47,8 @@ struct proc {
 	int terminal;
 	char in[PATH_MAX_LEN], out[PATH_MAX_LEN], err[PATH_MAX_LEN];
 	struct pio io;
+	char *spec;         /* exec: OCI Process JSON, mmap'd until deleted */
+	size_t spec_len, spec_map;
 };
 
 struct container {
@@ -56,6 +58,7 @@ struct container {
 	struct runc_cfg rc;
 	int rootfs_mounted;
 	int init_exit_held; /* init exited while execs still run */
+	int own_pidns;      /* its own pid namespace: the kernel reaps orphans */
 	struct proc *init;
 };
 
@@ -72,6 +75,9 @@ void proc_free(struct proc *p);
 
 /* A child that is not a runc job was reaped. */
 void container_reaped(pid_t pid, int status);
+/* Set by task.c: runs `runc kill --all SIGKILL` for a container whose init
+ * exited without its own pid namespace (its orphans would live on). */
+extern void (*container_kill_orphans)(struct container *ct);
 /* The pid of p is now known: match an exit reaped earlier. */
 void proc_set_pid(struct proc *p, pid_t pid);
 /* Start (runc start/exec) completed; the caller has queued the start

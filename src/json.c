@@ -172,6 +172,28 @@ int json_top_string(struct arena *a, const char *js, size_t len,
 	return tok_string(js, &t[v], out, cap);
 }
 
+int json_own_pidns(struct arena *a, const char *js, size_t len)
+{
+	jsmntok_t small[SMALL_TOKENS], *t;
+	int n = tokenize(a, js, len, small, &t);
+	if (n < 0)
+		return n;
+	int linux_ = member(js, t, n, 0, "linux");
+	int nss = member(js, t, n, linux_, "namespaces");
+	if (nss < 0 || t[nss].type != JSMN_ARRAY)
+		return 0;
+	int k = nss + 1;
+	for (int i = 0; i < t[nss].size && k < n; i++) {
+		int type = member(js, t, n, k, "type");
+		int path = member(js, t, n, k, "path");
+		if (type > 0 && tok_eq(js, &t[type], "pid") &&
+		    (path < 0 || t[path].end == t[path].start))
+			return 1;
+		k = skip(t, n, k);
+	}
+	return 0;
+}
+
 int json_log_last_error(const char *js, size_t len, char *out, size_t cap)
 {
 	int found = -ENOENT;

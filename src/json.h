@@ -23,6 +23,9 @@ int json_log_last_error(const char *js, size_t len, char *out, size_t cap);
 /* `runc ps --format json`: an array of integers; returns the count. */
 int json_int_array(struct arena *a, const char *js, size_t len, int *out,
 		   int max);
+/* config.json: 1 if linux.namespaces has a pid namespace of its own (no
+ * path), 0 if not, negative errno on a parse error. */
+int json_own_pidns(struct arena *a, const char *js, size_t len);
 /* Escape s into out as a JSON string body (no quotes); returns length. */
 size_t json_escape(const char *s, char *out, size_t cap);
 

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,6 +256,51 @@ static int apply_options(struct call *c, struct container *ct,
 	return 0;
 }
 
+/* Whether config.json gives the container a pid namespace of its own; if
+ * it cannot be read, assume not, so that orphans are killed. */
+static int config_own_pidns(struct arena *a, const char *bundle)
+{
+	char path[PATH_MAX_LEN + 16];
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	char *js = NULL;
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20) &&
+	    (js = arena_alloc(a, (size_t)st.st_size)) != NULL)
+		n = read(fd, js, (size_t)st.st_size);
+	close(fd);
+	return n > 0 && json_own_pidns(a, js, (size_t)n) == 1;
+}
+
+static void kill_orphans_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	(void)ctx;
+	if (!runc_ok(status))
+		log_warn("kill --all after init exit: %.*s", (int)(outlen > 200 ? 200 : outlen), out);
+}
+
+static void kill_orphans(struct container *ct)
+{
+	struct arena *a = arena_new();
+	size_t n;
+	const char **argv = a ? runc_argv(a, &ct->rc, 5, &n) : NULL;
+	if (argv) {
+		argv[n++] = "kill";
+		argv[n++] = "--all";
+		argv[n++] = ct->id;
+		argv[n++] = "9";
+		argv[n] = NULL;
+		static const int nofds[3] = { -1, -1, -1 };
+		int r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, NULL, NULL);
+		if (r < 0)
+			log_warn("kill --all %s: %s", ct->id, strerror(-r));
+	}
+	arena_free(a);
+}
+
 static void task_create(struct call *c)
 {
 	containerd_task_v2_CreateTaskRequest *req =
@@ -303,6 +350,8 @@ static void task_create(struct call *c)
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid runtime options");
 		return;
 	}
+
+	ct->own_pidns = config_own_pidns(c->arena, ct->bundle);
 
 	char rootfs[PATH_MAX_LEN + 8];
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
@@ -354,6 +403,188 @@ static void task_create(struct call *c)
 	}
 }
 
+/* ---- Exec ---- */
+
+static void exec_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	unlink(o->call->owner); /* the process.json */
+	int pid = -EINVAL;
+	if (runc_ok(status)) {
+		char path[PATH_MAX_LEN + ID_MAX + 8];
+		snprintf(path, sizeof(path), "%s/%s.pid", ct->bundle, p->id);
+		pid = read_pid_file(path);
+	}
+	if (pid < 0) {
+		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime exec failed",
+				       status, out, outlen);
+		io_close(&p->io);
+		p->busy = 0;
+		p->exited = p->exit_done = 1;
+		p->exit_status = 255;
+		p->state = P_STOPPED;
+		clock_gettime(CLOCK_REALTIME, &p->exited_at);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "exec failed");
+		return;
+	}
+	proc_set_pid(p, pid);
+	containerd_events_TaskExecStarted ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	PB_SETSTR(ev.exec_id, p->id);
+	ev.pid = (uint32_t)pid;
+	events_publish("/tasks/exec-started", containerd_events_TaskExecStarted_fields,
+		       &ev, "containerd.events.TaskExecStarted");
+	containerd_task_v2_StartResponse r = { .pid = (uint32_t)pid };
+	ttrpc_reply(o->call, containerd_task_v2_StartResponse_fields, &r);
+	proc_started(p, 1);
+}
+
+static void exec_start(struct call *c, struct proc *p)
+{
+	struct container *ct = p->ct;
+	struct proc *init = ct->init;
+	if (!init || init->exited || init->state == P_STOPPED) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "container %s is not running: cannot start exec", ct->id);
+		return;
+	}
+	if (init->state == P_PAUSED || init->state == P_PAUSING) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is paused",
+				  ct->id);
+		return;
+	}
+	if (p->state != P_NEW || p->busy) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "exec %s was already started",
+				  p->id);
+		return;
+	}
+	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
+	char *spec_path = arena_printf(c->arena, "%s/runc-process-XXXXXX",
+				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+	int fd = spec_path ? mkostemp(spec_path, O_CLOEXEC) : -1;
+	if (fd < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s", strerror(errno));
+		return;
+	}
+	ssize_t w = write(fd, p->spec, p->spec_len);
+	close(fd);
+	if (w != (ssize_t)p->spec_len) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_UNKNOWN, "write process file");
+		return;
+	}
+	struct io_cfg sc = { p->in, p->out, p->err, 0, 0 };
+	int r = io_open(&p->io, &sc);
+	if (r < 0) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &ct->rc, 9, &n);
+	struct op *o = op_new(c, p, "exec");
+	if (!argv || !o) {
+		unlink(spec_path);
+		io_close(&p->io);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "exec";
+	argv[n++] = "--process";
+	argv[n++] = spec_path;
+	argv[n++] = "--detach";
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	c->owner = spec_path;
+	p->busy = 1;
+	r = runc_spawn(argv, p->io.child, 0, exec_done, o, NULL);
+	io_child_close(&p->io);
+	if (r < 0) {
+		p->busy = 0;
+		unlink(spec_path);
+		io_close(&p->io);
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+	}
+}
+
+static void task_exec(struct call *c)
+{
+	containerd_task_v2_ExecProcessRequest *req =
+		DECODE(c, containerd_task_v2_ExecProcessRequest);
+	if (!req)
+		return;
+	struct container *ct = container_find(req->id);
+	if (!ct) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", req->id);
+		return;
+	}
+	if (!task_valid_id(req->exec_id)) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid exec id %.80s",
+				  req->exec_id);
+		return;
+	}
+	if (proc_find(ct, req->exec_id)) {
+		ttrpc_reply_error(c, ST_ALREADY_EXISTS, "id %s: already exists",
+				  req->exec_id);
+		return;
+	}
+	if (!ct->init || ct->init->exited) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is stopped",
+				  ct->id);
+		return;
+	}
+	if (req->terminal) {
+		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "terminal is not supported yet");
+		return;
+	}
+	const struct pbbytes *spec = &req->spec.value;
+	if (!req->has_spec || !spec->len || spec->ptr[0] != '{') {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
+		return;
+	}
+	/* Keep the spec until Start; the request's terminal flag wins over the
+	 * spec's (a duplicate key: the last one counts for runc's decoder). */
+	const char *tail = req->terminal ? ",\"terminal\":true}" : ",\"terminal\":false}";
+	size_t len = spec->len;
+	while (len && spec->ptr[len - 1] != '}')
+		len--;
+	if (!len) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
+		return;
+	}
+	size_t total = len - 1 + strlen(tail);
+	size_t map = (total + 4095) & ~(size_t)4095;
+	char *copy = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct proc *p = copy != MAP_FAILED ? proc_new(ct, req->exec_id) : NULL;
+	if (!p) {
+		if (copy != MAP_FAILED)
+			munmap(copy, map);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many processes");
+		return;
+	}
+	memcpy(copy, spec->ptr, len - 1);
+	memcpy(copy + len - 1, tail, strlen(tail));
+	p->spec = copy;
+	p->spec_len = total;
+	p->spec_map = map;
+	p->terminal = req->terminal;
+	PB_SETSTR(p->in, req->stdin);
+	PB_SETSTR(p->out, req->stdout);
+	PB_SETSTR(p->err, req->stderr);
+	containerd_events_TaskExecAdded ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	PB_SETSTR(ev.exec_id, p->id);
+	events_publish("/tasks/exec-added", containerd_events_TaskExecAdded_fields, &ev,
+		       "containerd.events.TaskExecAdded");
+	ttrpc_reply(c, NULL, NULL);
+}
+
 /* ---- Start ---- */
 
 static void start_done(void *ctx, int status, const char *out, size_t outlen)
@@ -388,7 +619,7 @@ static void task_start(struct call *c)
 	if (!p)
 		return;
 	if (p->ct->init != p) {
-		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "exec is not supported yet");
+		exec_start(c, p);
 		return;
 	}
 	if (p->state != P_CREATED || p->busy || p->exited) {
@@ -416,7 +647,15 @@ static void task_start(struct call *c)
 
 static containerd_v1_types_Status status_of(const struct proc *p)
 {
+	struct proc *init = p->ct->init;
+	if (p != init && init && !p->exited &&
+	    (init->state == P_PAUSED || init->state == P_PAUSING))
+		return init->state == P_PAUSED ? containerd_v1_types_Status_PAUSED
+					       : containerd_v1_types_Status_PAUSING;
 	switch (p->state) {
+	case P_NEW:
+		return p != init ? containerd_v1_types_Status_CREATED
+				 : containerd_v1_types_Status_UNKNOWN;
 	case P_CREATED: return containerd_v1_types_Status_CREATED;
 	case P_RUNNING: return containerd_v1_types_Status_RUNNING;
 	case P_PAUSING: return containerd_v1_types_Status_PAUSING;
@@ -827,7 +1066,7 @@ static const struct ttrpc_method methods[] = {
 	{ "Resume", task_resume },
 	{ "CloseIO", task_close_io },
 	{ "ResizePty", task_resize_pty },
-	{ "Exec", task_unimplemented },
+	{ "Exec", task_exec },
 	{ "Stats", task_unimplemented },
 	{ "Update", task_unimplemented },
 	{ "Checkpoint", task_unimplemented },
@@ -836,6 +1075,7 @@ static const struct ttrpc_method methods[] = {
 
 int task_register(void)
 {
+	container_kill_orphans = kill_orphans;
 	int r = ttrpc_register("containerd.task.v2.Task", methods);
 	if (r == 0)
 		r = ttrpc_register("containerd.task.v3.Task", methods);
