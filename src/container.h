@@ -59,6 +59,8 @@ struct container {
 	int rootfs_mounted;
 	int init_exit_held; /* init exited while execs still run */
 	int own_pidns;      /* its own pid namespace: the kernel reaps orphans */
+	uid_t io_uid;       /* owner of the stdio pipes (runc Options) */
+	gid_t io_gid;
 	struct proc *init;
 };
 

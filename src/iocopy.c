@@ -13,8 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,6 +49,7 @@ void io_init(struct pio *io)
 	memset(io, 0, sizeof(*io));
 	io->child[0] = io->child[1] = io->child[2] = -1;
 	io->stdin_hold = -1;
+	io->console = io->console_sock = -1;
 }
 
 static void on_src(int fd, uint32_t ev, void *data);
@@ -124,6 +131,11 @@ static int pump(struct copier *c, int drain_only)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EIO) {
+			/* a pty master whose slave side is closed: the end */
+			copier_end(c);
+			return 1;
+		}
 		if (n < 0 && errno == EAGAIN) {
 			if (drain_only)
 				return 0;
@@ -221,6 +233,17 @@ static int open_output(const char *uri)
 	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 }
 
+/* Open the stdin FIFO for reading, and our held writer on it. */
+static int open_stdin(struct pio *io, const char *uri)
+{
+	int is_file;
+	const char *path = io_path(uri, &is_file);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		io->stdin_hold = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return fd;
+}
+
 int io_open(struct pio *io, const struct io_cfg *cfg)
 {
 	const char *paths[3] = { cfg->in, cfg->out, cfg->err };
@@ -243,17 +266,7 @@ int io_open(struct pio *io, const struct io_cfg *cfg)
 		if ((cfg->uid || cfg->gid) && fchown(theirs, cfg->uid, cfg->gid) < 0)
 			log_warn("chown stdio pipe: %s", strerror(errno));
 		fcntl(ours, F_SETFL, O_NONBLOCK);
-		int ext;
-		if (i == 0) {
-			int is_file;
-			const char *path = io_path(paths[0], &is_file);
-			ext = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-			if (ext >= 0)
-				io->stdin_hold = open(path, O_WRONLY | O_NONBLOCK |
-								    O_CLOEXEC);
-		} else {
-			ext = open_output(paths[i]);
-		}
+		int ext = i == 0 ? open_stdin(io, paths[0]) : open_output(paths[i]);
 		if (ext < 0) {
 			r = -errno;
 			close(ours);
@@ -295,9 +308,119 @@ int io_busy(const struct pio *io)
 	return io->cp[1] != NULL || io->cp[2] != NULL;
 }
 
+int io_console_prepare(struct pio *io, char *path, size_t cap)
+{
+	const char *tmp = getenv("XDG_RUNTIME_DIR");
+	snprintf(io->console_dir, sizeof(io->console_dir), "%s/pty-XXXXXX",
+		 tmp && tmp[0] && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(io->console_dir)) {
+		io->console_dir[0] = 0;
+		return -errno;
+	}
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/pty.sock", io->console_dir);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	io->console_sock = fd;
+	snprintf(path, cap, "%s", sa.sun_path);
+	return 0;
+}
+
+static void console_sock_close(struct pio *io)
+{
+	if (io->console_sock >= 0) {
+		close(io->console_sock);
+		io->console_sock = -1;
+	}
+	if (io->console_dir[0]) {
+		char p[96];
+		snprintf(p, sizeof(p), "%s/pty.sock", io->console_dir);
+		unlink(p);
+		rmdir(io->console_dir);
+		io->console_dir[0] = 0;
+	}
+}
+
+/* Receive the one fd runc sends over the console socket. */
+static int console_receive(int lfd)
+{
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return -errno;
+	char name[256];
+	struct iovec iov = { name, sizeof(name) };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	close(c);
+	struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (!h || h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+	    h->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EPROTO;
+	int fd;
+	memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	return fd;
+}
+
+int io_console_attach(struct pio *io, const struct io_cfg *cfg)
+{
+	int master = io->console_sock >= 0 ? console_receive(io->console_sock) : -EBADF;
+	console_sock_close(io);
+	if (master < 0)
+		return master;
+	fcntl(master, F_SETFL, O_RDWR | O_NONBLOCK);
+	io->console = master;
+	int r = 0;
+	if (cfg->in && cfg->in[0]) {
+		int in = open_stdin(io, cfg->in);
+		int w = in >= 0 ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
+		if (in < 0 || w < 0 || (r = copier_start(io, 0, in, w)) < 0) {
+			r = r ? r : -errno;
+			if (in >= 0)
+				close(in);
+			if (w >= 0)
+				close(w);
+			return r;
+		}
+	}
+	if (cfg->out && cfg->out[0]) {
+		int out = open_output(cfg->out);
+		int rd = out >= 0 ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
+		if (out < 0 || rd < 0 || (r = copier_start(io, 1, rd, out)) < 0) {
+			r = r ? r : -errno;
+			if (out >= 0)
+				close(out);
+			if (rd >= 0)
+				close(rd);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int io_resize(struct pio *io, unsigned width, unsigned height)
+{
+	if (io->console < 0)
+		return 0;
+	struct winsize ws = { .ws_row = (unsigned short)height,
+			      .ws_col = (unsigned short)width };
+	return ioctl(io->console, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
 void io_close(struct pio *io)
 {
 	io->on_drained = NULL;
+	console_sock_close(io);
 	io_child_close(io);
 	io_close_stdin(io);
 	for (int i = 0; i < 3; i++) {
@@ -308,5 +431,9 @@ void io_close(struct pio *io)
 		if (i > 0 && pump(c, 1) == 1)
 			continue;
 		copier_end(c);
+	}
+	if (io->console >= 0) {
+		close(io->console);
+		io->console = -1;
 	}
 }

@@ -15,6 +15,9 @@
  *   io_child_close(&io);         // after runc has been spawned
  *   ...
  *   io_close(&io);               // drain what is left, close all
+ *
+ * Copies use splice(2) where the kernel allows it and a small buffer where
+ * it does not (a pty, a regular file).
  */
 #ifndef IOCOPY_H
 #define IOCOPY_H
@@ -30,6 +33,9 @@ struct io_cfg {
 
 struct pio {
 	int child[3];        /* ends for runc; -1 means /dev/null */
+	int console;         /* pty master (terminal processes), or -1 */
+	int console_sock;    /* listening --console-socket while runc runs */
+	char console_dir[64];
 	int stdin_hold;      /* our writer on the stdin FIFO */
 	struct copier *cp[3];
 	void (*on_drained)(void *ctx); /* all output copied (EOF) */
@@ -43,5 +49,15 @@ void io_close_stdin(struct pio *io);
 int io_busy(const struct pio *io);
 void io_close(struct pio *io);
 void io_init(struct pio *io);
+
+/*
+ * Terminal processes: io_console_prepare() makes the socket runc sends the
+ * pty master to (path for --console-socket); once runc has exited,
+ * io_console_attach() receives the master and copies stdin into it and its
+ * output to stdout.
+ */
+int io_console_prepare(struct pio *io, char *path, size_t cap);
+int io_console_attach(struct pio *io, const struct io_cfg *cfg);
+int io_resize(struct pio *io, unsigned width, unsigned height);
 
 #endif

@@ -153,6 +153,37 @@ static int write_file(const char *dir, const char *name, const char *data,
 	return 0;
 }
 
+/*
+ * A process's stdio before runc runs: pipes (and the FIFO copies), or for a
+ * terminal the console socket, whose flag is appended to argv.
+ */
+static int proc_io_open(struct call *c, struct proc *p, const char **argv,
+			size_t *n)
+{
+	if (p->terminal) {
+		char *path = arena_alloc(c->arena, 108);
+		if (!path)
+			return -ENOMEM;
+		int r = io_console_prepare(&p->io, path, 108);
+		if (r < 0)
+			return r;
+		argv[(*n)++] = "--console-socket";
+		argv[(*n)++] = path;
+		return 0;
+	}
+	struct io_cfg sc = { p->in, p->out, p->err, p->ct->io_uid, p->ct->io_gid };
+	return io_open(&p->io, &sc);
+}
+
+/* After runc succeeded: a terminal process's pty master arrives now. */
+static int proc_io_attach(struct proc *p)
+{
+	if (!p->terminal)
+		return 0;
+	struct io_cfg sc = { p->in, p->out, p->err, 0, 0 };
+	return io_console_attach(&p->io, &sc);
+}
+
 /* ---- Create ---- */
 
 static void create_cleanup(struct container *ct)
@@ -189,6 +220,14 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 				  "read init pid file: %s", strerror(-pid));
 		return;
 	}
+	int r = proc_io_attach(p);
+	if (r < 0) {
+		log_error("create %s: console: %s", ct->id, strerror(-r));
+		kill(pid, SIGKILL);
+		create_cleanup(ct);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "receive console: %s", strerror(-r));
+		return;
+	}
 	p->state = P_CREATED;
 	p->busy = 0;
 	proc_set_pid(p, pid);
@@ -210,14 +249,14 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 		events_publish("/tasks/create", containerd_events_TaskCreate_fields,
 			       ev, "containerd.events.TaskCreate");
 	}
-	containerd_task_v2_CreateTaskResponse r = { .pid = (uint32_t)pid };
-	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &r);
+	containerd_task_v2_CreateTaskResponse resp = { .pid = (uint32_t)pid };
+	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &resp);
 	if (p->exited && !p->exit_done)
 		proc_started(p, 0);
 }
 
 static int apply_options(struct call *c, struct container *ct,
-			 const google_protobuf_Any *any, uid_t *uid, gid_t *gid)
+			 const google_protobuf_Any *any)
 {
 	containerd_runc_v1_Options *opt = NULL;
 	const char *url = any->type_url;
@@ -239,8 +278,8 @@ static int apply_options(struct call *c, struct container *ct,
 	ct->rc.systemd_cgroup = opt && opt->systemd_cgroup;
 	if (opt && opt->criu_path[0])
 		PB_SETSTR(ct->rc.criu, opt->criu_path);
-	*uid = opt ? opt->io_uid : 0;
-	*gid = opt ? opt->io_gid : 0;
+	ct->io_uid = opt ? opt->io_uid : 0;
+	ct->io_gid = opt ? opt->io_gid : 0;
 
 	/* options.json and runtime let `shim delete` find runc again. */
 	char esc_root[1100], esc_bin[600], json[2048];
@@ -325,10 +364,6 @@ static void task_create(struct call *c)
 		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "restore from checkpoint is not supported yet");
 		return;
 	}
-	if (req->terminal) {
-		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "terminal is not supported yet");
-		return;
-	}
 	struct container *ct = container_new(req->id);
 	struct proc *p = ct ? proc_new(ct, "") : NULL;
 	if (!p) {
@@ -343,9 +378,7 @@ static void task_create(struct call *c)
 	PB_SETSTR(p->out, req->stdout);
 	PB_SETSTR(p->err, req->stderr);
 	p->terminal = req->terminal;
-	uid_t uid = 0;
-	gid_t gid = 0;
-	if (apply_options(c, ct, &req->options, &uid, &gid) < 0) {
+	if (apply_options(c, ct, &req->options) < 0) {
 		container_free(ct);
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid runtime options");
 		return;
@@ -370,16 +403,8 @@ static void task_create(struct call *c)
 		ct->rootfs_mounted = 1;
 	}
 
-	struct io_cfg sc = { p->in, p->out, p->err, uid, gid };
-	int r = io_open(&p->io, &sc);
-	if (r < 0) {
-		create_cleanup(ct);
-		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
-		return;
-	}
-
 	size_t n;
-	const char **argv = runc_argv(c->arena, &ct->rc, 8, &n);
+	const char **argv = runc_argv(c->arena, &ct->rc, 10, &n);
 	struct op *o = op_new(c, p, "create");
 	if (!argv || !o) {
 		create_cleanup(ct);
@@ -391,6 +416,12 @@ static void task_create(struct call *c)
 	argv[n++] = ct->bundle;
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
+	int r = proc_io_open(c, p, argv, &n);
+	if (r < 0) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
 	argv[n++] = ct->id;
 	argv[n] = NULL;
 	c->owner = req;
@@ -416,6 +447,11 @@ static void exec_done(void *ctx, int status, const char *out, size_t outlen)
 		char path[PATH_MAX_LEN + ID_MAX + 8];
 		snprintf(path, sizeof(path), "%s/%s.pid", ct->bundle, p->id);
 		pid = read_pid_file(path);
+		int r = pid > 0 ? proc_io_attach(p) : 0;
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			pid = r;
+		}
 	}
 	if (pid < 0) {
 		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime exec failed",
@@ -476,19 +512,11 @@ static void exec_start(struct call *c, struct proc *p)
 		ttrpc_reply_error(c, ST_UNKNOWN, "write process file");
 		return;
 	}
-	struct io_cfg sc = { p->in, p->out, p->err, 0, 0 };
-	int r = io_open(&p->io, &sc);
-	if (r < 0) {
-		unlink(spec_path);
-		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
-		return;
-	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &ct->rc, 9, &n);
+	const char **argv = runc_argv(c->arena, &ct->rc, 11, &n);
 	struct op *o = op_new(c, p, "exec");
 	if (!argv || !o) {
 		unlink(spec_path);
-		io_close(&p->io);
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
@@ -498,6 +526,12 @@ static void exec_start(struct call *c, struct proc *p)
 	argv[n++] = "--detach";
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
+	int r = proc_io_open(c, p, argv, &n);
+	if (r < 0) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
 	argv[n++] = ct->id;
 	argv[n] = NULL;
 	c->owner = spec_path;
@@ -536,10 +570,6 @@ static void task_exec(struct call *c)
 	if (!ct->init || ct->init->exited) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is stopped",
 				  ct->id);
-		return;
-	}
-	if (req->terminal) {
-		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "terminal is not supported yet");
 		return;
 	}
 	const struct pbbytes *spec = &req->spec.value;
@@ -1029,8 +1059,14 @@ static void task_resize_pty(struct call *c)
 		DECODE(c, containerd_task_v2_ResizePtyRequest);
 	if (!req)
 		return;
-	if (lookup(c, req->id, req->exec_id))
-		ttrpc_reply(c, NULL, NULL); /* no console: nothing to resize */
+	struct proc *p = lookup(c, req->id, req->exec_id);
+	if (!p)
+		return;
+	int r = io_resize(&p->io, req->width, req->height); /* no-op without a pty */
+	if (r < 0)
+		ttrpc_reply_error(c, ST_UNKNOWN, "resize pty: %s", strerror(-r));
+	else
+		ttrpc_reply(c, NULL, NULL);
 }
 
 static void task_shutdown(struct call *c)
