@@ -1037,6 +1037,70 @@ static void task_resume(struct call *c)
 	pause_resume(c, 0);
 }
 
+/* ---- Update ---- */
+
+static void update_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
+				       "OCI runtime update failed", status, out, outlen);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "update failed");
+		return;
+	}
+	ttrpc_reply(o->call, NULL, NULL);
+}
+
+static void task_update(struct call *c)
+{
+	containerd_task_v2_UpdateTaskRequest *req =
+		DECODE(c, containerd_task_v2_UpdateTaskRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (p->exited) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot update a stopped container");
+		return;
+	}
+	const struct pbbytes *res = &req->resources.value;
+	if (!req->has_resources || !res->len || res->len > 65536) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources must be LinuxResources JSON");
+		return;
+	}
+	/* The JSON goes to runc's stdin through a pipe that holds all of it. */
+	int pp[2];
+	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "pipe: %s", strerror(errno));
+		return;
+	}
+	fcntl(pp[1], F_SETPIPE_SZ, 65536);
+	ssize_t w = write(pp[1], res->ptr, res->len);
+	close(pp[1]);
+	if (w != (ssize_t)res->len) {
+		close(pp[0]);
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources too large");
+		return;
+	}
+	fcntl(pp[0], F_SETFL, 0);
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 4, &n);
+	struct op *o = op_new(c, p, "update");
+	if (!argv || !o) {
+		close(pp[0]);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "update";
+	argv[n++] = "--resources=-";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	int fds[3] = { pp[0], -1, -1 };
+	op_spawn(o, argv, fds, update_done);
+	close(pp[0]);
+}
+
 /* ---- CloseIO, ResizePty, Shutdown, unimplemented ---- */
 
 static void task_close_io(struct call *c)
@@ -1104,7 +1168,7 @@ static const struct ttrpc_method methods[] = {
 	{ "ResizePty", task_resize_pty },
 	{ "Exec", task_exec },
 	{ "Stats", task_unimplemented },
-	{ "Update", task_unimplemented },
+	{ "Update", task_update },
 	{ "Checkpoint", task_unimplemented },
 	{ NULL, NULL },
 };
