@@ -273,8 +273,11 @@ run_one() {
 		report_log "$T_DIR/log" "$([ "$VERBOSE" = 1 ] && echo 1000 || echo 40)"
 	fi
 	if ! kill -0 "$CTRD_PID" 2>/dev/null; then
+		echo "# containerd died; restarting it"
 		ctrd_stop
-		ctrd_start && make_busybox_rootfs "$ROOTFS" || return 1
+		ctrd_start || return 1
+		ROOTFS=$CTRD_DIR/rootfs
+		make_busybox_rootfs "$ROOTFS" || return 1
 	fi
 	return 0
 }

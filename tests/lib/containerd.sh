@@ -151,8 +151,12 @@ ctr_() {
 # ctr_fifo_dir: per-instance FIFO dir for `ctr run --fifo-dir`
 ctr_fifo_dir() { printf '%s\n' "$CTRD_DIR/fifo"; }
 
-# shim_pids [ID]: pids of shim processes serving our private containerd
-# (cmdline references "$CTRD_SOCK"), optionally only the one for container ID.
+# shim_pids [ID]: pids of shim processes serving our private containerd,
+# optionally only the one for container ID.  A shim is a process whose
+# command line mentions containerd-shim and either names "$CTRD_SOCK"
+# (the Go shim passes "-address <containerd socket>") or whose environment
+# has TTRPC_ADDRESS=$CTRD_SOCK.ttrpc (set by containerd for every shim, kept
+# even if the daemon re-execs itself with other arguments).
 # Prints nothing if no containerd was started.
 shim_pids() {
 	local id=${1:-} p f cmd
@@ -160,16 +164,19 @@ shim_pids() {
 	# grep narrows the scan to the few processes naming our socket
 	while IFS= read -r f; do
 		p=${f#/proc/}
-		p=${p%/cmdline}
+		p=${p%/*}
 		[ "$p" = "$CTRD_PID" ] && continue
-		cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
-		case " $cmd" in
-		*" -address $CTRD_SOCK "* | *" -address=$CTRD_SOCK "*) ;;
-		*) continue ;;
-		esac
+		cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
 		case "$cmd" in
 		*containerd-shim*) ;;
 		*) continue ;;
+		esac
+		case " $cmd" in
+		*" -address $CTRD_SOCK "* | *" -address=$CTRD_SOCK "*) ;;
+		*)
+			{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
+				grep -qxF "TTRPC_ADDRESS=$CTRD_SOCK.ttrpc" || continue
+			;;
 		esac
 		if [ -n "$id" ]; then
 			case " $cmd" in
@@ -178,7 +185,7 @@ shim_pids() {
 			esac
 		fi
 		printf '%s\n' "$p"
-	done < <(grep -lsaF -- "$CTRD_SOCK" /proc/[0-9]*/cmdline)
+	done < <(grep -lsaF -- "$CTRD_SOCK" /proc/[0-9]*/cmdline /proc/[0-9]*/environ | sort -t/ -k3,3n -u)
 }
 
 # _shim_id PID: the -id argument of a shim's command line
@@ -203,12 +210,16 @@ _ctrd_shim_sockets() {
 	done
 }
 
-# _ctrd_cgroup_procs: pids inside our namespace's cgroups (container processes)
+# _ctrd_cgroup_procs ID...: pids in the cgroups of those containers
+# (ctr's default cgroup path is /<namespace>/<id>)
 _ctrd_cgroup_procs() {
-	local cg
+	local cg id
+	[ $# -gt 0 ] || return 0
 	while IFS= read -r cg; do
-		[ -d "$cg/$CTRD_NS" ] || continue
-		find "$cg/$CTRD_NS" -mindepth 2 -name cgroup.procs -exec cat {} + 2>/dev/null
+		for id in "$@"; do
+			[ -d "$cg/$CTRD_NS/$id" ] || continue
+			find "$cg/$CTRD_NS/$id" -name cgroup.procs -exec cat {} + 2>/dev/null
+		done
 	done < <(_ctrd_cgroup_dirs) | sort -un
 }
 
@@ -232,7 +243,13 @@ ctrd_stop() {
 	fi
 	# shims still alive, and the container ids they serve (for runc delete)
 	pids=$(shim_pids "")
-	ids=$(for p in $pids; do _shim_id "$p"; done)
+	ids=$(
+		for p in $pids; do _shim_id "$p"; done
+		[ -n "$CTRD_STATE" ] && for p in "$CTRD_STATE/io.containerd.runtime.v2.task/$CTRD_NS"/*/; do
+			[ -d "$p" ] && basename "$p"
+		done
+	)
+	ids=$(printf '%s\n' "$ids" | sort -u)
 	socks=$(_ctrd_shim_sockets)
 	if [ -n "$CTRD_PID" ]; then
 		kill -TERM "$CTRD_PID" 2>/dev/null
@@ -247,7 +264,8 @@ ctrd_stop() {
 	pids="$pids $(shim_pids "")"
 	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	# container processes orphaned by killed shims
-	for p in $(_ctrd_cgroup_procs); do kill -KILL "$p" 2>/dev/null; done
+	# shellcheck disable=SC2086 # ids are words
+	for p in $(_ctrd_cgroup_procs $ids); do kill -KILL "$p" 2>/dev/null; done
 	# sockets of killed shims (a clean shim removes its own)
 	for p in $socks; do
 		[ -S "$p" ] && rm -f "$p"

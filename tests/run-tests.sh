@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The project's test runner (`make test`): runs each suite below, echoes its
+# lines, and ends with the total as "N passed, N failed".  Exit status 1 if
+# anything failed.
+#
+#   tests/run-tests.sh [unit|integration|bench]...   (default: all)
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+cd "$ROOT" || exit 1
+
+total_pass=0
+total_fail=0
+
+# run_suite NAME CMD...: run one suite, add its "N passed, N failed" line.
+run_suite() {
+	local name=$1 out rc line p f
+	shift
+	echo "== $name"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[^ ]*[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	mv "$out" "$out.copy"
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		p=${BASH_REMATCH[1]}
+		f=${BASH_REMATCH[2]}
+	else
+		# no summary line: count its ok/FAIL lines
+		p=$(grep -c '^ok ' "$out.copy" 2>/dev/null || true)
+		f=$(grep -c '^FAIL' "$out.copy" 2>/dev/null || true)
+		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+			f=1
+			echo "FAIL $name: no result lines (exit $rc)"
+		fi
+	fi
+	rm -f "$out.copy"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "FAIL $name: exit status $rc"
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit integration bench)
+for s in "${suites[@]}"; do
+	case $s in
+	unit)
+		run_suite "unit: codecs, framing, arena, flags, json, ttrpc server" \
+			"$BUILD/unit/test_unit"
+		run_suite "unit: smaps parser" env SMAPS="$BUILD/tools/smaps" \
+			bash tests/unit/test_smaps.sh
+		;;
+	integration)
+		run_suite "integration: private containerd + real runc" \
+			tests/integration/run.sh
+		;;
+	bench)
+		if [ -x tests/bench_smoke.sh ]; then
+			run_suite "bench smoke" tests/bench_smoke.sh
+		fi
+		;;
+	*)
+		echo "unknown suite $s" >&2
+		exit 2
+		;;
+	esac
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
