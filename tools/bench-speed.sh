@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+#
+# Speed of each shim under test, against Debian's Go shim.
+#
+#   tools/bench-speed.sh [EXTRA_SHIM...]
+#
+# Shims are interleaved (A B A B ...) within each measurement round, all
+# served by one private containerd, and every figure is summarised over
+# BENCH_RUNS rounds as median, p25-p75, min-max, and median / Go median.
+#
+#   run_rm     `ctr run --rm ... /bin/true`, end to end wall time.
+#   start_cmd  the shim's `start` command, run the way containerd runs it
+#              (cwd = a bundle with a `runc spec` config.json and a `log`
+#              FIFO that we read, stdin /dev/null, GOMAXPROCS=2,
+#              TTRPC_ADDRESS, -namespace -address -publish-binary -id start)
+#              with a fake -address; timed from exec to exit. The daemon it
+#              leaves behind is then found by its command line, killed by
+#              pid, and its socket removed.
+#   shim_cpu   CPU time (user+sys, all threads) of the shim daemon over one
+#              container's life (`ctr run --rm ... sleep 1`): the sum of
+#              /proc/PID/task/*/schedstat run times (ns resolution, unlike
+#              the clock-tick utime/stime of /proc/PID/stat), sampled every
+#              10 ms while the shim lives; the last sample before it exits
+#              is kept, so at most 10 ms of the shutdown tail is missed.
+#              CPU of runc and the container (children) is not included.
+#   parallel   BENCH_CONC (50) `ctr run --rm ... /bin/true` started at once,
+#              wall time until all have exited.
+#
+# Environment:
+#   BENCH_RUNS=10        rounds
+#   BENCH_WARMUP=1       untimed rounds before run_rm and start_cmd
+#   BENCH_CONC=50        containers in the parallel test
+#   BENCH_METRICS="run_rm start_cmd shim_cpu parallel"
+#   BENCH_OUT=bench      output directory (speed.tsv, speed-raw.tsv)
+#
+# Output: a markdown table on stdout, bench/speed.tsv, bench/speed-raw.tsv.
+
+# shellcheck source-path=SCRIPTDIR
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench-lib.sh
+. "$HERE/bench-lib.sh"
+
+: "${BENCH_RUNS:=10}"
+: "${BENCH_WARMUP:=1}"
+: "${BENCH_CONC:=50}"
+: "${BENCH_METRICS:=run_rm start_cmd shim_cpu parallel}"
+
+extras=()
+for a in "$@"; do
+	case $a in
+	-h | --help)
+		sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+		exit 0
+		;;
+	-*) bench_die "unknown option $a" ;;
+	*) extras+=("$a") ;;
+	esac
+done
+
+CAT_PID=
+LOG_FD=
+SLEEP_FD=
+cleanup() {
+	[ -n "$CAT_PID" ] && kill "$CAT_PID" 2>/dev/null
+	[ -n "$LOG_FD" ] && exec {LOG_FD}>&-
+	ctrd_stop
+	bench_tmp_cleanup
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bench_tmp_init
+bench_shims_init "${extras[@]}"
+bench_rootfs
+mkdir -p "$BENCH_OUT" || exit 1
+RAW=$BENCH_OUT/speed-raw.tsv
+TSV=$BENCH_OUT/speed.tsv
+printf 'metric\tshim\tround\tvalue\n' >"$RAW"
+# a descriptor read() can wait on with a timeout (sleep without forking)
+exec {SLEEP_FD}<> <(:)
+
+ctrd_start || bench_die "containerd did not start"
+FIFO_DIR=$(ctr_fifo_dir)
+FAILS=$BENCH_TMP/fails
+: >"$FAILS"
+
+# record METRIC SHIM_INDEX ROUND VALUE
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "${SHIM_NAMES[$2]}" "$3" "$4" >>"$RAW"; }
+fail() {
+	bench_log "$*"
+	printf '%s\n' "$*" >>"$FAILS"
+}
+# us_to UNIT_DIVISOR US: microseconds -> ms (1000) or s (1000000), 3 decimals
+us_to() { awk -v d="$1" -v v="$2" 'BEGIN { printf "%.3f", v / d }'; }
+
+# --- run_rm ---------------------------------------------------------------
+run_rm_once() { # I ROUND -> value (ms) on stdout, or nothing on failure
+	local i=$1 r=$2 t0 t1
+	stamp t0
+	if ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
+		--rootfs "$BENCH_ROOTFS" "rm-$r-$i" /bin/true >/dev/null 2>"$BENCH_TMP/err"; then
+		stamp t1
+		us_to 1000 $((t1 - t0))
+	else
+		fail "run_rm ${SHIM_NAMES[i]} round $r: $(head -c 200 "$BENCH_TMP/err")"
+		remove_all_containers
+	fi
+}
+
+# --- start_cmd ------------------------------------------------------------
+BUNDLE=$BENCH_TMP/bundle
+FAKE=$BENCH_TMP/fake.sock
+start_cmd_setup() {
+	mkdir -p "$BUNDLE" || exit 1
+	(cd "$BUNDLE" && runc spec) || bench_die "runc spec failed"
+	# containerd opens the shim's log FIFO for reading before `start`
+	mkfifo "$BUNDLE/log" || bench_die "mkfifo failed"
+	exec {LOG_FD}<>"$BUNDLE/log"
+	cat <&"$LOG_FD" >/dev/null &
+	CAT_PID=$!
+	CTRD_BIN=$(command -v containerd)
+}
+start_cmd_once() {
+	local i=$1 r=$2 id="st$$-$1-$2" t0 t1 rc addr p pids
+	cd "$BUNDLE" || return
+	stamp t0
+	GOMAXPROCS=2 TTRPC_ADDRESS=$FAKE.ttrpc "${SHIM_BINS[i]}" -namespace "$CTRD_NS" \
+		-address "$FAKE" -publish-binary "$CTRD_BIN" -id "$id" start \
+		</dev/null >"$BENCH_TMP/out" 2>"$BENCH_TMP/err"
+	rc=$?
+	stamp t1
+	cd - >/dev/null || return
+	addr=$(<"$BENCH_TMP/out")
+	# the daemon it left behind (before or after its exec)
+	pids=$(daemon_pids "$FAKE" "$id" any)
+	if [ -z "$pids" ]; then
+		fail "start_cmd ${SHIM_NAMES[i]}: no daemon left behind (rc $rc, $(head -c 200 "$BENCH_TMP/err"))"
+	fi
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	for p in $pids; do wait_gone "$p" 5; done
+	case $addr in unix:///*) rm -f "${addr#unix://}" ;; esac
+	rm -f "$BUNDLE/address"
+	if [ "$rc" -ne 0 ] || [ "${addr#unix://}" = "$addr" ]; then
+		fail "start_cmd ${SHIM_NAMES[i]} round $r: rc $rc, out '$addr', $(head -c 200 "$BENCH_TMP/err")"
+		return
+	fi
+	us_to 1000 $((t1 - t0))
+}
+
+# --- shim_cpu -------------------------------------------------------------
+# cpu_ns PID: CPU_ST=process state (X if gone), CPU_NS=run time of all its
+# threads in ns (builtins only: no fork while sampling)
+CPU_ST=X
+CPU_NS=0
+cpu_ns() {
+	local p=$1 st f ns
+	CPU_ST=X
+	CPU_NS=0
+	{ read -r st <"/proc/$p/stat"; } 2>/dev/null || return
+	st=${st##*) }
+	CPU_ST=${st%% *}
+	for f in "/proc/$p"/task/*/schedstat; do
+		{ read -r ns _ <"$f"; } 2>/dev/null && CPU_NS=$((CPU_NS + ns))
+	done
+}
+shim_cpu_once() {
+	local i=$1 r=$2 id="cpu-$2-$1" cp p="" k last=0 rc
+	ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
+		--rootfs "$BENCH_ROOTFS" "$id" sleep 1 >/dev/null 2>"$BENCH_TMP/err" &
+	cp=$!
+	for ((k = 0; k < 500; k++)); do
+		p=$(daemon_pids "$CTRD_SOCK" "$id" | head -n 1)
+		[ -n "$p" ] && break
+		kill -0 "$cp" 2>/dev/null || break
+		read -r -t 0.01 -u "$SLEEP_FD"
+	done
+	if [ -n "$p" ]; then
+		while :; do
+			cpu_ns "$p"
+			case $CPU_ST in X | Z) break ;; esac
+			[ "$CPU_NS" -gt "$last" ] && last=$CPU_NS
+			read -r -t 0.01 -u "$SLEEP_FD"
+		done
+	fi
+	wait "$cp"
+	rc=$?
+	if [ "$rc" -ne 0 ] || [ -z "$p" ] || [ "$last" -eq 0 ]; then
+		fail "shim_cpu ${SHIM_NAMES[i]} round $r: ctr rc $rc, shim pid '${p}', $(head -c 200 "$BENCH_TMP/err")"
+		remove_all_containers
+		return
+	fi
+	us_to 1000000 "$last"
+}
+
+# --- parallel -------------------------------------------------------------
+parallel_once() {
+	local i=$1 r=$2 k t0 t1 bad=0 p
+	local -a jp=()
+	stamp t0
+	for ((k = 1; k <= BENCH_CONC; k++)); do
+		ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
+			--rootfs "$BENCH_ROOTFS" "par-$r-$i-$k" /bin/true >/dev/null 2>"$BENCH_TMP/perr.$k" &
+		jp+=("$!")
+	done
+	for p in "${jp[@]}"; do wait "$p" || bad=$((bad + 1)); done
+	stamp t1
+	if [ "$bad" -ne 0 ]; then
+		fail "parallel ${SHIM_NAMES[i]} round $r: $bad of $BENCH_CONC failed: $(cat "$BENCH_TMP"/perr.* | sort | uniq -c | head -n 3)"
+		remove_all_containers
+		return
+	fi
+	us_to 1000000 $((t1 - t0))
+}
+
+# --- driver ---------------------------------------------------------------
+run_metric() { # METRIC FUNC WARMUP
+	local m=$1 fn=$2 warm=$3 r i v
+	for ((r = 1; r <= warm; r++)); do
+		for i in "${!SHIM_NAMES[@]}"; do "$fn" "$i" "w$r" >/dev/null; done
+	done
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		for i in "${!SHIM_NAMES[@]}"; do
+			v=$("$fn" "$i" "$r")
+			[ -n "$v" ] && record "$m" "$i" "$r" "$v"
+		done
+	done
+}
+
+describe() {
+	case $1 in
+	run_rm) echo "ctr run --rm /bin/true (wall)" ;;
+	start_cmd) echo "shim start command (wall)" ;;
+	shim_cpu) echo "shim CPU, user+sys, one container life" ;;
+	parallel) echo "$BENCH_CONC x ctr run --rm concurrently (wall)" ;;
+	esac
+}
+unit_of() { case $1 in parallel) echo s ;; *) echo ms ;; esac; }
+
+bench_log "speed: shims ${SHIM_NAMES[*]}; metrics $BENCH_METRICS; $BENCH_RUNS rounds"
+for m in $BENCH_METRICS; do
+	bench_log "speed: $m"
+	case $m in
+	run_rm) run_metric run_rm run_rm_once "$BENCH_WARMUP" ;;
+	start_cmd)
+		start_cmd_setup
+		run_metric start_cmd start_cmd_once "$BENCH_WARMUP"
+		;;
+	shim_cpu) run_metric shim_cpu shim_cpu_once 0 ;;
+	parallel) run_metric parallel parallel_once 0 ;;
+	*) bench_die "unknown metric $m" ;;
+	esac
+done
+
+# summary: metric shim runtime unit runs median min max p25 p75 ratio desc
+gi=$(go_index)
+printf 'metric\tshim\truntime\tunit\truns\tmedian\tmin\tmax\tp25\tp75\tratio_vs_go\tdescription\n' >"$TSV"
+for m in $BENCH_METRICS; do
+	gmed=$(awk -F '\t' -v m="$m" -v s="${SHIM_NAMES[gi]}" '$1 == m && $2 == s { print $4 }' "$RAW" | stats | cut -d' ' -f2)
+	for i in "${!SHIM_NAMES[@]}"; do
+		read -r n med mn mx p25 p75 < <(awk -F '\t' -v m="$m" -v s="${SHIM_NAMES[i]}" \
+			'$1 == m && $2 == s { print $4 }' "$RAW" | stats)
+		ratio=$(awk -v a="$med" -v b="$gmed" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }')
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${SHIM_NAMES[i]}" \
+			"${SHIM_RTS[i]}" "$(unit_of "$m")" "$n" "$med" "$mn" "$mx" "$p25" "$p75" \
+			"$ratio" "$(describe "$m")" >>"$TSV"
+	done
+done
+
+echo "| metric | shim | runs | median | p25-p75 | min-max | vs Go shim |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+awk -F '\t' 'NR > 1 {
+	printf "| %s | %s | %s | %s %s | %s-%s | %s-%s | %s |\n",
+		$12, $2, $5, $6, $4, $9, $10, $7, $8, ($11 == "-" ? "-" : $11 "x")
+}' "$TSV"
+cp "$FAILS" "$BENCH_OUT/speed-failures.txt"
+if [ -s "$FAILS" ]; then
+	echo
+	echo "Failures: $(wc -l <"$FAILS")"
+	sed 's/^/- /' "$FAILS"
+fi
+bench_log "speed: wrote $TSV and $RAW"
