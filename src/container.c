@@ -254,6 +254,10 @@ void container_reaped(pid_t pid, int status)
 			proc_exited(p, status, &now);
 			return;
 		}
+		if (p->used && p->io.logger == pid) {
+			p->io.logger = 0; /* never signal a reused pid */
+			return;
+		}
 	}
 	struct unclaimed *u = &unclaimed[unclaimed_next++ % MAX_UNCLAIMED];
 	u->pid = pid;

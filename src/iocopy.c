@@ -11,6 +11,8 @@
 #include "iocopy.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <string.h>
 #include <stdio.h>
@@ -50,6 +52,7 @@ void io_init(struct pio *io)
 	io->child[0] = io->child[1] = io->child[2] = -1;
 	io->stdin_hold = -1;
 	io->console = io->console_sock = -1;
+	io->logger_ready = -1;
 }
 
 static void on_src(int fd, uint32_t ev, void *data);
@@ -244,17 +247,131 @@ static int open_stdin(struct pio *io, const char *uri)
 	return fd;
 }
 
+static int hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* URL-decode s[0..n) into out; '+' is a space in a query. */
+static void url_decode(const char *s, size_t n, char *out, int query)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexdigit(s[i + 1]) >= 0 &&
+		    hexdigit(s[i + 2]) >= 0) {
+			out[o++] = (char)(hexdigit(s[i + 1]) << 4 | hexdigit(s[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = query && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	out[o] = 0;
+}
+
+#define LOGGER_MAX_ARGS 32
+
+/* binary://PATH?k=v&k2 : run PATH k v k2 with the output pipes. */
+static int io_binary(struct pio *io, const struct io_cfg *cfg)
+{
+	const char *uri = cfg->out + 9;
+	size_t len = strlen(uri);
+	char buf[len + 1];
+	const char *q = strchr(uri, '?');
+	size_t plen = q ? (size_t)(q - uri) : len;
+	char path[PATH_MAX];
+	if (plen == 0 || plen >= sizeof(path))
+		return -EINVAL;
+	url_decode(uri, plen, path, 0);
+	char *argv[LOGGER_MAX_ARGS + 2];
+	int argc = 0;
+	argv[argc++] = path;
+	if (q) {
+		/* split the query in place in buf; each arg is decoded in place */
+		memcpy(buf, q + 1, len - plen);
+		char *save = NULL;
+		for (char *kv = strtok_r(buf, "&", &save); kv && argc < LOGGER_MAX_ARGS;
+		     kv = strtok_r(NULL, "&", &save)) {
+			char *eq = strchr(kv, '=');
+			if (eq)
+				*eq = 0;
+			url_decode(kv, strlen(kv), kv, 1);
+			argv[argc++] = kv;
+			if (eq && eq[1]) {
+				url_decode(eq + 1, strlen(eq + 1), eq + 1, 1);
+				argv[argc++] = eq + 1;
+			}
+		}
+	}
+	argv[argc] = NULL;
+	int out[2], err[2], ready[2];
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(out[0]);
+		close(out[1]);
+		return -e;
+	}
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		return -e;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* move the three ends out of the way, then into 3, 4, 5 */
+		int a = fcntl(out[0], F_DUPFD, 10), b = fcntl(err[0], F_DUPFD, 10),
+		    c = fcntl(ready[1], F_DUPFD, 10);
+		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 ||
+		    dup2(c, 5) < 0)
+			_exit(127);
+		setenv("CONTAINER_ID", cfg->id ? cfg->id : "", 1);
+		setenv("CONTAINER_NAMESPACE", cfg->ns ? cfg->ns : "", 1);
+		execv(path, argv);
+		_exit(127);
+	}
+	int e = errno;
+	close(out[0]);
+	close(err[0]);
+	close(ready[1]);
+	if (pid < 0) {
+		close(out[1]);
+		close(err[1]);
+		close(ready[0]);
+		return -e;
+	}
+	io->logger = pid;
+	io->logger_ready = ready[0];
+	io->child[1] = out[1];
+	io->child[2] = err[1];
+	return 0;
+}
+
 int io_open(struct pio *io, const struct io_cfg *cfg)
 {
 	const char *paths[3] = { cfg->in, cfg->out, cfg->err };
 	int r = 0;
+	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
+		if ((r = io_binary(io, cfg)) < 0)
+			return r;
+		paths[1] = paths[2] = NULL; /* the logger has them */
+	}
 	for (int i = 0; i < 3; i++) {
 		if (!paths[i] || !paths[i][0])
 			continue;
-		if (strncmp(paths[i], "binary://", 9) == 0) {
-			r = -ENOTSUP;
-			goto fail;
-		}
 		int p[2];
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			r = -errno;
@@ -393,7 +510,21 @@ int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 			return r;
 		}
 	}
-	if (cfg->out && cfg->out[0]) {
+	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
+		/* the pty's output goes into the logger's stdout pipe */
+		if ((r = io_binary(io, cfg)) < 0)
+			return r;
+		int out = io->child[1], rd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		io->child[1] = -1;
+		close(io->child[2]);
+		io->child[2] = -1;
+		if (rd < 0 || (r = copier_start(io, 1, rd, out)) < 0) {
+			close(out);
+			if (rd >= 0)
+				close(rd);
+			return r ? r : -EMFILE;
+		}
+	} else if (cfg->out && cfg->out[0]) {
 		int out = open_output(cfg->out);
 		int rd = out >= 0 ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
 		if (out < 0 || rd < 0 || (r = copier_start(io, 1, rd, out)) < 0) {
@@ -435,5 +566,14 @@ void io_close(struct pio *io)
 	if (io->console >= 0) {
 		close(io->console);
 		io->console = -1;
+	}
+	if (io->logger_ready >= 0) {
+		close(io->logger_ready);
+		io->logger_ready = -1;
+	}
+	if (io->logger > 0) {
+		/* as the Go shim does once the process is gone */
+		kill(io->logger, SIGTERM);
+		io->logger = 0;
 	}
 }

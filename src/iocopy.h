@@ -16,6 +16,11 @@
  *   ...
  *   io_close(&io);               // drain what is left, close all
  *
+ * A binary:// stdout starts the logger program with the container's stdout
+ * and stderr pipes as fds 3 and 4 and a ready pipe as fd 5, as the Go shim
+ * does; the loop does not wait for it to be ready (the pipes hold what the
+ * container writes meanwhile).
+ *
  * Copies use splice(2) where the kernel allows it and a small buffer where
  * it does not (a pty, a regular file).
  */
@@ -29,12 +34,15 @@ struct io_cfg {
 	const char *in, *out, *err; /* FIFO paths or URIs; "" = none */
 	uid_t uid;
 	gid_t gid;
+	const char *id, *ns; /* for a binary:// logger's environment */
 };
 
 struct pio {
 	int child[3];        /* ends for runc; -1 means /dev/null */
 	int console;         /* pty master (terminal processes), or -1 */
 	int console_sock;    /* listening --console-socket while runc runs */
+	pid_t logger;        /* binary:// logger process, or 0 */
+	int logger_ready;    /* our end of its ready pipe, or -1 */
 	char console_dir[64];
 	int stdin_hold;      /* our writer on the stdin FIFO */
 	struct copier *cp[3];

@@ -171,7 +171,8 @@ static int proc_io_open(struct call *c, struct proc *p, const char **argv,
 		argv[(*n)++] = path;
 		return 0;
 	}
-	struct io_cfg sc = { p->in, p->out, p->err, p->ct->io_uid, p->ct->io_gid };
+	struct io_cfg sc = { p->in, p->out, p->err, p->ct->io_uid, p->ct->io_gid,
+			     p->ct->id, shim_namespace };
 	return io_open(&p->io, &sc);
 }
 
@@ -180,7 +181,7 @@ static int proc_io_attach(struct proc *p)
 {
 	if (!p->terminal)
 		return 0;
-	struct io_cfg sc = { p->in, p->out, p->err, 0, 0 };
+	struct io_cfg sc = { p->in, p->out, p->err, 0, 0, p->ct->id, shim_namespace };
 	return io_console_attach(&p->io, &sc);
 }
 

@@ -12,8 +12,10 @@
 #   extra  each argument: a containerd-shim-X-Y binary (path, or name in PATH),
 #          runtime io.containerd.X.Y (X may contain dashes: the split is at
 #          the last one, the inverse of containerd's own naming rule).
-# Every shim gets a symlink in one temporary directory, BENCH_BIN_DIR, which
-# is put first in containerd's PATH; binary names must therefore be unique.
+# Every shim is copied (a snapshot: a rebuild during the run changes nothing)
+# into one temporary directory, BENCH_BIN_DIR, which is put first in
+# containerd's PATH; binary names must therefore be unique. SHIM_BINS holds
+# the original paths, SHIM_EXES the copies that are run.
 
 BENCH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_REPO=$(cd "$BENCH_LIB_DIR/.." && pwd)
@@ -30,6 +32,7 @@ GO_RUNTIME=io.containerd.runc.v2
 SHIM_NAMES=() # binary basenames, also the label used in tables
 SHIM_RTS=()   # runtime names
 SHIM_BINS=()  # absolute paths of the real binaries
+SHIM_EXES=()  # the copies in BENCH_BIN_DIR, which are what runs
 BENCH_TMP=
 BENCH_BIN_DIR=
 BENCH_ROOTFS=
@@ -76,9 +79,11 @@ _bench_add_shim() {
 	[ "$(shim_binary_name "$rt")" = "$name" ] ||
 		bench_die "$bin: runtime $rt would not resolve to this binary"
 	SHIM_NAMES+=("$name")
+	SHIM_EXES+=("$BENCH_BIN_DIR/$name")
 	SHIM_RTS+=("$rt")
 	SHIM_BINS+=("$(readlink -f "$bin")")
-	ln -sf "$(readlink -f "$bin")" "$BENCH_BIN_DIR/$name"
+	# a copy, so that a rebuild during the run cannot mix two versions
+	cp "$(readlink -f "$bin")" "$BENCH_BIN_DIR/$name" || bench_die "cannot copy $bin"
 }
 
 # bench_shims_init [EXTRA...]: fill SHIM_* (needs bench_tmp_init first)
@@ -244,12 +249,22 @@ remove_all_containers() {
 	[ -z "$ids" ] || ctrd_cleanup_containers
 }
 
-# wait_gone PID TIMEOUT_S
+# proc_alive PID: true if PID exists and is not a zombie
+proc_alive() {
+	local st
+	{ read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+	st=${st##*) }
+	case $st in Z* | X*) return 1 ;; esac
+	return 0
+}
+
+# wait_gone PID TIMEOUT_S: wait until PID has exited (a zombie counts as gone:
+# killed daemons are reparented to init, which may reap them late)
 wait_gone() {
 	local p=$1 i
-	for ((i = 0; i < $2 * 20; i++)); do
-		kill -0 "$p" 2>/dev/null || return 0
-		sleep 0.05
+	for ((i = 0; i < $2 * 100; i++)); do
+		proc_alive "$p" || return 0
+		sleep 0.01
 	done
 	return 1
 }
@@ -267,4 +282,37 @@ machine_info() {
 	printf 'containerd\t%s\n' "$(containerd --version 2>/dev/null | awk '{ print $3 }')"
 	printf 'runc\t%s\n' "$(runc --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
 	printf 'load\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# ---------------------------------------------------------------------------
+# markdown
+
+memory_md_header() {
+	echo "| shim | mode | N | containers | shim processes | RSS median | RSS max | PSS median | PSS max | RSS total | PSS total | threads/shim | fds/shim | binary | start all |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+}
+
+# memory_md_rows: memory.tsv rows (no header) on stdin -> markdown rows
+memory_md_rows() {
+	awk -F '\t' '$1 != "mode" {
+		printf "| %s | %s | %s | %s | %s | %s kB | %s kB | %s kB | %s kB | %s kB | %s kB | %s%s | %s%s | %s kB | %s s |%s\n",
+			$4, $1, $2, $3, $6, $7, $8, $9, $10, $11, $12,
+			$13, ($14 != $13 ? " (max " $14 ")" : ""), $15, ($16 != $15 ? " (max " $16 ")" : ""),
+			$17, $18, ($19 != "ok" ? " " $19 : "")
+	}'
+}
+
+# speed_md TSV: speed.tsv as a markdown table
+speed_md() {
+	echo "| metric | shim | runs | median | p25 - p75 | min - max | vs Go shim |"
+	echo "|---|---|---:|---:|---:|---:|---:|"
+	awk -F '\t' '
+	function f(v) {
+		if (v == "-") return v
+		return sprintf(v < 10 ? "%.2f" : v < 100 ? "%.1f" : "%.0f", v)
+	}
+	NR > 1 {
+		printf "| %s | %s | %s | %s %s | %s - %s | %s - %s | %s |\n",
+			$12, $2, $5, f($6), $4, f($9), f($10), f($7), f($8), ($11 == "-" ? "-" : $11 "x")
+	}' "$1"
 }

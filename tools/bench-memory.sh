@@ -77,11 +77,6 @@ TSV=$BENCH_OUT/memory.tsv
 COLS="mode	n	containers	shim	runtime	shims	rss_med_kb	rss_max_kb	pss_med_kb	pss_max_kb	rss_total_kb	pss_total_kb	threads_med	threads_max	fds_med	fds_max	binary_kb	start_s	note"
 printf '%s\n' "$COLS" >"$TSV"
 
-md_header() {
-	echo "| shim | mode | N | containers | shim processes | RSS median | RSS max | PSS median | PSS max | RSS total | PSS total | threads/shim | fds/shim | binary | start all |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-}
-
 # start_unit MODE K RUNTIME: start container K (single) or pod K (two
 # containers of one group); errors go to $BENCH_TMP/err.K
 start_unit() {
@@ -134,7 +129,7 @@ run_one() {
 	pids=$(shim_pids)
 	# shellcheck disable=SC2086 # pids is a list
 	mem=$(proc_mem $pids)
-	size=$(($(stat -L -c %s "${SHIM_BINS[i]}") / 1024))
+	size=$(($(stat -L -c %s "${SHIM_EXES[i]}") / 1024))
 	awk -v mode="$mode" -v n="$n" -v want="$want" -v shim="$name" -v rt="$rt" \
 		-v size="$size" -v start="$start_s" -v note="$note" '
 	function med(a, m,   t) { return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
@@ -156,17 +151,8 @@ run_one() {
 	ctrd_stop
 }
 
-md_row() {
-	awk -F '\t' '{
-		printf "| %s | %s | %s | %s | %s | %s kB | %s kB | %s kB | %s kB | %s kB | %s kB | %s%s | %s%s | %s kB | %s s |%s\n",
-			$4, $1, $2, $3, $6, $7, $8, $9, $10, $11, $12,
-			$13, ($14 != $13 ? " (max " $14 ")" : ""), $15, ($16 != $15 ? " (max " $16 ")" : ""),
-			$17, $18, ($19 != "ok" ? " " $19 : "")
-	}'
-}
-
 bench_log "memory: shims ${SHIM_NAMES[*]}; modes ${modes[*]}; N=$BENCH_N (pods: $BENCH_POD_N)"
-md_header
+memory_md_header
 for mode in "${modes[@]}"; do
 	counts=$BENCH_N
 	[ "$mode" = pod ] && counts=$BENCH_POD_N
@@ -175,7 +161,7 @@ for mode in "${modes[@]}"; do
 			bench_log "memory: $mode N=$n ${SHIM_NAMES[i]}"
 			run_one "$mode" "$n" "$i"
 			cat "$BENCH_TMP/row" >>"$TSV"
-			md_row <"$BENCH_TMP/row"
+			memory_md_rows <"$BENCH_TMP/row"
 		done
 	done
 done

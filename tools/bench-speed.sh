@@ -126,7 +126,7 @@ start_cmd_once() {
 	local i=$1 r=$2 id="st$$-$1-$2" t0 t1 rc addr p pids
 	cd "$BUNDLE" || return
 	stamp t0
-	GOMAXPROCS=2 TTRPC_ADDRESS=$FAKE.ttrpc "${SHIM_BINS[i]}" -namespace "$CTRD_NS" \
+	GOMAXPROCS=2 TTRPC_ADDRESS=$FAKE.ttrpc "${SHIM_EXES[i]}" -namespace "$CTRD_NS" \
 		-address "$FAKE" -publish-binary "$CTRD_BIN" -id "$id" start \
 		</dev/null >"$BENCH_TMP/out" 2>"$BENCH_TMP/err"
 	rc=$?
@@ -268,12 +268,7 @@ for m in $BENCH_METRICS; do
 	done
 done
 
-echo "| metric | shim | runs | median | p25-p75 | min-max | vs Go shim |"
-echo "|---|---|---:|---:|---:|---:|---:|"
-awk -F '\t' 'NR > 1 {
-	printf "| %s | %s | %s | %s %s | %s-%s | %s-%s | %s |\n",
-		$12, $2, $5, $6, $4, $9, $10, $7, $8, ($11 == "-" ? "-" : $11 "x")
-}' "$TSV"
+speed_md "$TSV"
 cp "$FAILS" "$BENCH_OUT/speed-failures.txt"
 if [ -s "$FAILS" ]; then
 	echo

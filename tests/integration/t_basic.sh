@@ -73,3 +73,26 @@ t_stderr() {
 	[ "$out" = out ] || fail "stdout '$out', want 'out'"
 	[ "$err" = err ] || fail "stderr '$err', want 'err'"
 }
+
+# binary:// log URI: the logger gets stdout/stderr as fds 3/4, the ready pipe
+# as fd 5, the query as arguments and the container id in its environment
+t_binary_logger() {
+	local logger out
+	logger=$T_DIR/logger.sh
+	out=$T_DIR/logged
+	cat >"$logger" <<LOGGER
+#!/bin/sh
+trap "" TERM
+exec 5>&-
+{ echo "args: \$*"; echo "id: \$CONTAINER_ID"; cat <&3; cat <&4; } >"$out.tmp"
+mv "$out.tmp" "$out"
+LOGGER
+	chmod +x "$logger"
+	run_c --rm "--log-uri=binary://$logger?mode=test&x" "$T_ID" \
+		sh -c 'echo to-stdout; echo to-stderr >&2' || fail "ctr run failed"
+	wait_until 10 test -f "$out" || fail "logger wrote nothing"
+	grep -qx "id: $T_ID" "$out" || fail "CONTAINER_ID missing: $(cat "$out")"
+	grep -q "^args: .*mode test" "$out" || fail "query args missing: $(cat "$out")"
+	grep -qx to-stdout "$out" || fail "stdout not logged: $(cat "$out")"
+	grep -qx to-stderr "$out" || fail "stderr not logged: $(cat "$out")"
+}
