@@ -44,7 +44,7 @@ deps:
 	tools/deps.sh
 
 fetch: $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
-$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h:
+$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h: third_party/fetch.sh
 	third_party/fetch.sh
 
 $(GEN)/%.pb.c $(GEN)/%.pb.h: proto/%.proto proto/*.options
@@ -83,19 +83,19 @@ $(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) \
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
-unit: $(BUILD)/unit/test_unit all
+unit: deps $(BUILD)/unit/test_unit all
 	tests/run-tests.sh unit
 
-integration: all
+integration: deps all
 	tests/run-tests.sh integration
 
 suite: all
 	tests/suite/run.sh $(BIN)
 
-test: $(BUILD)/unit/test_unit all
+test: deps $(BUILD)/unit/test_unit all
 	tests/run-tests.sh
 
-demo: all
+demo: deps all
 	tests/demo.sh
 
 bench: all

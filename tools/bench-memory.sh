@@ -62,6 +62,8 @@ esac
 cleanup() {
 	ctrd_stop
 	bench_tmp_cleanup
+	# runc's state root for our namespace, if we left it empty
+	rmdir "/run/containerd/runc/$CTRD_NS" 2>/dev/null || :
 }
 trap cleanup EXIT
 trap 'exit 130' INT
