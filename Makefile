@@ -27,7 +27,8 @@ LDFLAGS     := -static -Wl,--gc-sections -s
 PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
 	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \
 	containerd_task_v2 containerd_events_task containerd_services_events_ttrpc_v1 \
-	containerd_runc_v1_options containerd_runtime_bootstrap_v1
+	containerd_runc_v1_options containerd_runtime_bootstrap_v1 \
+	cgroups_v1_metrics cgroups_v2_metrics
 GEN_C   := $(PROTOS:%=$(GEN)/%.pb.c)
 GEN_H   := $(PROTOS:%=$(GEN)/%.pb.h)
 SRCS    := $(wildcard src/*.c)
@@ -76,14 +77,23 @@ UNIT_CFLAGS := $(BASE_CFLAGS) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter
 	-fsanitize=address,undefined -fno-omit-frame-pointer -I tests/unit
 UNIT_SRCS   := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/sha256.c src/flags.c \
 	src/bootstrap.c src/loop.c src/log.c src/task.c src/container.c src/runc.c \
-	src/iocopy.c src/mount.c src/events.c
+	src/iocopy.c src/mount.c src/events.c src/cgroup.c
 $(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
 		$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) \
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
-unit: deps $(BUILD)/unit/test_unit all
+$(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/arena.c src/pbcb.c \
+		src/loop.c $(GEN_C) $(GEN_H) $(NANOPB_SRC)/pb.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_cgroup.c src/cgroup.c src/arena.c \
+		src/pbcb.c src/loop.c $(GEN_C) $(NANOPB_SRC)/pb_common.c \
+		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
+
+UNIT_BINS := $(BUILD)/unit/test_unit $(BUILD)/unit/test_cgroup
+
+unit: deps $(UNIT_BINS) all
 	tests/run-tests.sh unit
 
 integration: deps all
@@ -92,7 +102,7 @@ integration: deps all
 suite: all
 	tests/suite/run.sh $(BIN)
 
-test: deps $(BUILD)/unit/test_unit all
+test: deps $(UNIT_BINS) all
 	tests/run-tests.sh
 
 demo: deps all

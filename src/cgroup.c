@@ -320,6 +320,8 @@ static void hugepages_scan(void)
 	while ((got = syscall(SYS_getdents64, fd, b, sizeof(b))) > 0) {
 		for (long off = 0; off < got;) {
 			const struct dirent64_ *d = (const void *)(b + off);
+			if (!d->reclen)
+				break;
 			off += d->reclen;
 			if (strncmp(d->name, "hugepages-", 10) != 0 ||
 			    strlen(d->name) >= sizeof(dirs[0]) || n == HUGEPAGE_MAX)
@@ -371,6 +373,7 @@ static bool rdma_line(const char *line, char *dev, size_t cap, uint32_t *h,
 	return true;
 }
 
+/* The v1 and v2 RdmaEntry types differ only in name, hence a macro. */
 #define RDMA_FILL(dfd, name, buf, arr, count)                                  \
 	do {                                                                   \
 		const char *p_ = (buf);                                        \

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_task_v2.pb.h"
 #include "events.h"
@@ -52,14 +53,39 @@ struct container *container_new(const char *id)
 			struct container *ct = &containers[i];
 			memset(ct, 0, sizeof(*ct));
 			ct->used = 1;
+			ct->oom_watch = -1;
 			PB_SETSTR(ct->id, id);
 			return ct;
 		}
 	return NULL;
 }
 
+static void on_oom(void *ctx)
+{
+	struct container *ct = ctx;
+	containerd_events_TaskOOM ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	events_publish("/tasks/oom", containerd_events_TaskOOM_fields, &ev,
+		       "containerd.events.TaskOOM");
+}
+
+void container_watch_oom(struct container *ct, pid_t pid)
+{
+	if (ct->oom_watch >= 0)
+		return;
+	int h = cgroup_oom_watch(pid, on_oom, ct);
+	if (h < 0)
+		log_warn("oom watch for %s: %s", ct->id, strerror(-h));
+	else
+		ct->oom_watch = h;
+}
+
 void container_free(struct container *ct)
 {
+	if (ct->oom_watch >= 0)
+		cgroup_oom_unwatch(ct->oom_watch);
+	ct->oom_watch = -1;
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].used && procs[i].ct == ct)
 			proc_free(&procs[i]);
@@ -193,6 +219,9 @@ static void exit_complete(struct proc *p)
 {
 	p->exit_done = 1;
 	p->state = P_STOPPED;
+	/* an OOM kill is reported before the exit it caused */
+	if (p == p->ct->init && p->ct->oom_watch >= 0)
+		cgroup_oom_drain(p->ct->oom_watch);
 	if (p->started) {
 		containerd_events_TaskExit ev;
 		memset(&ev, 0, sizeof(ev));

@@ -59,6 +59,10 @@ struct container {
 	int rootfs_mounted;
 	int init_exit_held; /* init exited while execs still run */
 	int own_pidns;      /* its own pid namespace: the kernel reaps orphans */
+	char checkpoint[PATH_MAX_LEN];   /* created from a checkpoint: restore at Start */
+	char parent_checkpoint[PATH_MAX_LEN];
+	char criu_work[PATH_MAX_LEN];    /* Options.criu_work_path */
+	int oom_watch;      /* cgroup OOM watch handle, or -1 */
 	uid_t io_uid;       /* owner of the stdio pipes (runc Options) */
 	gid_t io_gid;
 	struct proc *init;
@@ -75,6 +79,8 @@ struct proc *proc_find(struct container *ct, const char *exec_id);
 struct proc *proc_find_pid(struct container *ct, pid_t pid);
 void proc_free(struct proc *p);
 
+/* Publish /tasks/oom for ct's OOM kills from now on (pid: its init). */
+void container_watch_oom(struct container *ct, pid_t pid);
 /* A child that is not a runc job was reaped. */
 void container_reaped(pid_t pid, int status);
 /* Set by task.c: runs `runc kill --all SIGKILL` for a container whose init

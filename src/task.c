@@ -17,9 +17,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "container.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
@@ -197,6 +199,28 @@ static void create_cleanup(struct container *ct)
 	container_free(ct);
 }
 
+static void publish_create(struct call *c, struct container *ct, struct proc *p,
+			   int pid)
+{
+	containerd_task_v2_CreateTaskRequest *req = c->owner;
+	containerd_events_TaskCreate *ev = arena_alloc(c->arena, sizeof(*ev));
+	if (!ev)
+		return;
+	PB_SETSTR(ev->container_id, ct->id);
+	PB_SETSTR(ev->bundle, ct->bundle);
+	ev->rootfs_count = req->rootfs_count;
+	memcpy(ev->rootfs, req->rootfs, sizeof(ev->rootfs));
+	ev->has_io = true;
+	PB_SETSTR(ev->io.stdin, p->in);
+	PB_SETSTR(ev->io.stdout, p->out);
+	PB_SETSTR(ev->io.stderr, p->err);
+	ev->io.terminal = p->terminal;
+	PB_SETSTR(ev->checkpoint, req->checkpoint);
+	ev->pid = (uint32_t)pid;
+	events_publish("/tasks/create", containerd_events_TaskCreate_fields, ev,
+		       "containerd.events.TaskCreate");
+}
+
 static void create_done(void *ctx, int status, const char *out, size_t outlen)
 {
 	struct op *o = ctx;
@@ -231,25 +255,11 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 	}
 	p->state = P_CREATED;
 	p->busy = 0;
+	cgroup_enable_controllers(pid);
+	container_watch_oom(ct, pid);
 	proc_set_pid(p, pid);
 
-	containerd_task_v2_CreateTaskRequest *req = o->call->owner;
-	containerd_events_TaskCreate *ev = arena_alloc(o->call->arena, sizeof(*ev));
-	if (ev) {
-		PB_SETSTR(ev->container_id, ct->id);
-		PB_SETSTR(ev->bundle, ct->bundle);
-		ev->rootfs_count = req->rootfs_count;
-		memcpy(ev->rootfs, req->rootfs, sizeof(ev->rootfs));
-		ev->has_io = true;
-		PB_SETSTR(ev->io.stdin, p->in);
-		PB_SETSTR(ev->io.stdout, p->out);
-		PB_SETSTR(ev->io.stderr, p->err);
-		ev->io.terminal = p->terminal;
-		PB_SETSTR(ev->checkpoint, req->checkpoint);
-		ev->pid = (uint32_t)pid;
-		events_publish("/tasks/create", containerd_events_TaskCreate_fields,
-			       ev, "containerd.events.TaskCreate");
-	}
+	publish_create(o->call, ct, p, pid);
 	containerd_task_v2_CreateTaskResponse resp = { .pid = (uint32_t)pid };
 	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &resp);
 	if (p->exited && !p->exit_done)
@@ -279,6 +289,8 @@ static int apply_options(struct call *c, struct container *ct,
 	ct->rc.systemd_cgroup = opt && opt->systemd_cgroup;
 	if (opt && opt->criu_path[0])
 		PB_SETSTR(ct->rc.criu, opt->criu_path);
+	if (opt && opt->criu_work_path[0])
+		PB_SETSTR(ct->criu_work, opt->criu_work_path);
 	ct->io_uid = opt ? opt->io_uid : 0;
 	ct->io_gid = opt ? opt->io_gid : 0;
 
@@ -361,10 +373,6 @@ static void task_create(struct call *c)
 				  req->id);
 		return;
 	}
-	if (req->checkpoint[0]) {
-		ttrpc_reply_error(c, ST_UNIMPLEMENTED, "restore from checkpoint is not supported yet");
-		return;
-	}
 	struct container *ct = container_new(req->id);
 	struct proc *p = ct ? proc_new(ct, "") : NULL;
 	if (!p) {
@@ -412,6 +420,17 @@ static void task_create(struct call *c)
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	if (req->checkpoint[0]) {
+		/* Restored at Start (runc restore); nothing runs until then. */
+		PB_SETSTR(ct->checkpoint, req->checkpoint);
+		PB_SETSTR(ct->parent_checkpoint, req->parent_checkpoint);
+		p->state = P_CREATED;
+		c->owner = req;
+		publish_create(c, ct, p, 0);
+		containerd_task_v2_CreateTaskResponse resp = { .pid = 0 };
+		ttrpc_reply(c, containerd_task_v2_CreateTaskResponse_fields, &resp);
+		return;
+	}
 	argv[n++] = "create";
 	argv[n++] = "--bundle";
 	argv[n++] = ct->bundle;
@@ -434,6 +453,8 @@ static void task_create(struct call *c)
 		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
 	}
 }
+
+static void start_done(void *ctx, int status, const char *out, size_t outlen);
 
 /* ---- Exec ---- */
 
@@ -616,6 +637,223 @@ static void task_exec(struct call *c)
 	ttrpc_reply(c, NULL, NULL);
 }
 
+/* ---- Restore (Start of a task created from a checkpoint) ---- */
+
+static void restore_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	int pid = -EINVAL;
+	if (runc_ok(status)) {
+		char path[PATH_MAX_LEN + 16];
+		snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
+		pid = read_pid_file(path);
+		int r = pid > 0 ? proc_io_attach(p) : 0;
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			pid = r;
+		}
+	}
+	if (pid < 0) {
+		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime restore failed",
+				       status, out, outlen);
+		io_close(&p->io);
+		p->busy = 0;
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "restore failed");
+		return;
+	}
+	ct->checkpoint[0] = 0;
+	container_watch_oom(ct, pid);
+	proc_set_pid(p, pid);
+	start_done(ctx, 0, "", 0);
+}
+
+static void restore_start(struct call *c, struct op *o, struct proc *p,
+			  const char **argv, size_t n)
+{
+	struct container *ct = p->ct;
+	argv[n++] = "restore";
+	argv[n++] = "--image-path";
+	argv[n++] = ct->checkpoint;
+	argv[n++] = "--work-path";
+	argv[n++] = ct->criu_work[0] ? ct->criu_work
+				     : arena_printf(c->arena, "%s/work", ct->bundle);
+	if (ct->parent_checkpoint[0]) {
+		argv[n++] = "--parent-path";
+		argv[n++] = ct->parent_checkpoint;
+	}
+	argv[n++] = "--detach";
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
+	argv[n++] = "--no-subreaper";
+	argv[n++] = "--bundle";
+	argv[n++] = ct->bundle;
+	int r = proc_io_open(c, p, argv, &n);
+	if (r < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	p->busy = 1;
+	r = runc_spawn(argv, p->io.child, RUNC_CAPTURE, restore_done, o, NULL);
+	io_child_close(&p->io);
+	if (r < 0) {
+		p->busy = 0;
+		io_close(&p->io);
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+	}
+}
+
+/* ---- Checkpoint ---- */
+
+struct ckpt {
+	char work[PATH_MAX_LEN + 32];
+	char bundle[PATH_MAX_LEN];
+};
+
+static void remove_tree(const char *path, int depth);
+
+static void checkpoint_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct ckpt *k = o->call->owner;
+	if (!runc_ok(status)) {
+		/* keep criu's log where the Go shim leaves it */
+		char src[PATH_MAX_LEN + 48], dst[PATH_MAX_LEN + 32];
+		snprintf(src, sizeof(src), "%s/dump.log", k->work);
+		snprintf(dst, sizeof(dst), "%s/criu-dump.log", k->bundle);
+		int in = open(src, O_RDONLY | O_CLOEXEC);
+		int outfd = in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+		if (outfd >= 0) {
+			char buf[4096];
+			ssize_t n;
+			while ((n = read(in, buf, sizeof(buf))) > 0)
+				if (write(outfd, buf, (size_t)n) != n)
+					break;
+			close(outfd);
+		}
+		if (in >= 0)
+			close(in);
+		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
+				       "OCI runtime checkpoint failed", status, out, outlen);
+		remove_tree(k->work, 0);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "checkpoint failed");
+		return;
+	}
+	remove_tree(k->work, 0);
+	ttrpc_reply(o->call, NULL, NULL);
+}
+
+static void task_checkpoint(struct call *c)
+{
+	containerd_task_v2_CheckpointTaskRequest *req =
+		DECODE(c, containerd_task_v2_CheckpointTaskRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (p->exited || p->state == P_CREATED) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot checkpoint a %s container",
+				  p->exited ? "stopped" : "created");
+		return;
+	}
+	containerd_runc_v1_CheckpointOptions *opt = arena_alloc(c->arena, sizeof(*opt));
+	if (!opt) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	const char *url = strrchr(req->options.type_url, '/');
+	url = url ? url + 1 : req->options.type_url;
+	if (req->has_options && req->options.value.len &&
+	    (strcmp(url, "containerd.runc.v1.CheckpointOptions") != 0 ||
+	     pb_decode_arena(c->arena, req->options.value.ptr, req->options.value.len,
+			     containerd_runc_v1_CheckpointOptions_fields, opt) < 0)) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid checkpoint options");
+		return;
+	}
+	const char *image = opt->image_path[0] ? opt->image_path : req->path;
+	if (!image[0]) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "no checkpoint image path");
+		return;
+	}
+	struct ckpt *k = arena_alloc(c->arena, sizeof(*k));
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 24 + opt->empty_namespaces_count * 2, &n);
+	struct op *o = op_new(c, p, "checkpoint");
+	if (!k || !argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	PB_SETSTR(k->bundle, p->ct->bundle);
+	if (opt->work_path[0])
+		PB_SETSTR(k->work, opt->work_path);
+	else
+		snprintf(k->work, sizeof(k->work), "%s/work/criu-work", p->ct->bundle);
+	argv[n++] = "checkpoint";
+	argv[n++] = "--image-path";
+	argv[n++] = image;
+	argv[n++] = "--work-path";
+	argv[n++] = k->work;
+	if (opt->parent_path[0]) {
+		argv[n++] = "--parent-path";
+		argv[n++] = opt->parent_path;
+	}
+	if (opt->open_tcp)
+		argv[n++] = "--tcp-established";
+	if (opt->external_unix_sockets)
+		argv[n++] = "--ext-unix-sk";
+	if (opt->terminal)
+		argv[n++] = "--shell-job";
+	if (opt->file_locks)
+		argv[n++] = "--file-locks";
+	for (pb_size_t i = 0; i < opt->empty_namespaces_count; i++) {
+		argv[n++] = "--empty-ns";
+		argv[n++] = opt->empty_namespaces[i];
+	}
+	if (!opt->exit)
+		argv[n++] = "--leave-running";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	c->owner = k;
+	static const int nofds[3] = { -1, -1, -1 };
+	op_spawn(o, argv, nofds, checkpoint_done);
+}
+
+/* rm -r for criu's work folder: bounded depth, symlinks not followed, and
+ * getdents on a stack buffer (opendir would allocate). */
+static void remove_tree(const char *path, int depth)
+{
+	if (depth > 8 || unlink(path) == 0 || errno == ENOENT)
+		return;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[2048] __attribute__((aligned(8)));
+		int n;
+		while ((n = (int)syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+			for (int off = 0; off < n;) {
+				struct {
+					uint64_t d_ino;
+					int64_t d_off;
+					unsigned short d_reclen;
+					unsigned char d_type;
+					char d_name[];
+				} *e = (void *)(buf + off);
+				off += e->d_reclen;
+				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+					continue;
+				char sub[PATH_MAX_LEN + 300];
+				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+				remove_tree(sub, depth + 1);
+			}
+		}
+		close(fd);
+	}
+	rmdir(path);
+}
+
 /* ---- Start ---- */
 
 static void start_done(void *ctx, int status, const char *out, size_t outlen)
@@ -659,10 +897,14 @@ static void task_start(struct call *c)
 		return;
 	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 24, &n);
 	struct op *o = op_new(c, p, "start");
 	if (!argv || !o) {
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (p->ct->checkpoint[0]) {
+		restore_start(c, o, p, argv, n);
 		return;
 	}
 	argv[n++] = "start";
@@ -1102,7 +1344,36 @@ static void task_update(struct call *c)
 	close(pp[0]);
 }
 
-/* ---- CloseIO, ResizePty, Shutdown, unimplemented ---- */
+/* ---- Stats ---- */
+
+static void task_stats(struct call *c)
+{
+	containerd_task_v2_StatsRequest *req = DECODE(c, containerd_task_v2_StatsRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (!p->pid || p->exited) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process", req->id);
+		return;
+	}
+	containerd_task_v2_StatsResponse r;
+	memset(&r, 0, sizeof(r));
+	int e = cgroup_stats(c->arena, p->pid, &r.stats);
+	if (e == -ENOENT) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "cgroup of %s: not found", req->id);
+		return;
+	}
+	if (e < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "read cgroup stats: %s", strerror(-e));
+		return;
+	}
+	r.has_stats = true;
+	ttrpc_reply(c, containerd_task_v2_StatsResponse_fields, &r);
+}
+
+/* ---- CloseIO, ResizePty, Shutdown ---- */
 
 static void task_close_io(struct call *c)
 {
@@ -1147,12 +1418,6 @@ static void task_shutdown(struct call *c)
 		task_on_shutdown();
 }
 
-static void task_unimplemented(struct call *c)
-{
-	ttrpc_reply_error(c, ST_UNIMPLEMENTED, "%s is not implemented yet",
-			  c->method);
-}
-
 static const struct ttrpc_method methods[] = {
 	{ "Create", task_create },
 	{ "Start", task_start },
@@ -1168,9 +1433,9 @@ static const struct ttrpc_method methods[] = {
 	{ "CloseIO", task_close_io },
 	{ "ResizePty", task_resize_pty },
 	{ "Exec", task_exec },
-	{ "Stats", task_unimplemented },
+	{ "Stats", task_stats },
 	{ "Update", task_update },
-	{ "Checkpoint", task_unimplemented },
+	{ "Checkpoint", task_checkpoint },
 	{ NULL, NULL },
 };
 
