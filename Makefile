@@ -75,9 +75,8 @@ tools:
 UNIT_CC     ?= gcc
 UNIT_CFLAGS := $(BASE_CFLAGS) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-fsanitize=address,undefined -fno-omit-frame-pointer -I tests/unit
-UNIT_SRCS   := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/sha256.c src/flags.c \
-	src/bootstrap.c src/loop.c src/log.c src/task.c src/container.c src/runc.c \
-	src/iocopy.c src/mount.c src/events.c src/cgroup.c
+UNIT_SRCS   := $(filter-out src/main.c,$(SRCS))
+
 $(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
 		$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
 	@mkdir -p $(dir $@)

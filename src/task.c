@@ -22,27 +22,20 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "container.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
-#include "containerd_task_v2.pb.h"
 #include "events.h"
 #include "json.h"
 #include "log.h"
 #include "mount.h"
 #include "pbcb.h"
-#include "ttrpc.h"
-
-/* The generated messages have members named stdin/stdout/stderr, which
- * musl defines as macros. */
-#undef stdin
-#undef stdout
-#undef stderr
+#include "task_impl.h"
 
 #define DEFAULT_ROOT "/run/containerd/runc"
 
 int task_shutdown_requested;
 void (*task_on_shutdown)(void);
+
 
 int task_valid_id(const char *id)
 {
@@ -68,7 +61,7 @@ int task_valid_id(const char *id)
 }
 
 /* Look up container and process, answering NOT_FOUND when missing. */
-static struct proc *lookup(struct call *c, const char *id, const char *exec_id)
+struct proc *lookup(struct call *c, const char *id, const char *exec_id)
 {
 	struct container *ct = container_find(id);
 	if (!ct) {
@@ -84,17 +77,9 @@ static struct proc *lookup(struct call *c, const char *id, const char *exec_id)
 	return p;
 }
 
-#define DECODE(c, T) ((T *)ttrpc_decode((c), T##_fields, sizeof(T)))
 
-/* A runc job bound to a call. */
-struct op {
-	struct call *call;
-	struct proc *proc;
-	const char *what;
-	int arg;
-};
 
-static struct op *op_new(struct call *c, struct proc *p, const char *what)
+struct op *op_new(struct call *c, struct proc *p, const char *what)
 {
 	struct op *o = arena_alloc(c->arena, sizeof(*o));
 	if (o) {
@@ -105,7 +90,7 @@ static struct op *op_new(struct call *c, struct proc *p, const char *what)
 	return o;
 }
 
-static int op_spawn(struct op *o, const char *const *argv, const int fds[3],
+int op_spawn(struct op *o, const char *const *argv, const int fds[3],
 		    runc_done_fn fn)
 {
 	int r = runc_spawn(argv, fds, RUNC_CAPTURE, fn, o, NULL);
@@ -115,12 +100,12 @@ static int op_spawn(struct op *o, const char *const *argv, const int fds[3],
 	return r;
 }
 
-static int runc_ok(int status)
+int runc_ok(int status)
 {
 	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static int read_pid_file(const char *path)
+int read_pid_file(const char *path)
 {
 	char buf[32];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -137,7 +122,7 @@ static int read_pid_file(const char *path)
 	return pid > 0 ? pid : -EINVAL;
 }
 
-static int write_file(const char *dir, const char *name, const char *data,
+int write_file(const char *dir, const char *name, const char *data,
 		      size_t len)
 {
 	char path[PATH_MAX_LEN + 64], tmp[PATH_MAX_LEN + 64];
@@ -159,7 +144,7 @@ static int write_file(const char *dir, const char *name, const char *data,
  * A process's stdio before runc runs: pipes (and the FIFO copies), or for a
  * terminal the console socket, whose flag is appended to argv.
  */
-static int proc_io_open(struct call *c, struct proc *p, const char **argv,
+int proc_io_open(struct call *c, struct proc *p, const char **argv,
 			size_t *n)
 {
 	if (p->terminal) {
@@ -179,7 +164,7 @@ static int proc_io_open(struct call *c, struct proc *p, const char **argv,
 }
 
 /* After runc succeeded: a terminal process's pty master arrives now. */
-static int proc_io_attach(struct proc *p)
+int proc_io_attach(struct proc *p)
 {
 	if (!p->terminal)
 		return 0;
@@ -454,409 +439,9 @@ static void task_create(struct call *c)
 	}
 }
 
-static void start_done(void *ctx, int status, const char *out, size_t outlen);
-
-/* ---- Exec ---- */
-
-static void exec_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct op *o = ctx;
-	struct proc *p = o->proc;
-	struct container *ct = p->ct;
-	unlink(o->call->owner); /* the process.json */
-	int pid = -EINVAL;
-	if (runc_ok(status)) {
-		char path[PATH_MAX_LEN + ID_MAX + 8];
-		snprintf(path, sizeof(path), "%s/%s.pid", ct->bundle, p->id);
-		pid = read_pid_file(path);
-		int r = pid > 0 ? proc_io_attach(p) : 0;
-		if (r < 0) {
-			kill(pid, SIGKILL);
-			pid = r;
-		}
-	}
-	if (pid < 0) {
-		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime exec failed",
-				       status, out, outlen);
-		io_close(&p->io);
-		p->busy = 0;
-		p->exited = p->exit_done = 1;
-		p->exit_status = 255;
-		p->state = P_STOPPED;
-		clock_gettime(CLOCK_REALTIME, &p->exited_at);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "exec failed");
-		return;
-	}
-	proc_set_pid(p, pid);
-	containerd_events_TaskExecStarted ev;
-	memset(&ev, 0, sizeof(ev));
-	PB_SETSTR(ev.container_id, ct->id);
-	PB_SETSTR(ev.exec_id, p->id);
-	ev.pid = (uint32_t)pid;
-	events_publish("/tasks/exec-started", containerd_events_TaskExecStarted_fields,
-		       &ev, "containerd.events.TaskExecStarted");
-	containerd_task_v2_StartResponse r = { .pid = (uint32_t)pid };
-	ttrpc_reply(o->call, containerd_task_v2_StartResponse_fields, &r);
-	proc_started(p, 1);
-}
-
-static void exec_start(struct call *c, struct proc *p)
-{
-	struct container *ct = p->ct;
-	struct proc *init = ct->init;
-	if (!init || init->exited || init->state == P_STOPPED) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "container %s is not running: cannot start exec", ct->id);
-		return;
-	}
-	if (init->state == P_PAUSED || init->state == P_PAUSING) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is paused",
-				  ct->id);
-		return;
-	}
-	if (p->state != P_NEW || p->busy) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "exec %s was already started",
-				  p->id);
-		return;
-	}
-	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
-	char *spec_path = arena_printf(c->arena, "%s/runc-process-XXXXXX",
-				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");
-	int fd = spec_path ? mkostemp(spec_path, O_CLOEXEC) : -1;
-	if (fd < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s", strerror(errno));
-		return;
-	}
-	ssize_t w = write(fd, p->spec, p->spec_len);
-	close(fd);
-	if (w != (ssize_t)p->spec_len) {
-		unlink(spec_path);
-		ttrpc_reply_error(c, ST_UNKNOWN, "write process file");
-		return;
-	}
-	size_t n;
-	const char **argv = runc_argv(c->arena, &ct->rc, 11, &n);
-	struct op *o = op_new(c, p, "exec");
-	if (!argv || !o) {
-		unlink(spec_path);
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	argv[n++] = "exec";
-	argv[n++] = "--process";
-	argv[n++] = spec_path;
-	argv[n++] = "--detach";
-	argv[n++] = "--pid-file";
-	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
-	int r = proc_io_open(c, p, argv, &n);
-	if (r < 0) {
-		unlink(spec_path);
-		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
-		return;
-	}
-	argv[n++] = ct->id;
-	argv[n] = NULL;
-	c->owner = spec_path;
-	p->busy = 1;
-	r = runc_spawn(argv, p->io.child, 0, exec_done, o, NULL);
-	io_child_close(&p->io);
-	if (r < 0) {
-		p->busy = 0;
-		unlink(spec_path);
-		io_close(&p->io);
-		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
-	}
-}
-
-static void task_exec(struct call *c)
-{
-	containerd_task_v2_ExecProcessRequest *req =
-		DECODE(c, containerd_task_v2_ExecProcessRequest);
-	if (!req)
-		return;
-	struct container *ct = container_find(req->id);
-	if (!ct) {
-		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", req->id);
-		return;
-	}
-	if (!task_valid_id(req->exec_id)) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid exec id %.80s",
-				  req->exec_id);
-		return;
-	}
-	if (proc_find(ct, req->exec_id)) {
-		ttrpc_reply_error(c, ST_ALREADY_EXISTS, "id %s: already exists",
-				  req->exec_id);
-		return;
-	}
-	if (!ct->init || ct->init->exited) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is stopped",
-				  ct->id);
-		return;
-	}
-	const struct pbbytes *spec = &req->spec.value;
-	if (!req->has_spec || !spec->len || spec->ptr[0] != '{') {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
-		return;
-	}
-	/* Keep the spec until Start; the request's terminal flag wins over the
-	 * spec's (a duplicate key: the last one counts for runc's decoder). */
-	const char *tail = req->terminal ? ",\"terminal\":true}" : ",\"terminal\":false}";
-	size_t len = spec->len;
-	while (len && spec->ptr[len - 1] != '}')
-		len--;
-	if (!len) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
-		return;
-	}
-	size_t total = len - 1 + strlen(tail);
-	size_t map = (total + 4095) & ~(size_t)4095;
-	char *copy = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct proc *p = copy != MAP_FAILED ? proc_new(ct, req->exec_id) : NULL;
-	if (!p) {
-		if (copy != MAP_FAILED)
-			munmap(copy, map);
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many processes");
-		return;
-	}
-	memcpy(copy, spec->ptr, len - 1);
-	memcpy(copy + len - 1, tail, strlen(tail));
-	p->spec = copy;
-	p->spec_len = total;
-	p->spec_map = map;
-	p->terminal = req->terminal;
-	PB_SETSTR(p->in, req->stdin);
-	PB_SETSTR(p->out, req->stdout);
-	PB_SETSTR(p->err, req->stderr);
-	containerd_events_TaskExecAdded ev;
-	memset(&ev, 0, sizeof(ev));
-	PB_SETSTR(ev.container_id, ct->id);
-	PB_SETSTR(ev.exec_id, p->id);
-	events_publish("/tasks/exec-added", containerd_events_TaskExecAdded_fields, &ev,
-		       "containerd.events.TaskExecAdded");
-	ttrpc_reply(c, NULL, NULL);
-}
-
-/* ---- Restore (Start of a task created from a checkpoint) ---- */
-
-static void restore_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct op *o = ctx;
-	struct proc *p = o->proc;
-	struct container *ct = p->ct;
-	int pid = -EINVAL;
-	if (runc_ok(status)) {
-		char path[PATH_MAX_LEN + 16];
-		snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
-		pid = read_pid_file(path);
-		int r = pid > 0 ? proc_io_attach(p) : 0;
-		if (r < 0) {
-			kill(pid, SIGKILL);
-			pid = r;
-		}
-	}
-	if (pid < 0) {
-		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime restore failed",
-				       status, out, outlen);
-		io_close(&p->io);
-		p->busy = 0;
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "restore failed");
-		return;
-	}
-	ct->checkpoint[0] = 0;
-	container_watch_oom(ct, pid);
-	proc_set_pid(p, pid);
-	start_done(ctx, 0, "", 0);
-}
-
-static void restore_start(struct call *c, struct op *o, struct proc *p,
-			  const char **argv, size_t n)
-{
-	struct container *ct = p->ct;
-	argv[n++] = "restore";
-	argv[n++] = "--image-path";
-	argv[n++] = ct->checkpoint;
-	argv[n++] = "--work-path";
-	argv[n++] = ct->criu_work[0] ? ct->criu_work
-				     : arena_printf(c->arena, "%s/work", ct->bundle);
-	if (ct->parent_checkpoint[0]) {
-		argv[n++] = "--parent-path";
-		argv[n++] = ct->parent_checkpoint;
-	}
-	argv[n++] = "--detach";
-	argv[n++] = "--pid-file";
-	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
-	argv[n++] = "--no-subreaper";
-	argv[n++] = "--bundle";
-	argv[n++] = ct->bundle;
-	int r = proc_io_open(c, p, argv, &n);
-	if (r < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
-		return;
-	}
-	argv[n++] = ct->id;
-	argv[n] = NULL;
-	p->busy = 1;
-	r = runc_spawn(argv, p->io.child, RUNC_CAPTURE, restore_done, o, NULL);
-	io_child_close(&p->io);
-	if (r < 0) {
-		p->busy = 0;
-		io_close(&p->io);
-		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
-	}
-}
-
-/* ---- Checkpoint ---- */
-
-struct ckpt {
-	char work[PATH_MAX_LEN + 32];
-	char bundle[PATH_MAX_LEN];
-};
-
-static void remove_tree(const char *path, int depth);
-
-static void checkpoint_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct op *o = ctx;
-	struct ckpt *k = o->call->owner;
-	if (!runc_ok(status)) {
-		/* keep criu's log where the Go shim leaves it */
-		char src[PATH_MAX_LEN + 48], dst[PATH_MAX_LEN + 32];
-		snprintf(src, sizeof(src), "%s/dump.log", k->work);
-		snprintf(dst, sizeof(dst), "%s/criu-dump.log", k->bundle);
-		int in = open(src, O_RDONLY | O_CLOEXEC);
-		int outfd = in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-		if (outfd >= 0) {
-			char buf[4096];
-			ssize_t n;
-			while ((n = read(in, buf, sizeof(buf))) > 0)
-				if (write(outfd, buf, (size_t)n) != n)
-					break;
-			close(outfd);
-		}
-		if (in >= 0)
-			close(in);
-		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
-				       "OCI runtime checkpoint failed", status, out, outlen);
-		remove_tree(k->work, 0);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "checkpoint failed");
-		return;
-	}
-	remove_tree(k->work, 0);
-	ttrpc_reply(o->call, NULL, NULL);
-}
-
-static void task_checkpoint(struct call *c)
-{
-	containerd_task_v2_CheckpointTaskRequest *req =
-		DECODE(c, containerd_task_v2_CheckpointTaskRequest);
-	if (!req)
-		return;
-	struct proc *p = lookup(c, req->id, "");
-	if (!p)
-		return;
-	if (p->exited || p->state == P_CREATED) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot checkpoint a %s container",
-				  p->exited ? "stopped" : "created");
-		return;
-	}
-	containerd_runc_v1_CheckpointOptions *opt = arena_alloc(c->arena, sizeof(*opt));
-	if (!opt) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	const char *url = strrchr(req->options.type_url, '/');
-	url = url ? url + 1 : req->options.type_url;
-	if (req->has_options && req->options.value.len &&
-	    (strcmp(url, "containerd.runc.v1.CheckpointOptions") != 0 ||
-	     pb_decode_arena(c->arena, req->options.value.ptr, req->options.value.len,
-			     containerd_runc_v1_CheckpointOptions_fields, opt) < 0)) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid checkpoint options");
-		return;
-	}
-	const char *image = opt->image_path[0] ? opt->image_path : req->path;
-	if (!image[0]) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "no checkpoint image path");
-		return;
-	}
-	struct ckpt *k = arena_alloc(c->arena, sizeof(*k));
-	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 24 + opt->empty_namespaces_count * 2, &n);
-	struct op *o = op_new(c, p, "checkpoint");
-	if (!k || !argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	PB_SETSTR(k->bundle, p->ct->bundle);
-	if (opt->work_path[0])
-		PB_SETSTR(k->work, opt->work_path);
-	else
-		snprintf(k->work, sizeof(k->work), "%s/work/criu-work", p->ct->bundle);
-	argv[n++] = "checkpoint";
-	argv[n++] = "--image-path";
-	argv[n++] = image;
-	argv[n++] = "--work-path";
-	argv[n++] = k->work;
-	if (opt->parent_path[0]) {
-		argv[n++] = "--parent-path";
-		argv[n++] = opt->parent_path;
-	}
-	if (opt->open_tcp)
-		argv[n++] = "--tcp-established";
-	if (opt->external_unix_sockets)
-		argv[n++] = "--ext-unix-sk";
-	if (opt->terminal)
-		argv[n++] = "--shell-job";
-	if (opt->file_locks)
-		argv[n++] = "--file-locks";
-	for (pb_size_t i = 0; i < opt->empty_namespaces_count; i++) {
-		argv[n++] = "--empty-ns";
-		argv[n++] = opt->empty_namespaces[i];
-	}
-	if (!opt->exit)
-		argv[n++] = "--leave-running";
-	argv[n++] = p->ct->id;
-	argv[n] = NULL;
-	c->owner = k;
-	static const int nofds[3] = { -1, -1, -1 };
-	op_spawn(o, argv, nofds, checkpoint_done);
-}
-
-/* rm -r for criu's work folder: bounded depth, symlinks not followed, and
- * getdents on a stack buffer (opendir would allocate). */
-static void remove_tree(const char *path, int depth)
-{
-	if (depth > 8 || unlink(path) == 0 || errno == ENOENT)
-		return;
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		char buf[2048] __attribute__((aligned(8)));
-		int n;
-		while ((n = (int)syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
-			for (int off = 0; off < n;) {
-				struct {
-					uint64_t d_ino;
-					int64_t d_off;
-					unsigned short d_reclen;
-					unsigned char d_type;
-					char d_name[];
-				} *e = (void *)(buf + off);
-				off += e->d_reclen;
-				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-					continue;
-				char sub[PATH_MAX_LEN + 300];
-				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-				remove_tree(sub, depth + 1);
-			}
-		}
-		close(fd);
-	}
-	rmdir(path);
-}
-
 /* ---- Start ---- */
 
-static void start_done(void *ctx, int status, const char *out, size_t outlen)
+void start_done(void *ctx, int status, const char *out, size_t outlen)
 {
 	struct op *o = ctx;
 	struct proc *p = o->proc;
@@ -993,63 +578,6 @@ static void task_connect(struct call *c)
 	ttrpc_reply(c, containerd_task_v2_ConnectResponse_fields, &r);
 }
 
-static void pids_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct op *o = ctx;
-	struct call *c = o->call;
-	if (!runc_ok(status)) {
-		char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime ps failed",
-				       status, out, outlen);
-		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "ps failed");
-		return;
-	}
-	enum { MAXP = 65536 };
-	int *pids = arena_alloc(c->arena, sizeof(int) * MAXP);
-	int n = pids ? json_int_array(c->arena, out, outlen, pids, MAXP) : -ENOMEM;
-	if (n < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "cannot parse runc ps output");
-		return;
-	}
-	struct pbpid *v = arena_alloc(c->arena, sizeof(*v) * (size_t)(n ? n : 1));
-	if (!v) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		struct proc *e = proc_find_pid(o->proc->ct, pids[i]);
-		v[i].pid = (uint32_t)pids[i];
-		v[i].exec_id = e && e->id[0] ? e->id : NULL;
-	}
-	containerd_task_v2_PidsResponse r;
-	memset(&r, 0, sizeof(r));
-	r.processes.v = v;
-	r.processes.n = (unsigned)n;
-	ttrpc_reply(c, containerd_task_v2_PidsResponse_fields, &r);
-}
-
-static void task_pids(struct call *c)
-{
-	containerd_task_v2_PidsRequest *req = DECODE(c, containerd_task_v2_PidsRequest);
-	if (!req)
-		return;
-	struct proc *p = lookup(c, req->id, "");
-	if (!p)
-		return;
-	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 5, &n);
-	struct op *o = op_new(c, p, "ps");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	argv[n++] = "ps";
-	argv[n++] = "--format";
-	argv[n++] = "json";
-	argv[n++] = p->ct->id;
-	argv[n] = NULL;
-	static const int nofds[3] = { -1, -1, -1 };
-	op_spawn(o, argv, nofds, pids_done);
-}
 
 /* ---- Kill ---- */
 
@@ -1204,173 +732,6 @@ static void task_delete(struct call *c)
 	p->busy = 1;
 	if (op_spawn(o, argv, nofds, delete_done) < 0)
 		p->busy = 0;
-}
-
-/* ---- Pause / Resume ---- */
-
-static void pause_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct op *o = ctx;
-	struct proc *p = o->proc;
-	int pause = o->arg;
-	if (!runc_ok(status)) {
-		if (p->state == P_PAUSING)
-			p->state = P_RUNNING;
-		char *msg = runc_error(o->call->arena, &p->ct->rc,
-				       pause ? "OCI runtime pause failed"
-					     : "OCI runtime resume failed",
-				       status, out, outlen);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "failed");
-		return;
-	}
-	if (!p->exited)
-		p->state = pause ? P_PAUSED : P_RUNNING;
-	containerd_events_TaskPaused ev; /* TaskResumed has the same shape */
-	memset(&ev, 0, sizeof(ev));
-	PB_SETSTR(ev.container_id, p->ct->id);
-	if (pause)
-		events_publish("/tasks/paused", containerd_events_TaskPaused_fields,
-			       &ev, "containerd.events.TaskPaused");
-	else
-		events_publish("/tasks/resumed", containerd_events_TaskResumed_fields,
-			       &ev, "containerd.events.TaskResumed");
-	ttrpc_reply(o->call, NULL, NULL);
-}
-
-static void pause_resume(struct call *c, int pause)
-{
-	containerd_task_v2_PauseRequest *req = DECODE(c, containerd_task_v2_PauseRequest);
-	if (!req)
-		return;
-	struct proc *p = lookup(c, req->id, "");
-	if (!p)
-		return;
-	if (p->exited || (pause && p->state != P_RUNNING) ||
-	    (!pause && p->state != P_PAUSED)) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot %s a %s container",
-				  pause ? "pause" : "resume",
-				  p->exited ? "stopped" : pause ? "non-running" : "non-paused");
-		return;
-	}
-	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
-	struct op *o = op_new(c, p, pause ? "pause" : "resume");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	o->arg = pause;
-	argv[n++] = pause ? "pause" : "resume";
-	argv[n++] = p->ct->id;
-	argv[n] = NULL;
-	if (pause)
-		p->state = P_PAUSING;
-	static const int nofds[3] = { -1, -1, -1 };
-	if (op_spawn(o, argv, nofds, pause_done) < 0 && pause)
-		p->state = P_RUNNING;
-}
-
-static void task_pause(struct call *c)
-{
-	pause_resume(c, 1);
-}
-
-static void task_resume(struct call *c)
-{
-	pause_resume(c, 0);
-}
-
-/* ---- Update ---- */
-
-static void update_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct op *o = ctx;
-	if (!runc_ok(status)) {
-		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
-				       "OCI runtime update failed", status, out, outlen);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "update failed");
-		return;
-	}
-	ttrpc_reply(o->call, NULL, NULL);
-}
-
-static void task_update(struct call *c)
-{
-	containerd_task_v2_UpdateTaskRequest *req =
-		DECODE(c, containerd_task_v2_UpdateTaskRequest);
-	if (!req)
-		return;
-	struct proc *p = lookup(c, req->id, "");
-	if (!p)
-		return;
-	if (p->exited) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot update a stopped container");
-		return;
-	}
-	const struct pbbytes *res = &req->resources.value;
-	if (!req->has_resources || !res->len || res->len > 65536) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources must be LinuxResources JSON");
-		return;
-	}
-	/* The JSON goes to runc's stdin through a pipe that holds all of it. */
-	int pp[2];
-	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK) < 0) {
-		ttrpc_reply_error(c, ST_UNAVAILABLE, "pipe: %s", strerror(errno));
-		return;
-	}
-	fcntl(pp[1], F_SETPIPE_SZ, 65536);
-	ssize_t w = write(pp[1], res->ptr, res->len);
-	close(pp[1]);
-	if (w != (ssize_t)res->len) {
-		close(pp[0]);
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources too large");
-		return;
-	}
-	fcntl(pp[0], F_SETFL, 0);
-	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 4, &n);
-	struct op *o = op_new(c, p, "update");
-	if (!argv || !o) {
-		close(pp[0]);
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	argv[n++] = "update";
-	argv[n++] = "--resources=-";
-	argv[n++] = p->ct->id;
-	argv[n] = NULL;
-	int fds[3] = { pp[0], -1, -1 };
-	op_spawn(o, argv, fds, update_done);
-	close(pp[0]);
-}
-
-/* ---- Stats ---- */
-
-static void task_stats(struct call *c)
-{
-	containerd_task_v2_StatsRequest *req = DECODE(c, containerd_task_v2_StatsRequest);
-	if (!req)
-		return;
-	struct proc *p = lookup(c, req->id, "");
-	if (!p)
-		return;
-	if (!p->pid || p->exited) {
-		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process", req->id);
-		return;
-	}
-	containerd_task_v2_StatsResponse r;
-	memset(&r, 0, sizeof(r));
-	int e = cgroup_stats(c->arena, p->pid, &r.stats);
-	if (e == -ENOENT) {
-		ttrpc_reply_error(c, ST_NOT_FOUND, "cgroup of %s: not found", req->id);
-		return;
-	}
-	if (e < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "read cgroup stats: %s", strerror(-e));
-		return;
-	}
-	r.has_stats = true;
-	ttrpc_reply(c, containerd_task_v2_StatsResponse_fields, &r);
 }
 
 /* ---- CloseIO, ResizePty, Shutdown ---- */

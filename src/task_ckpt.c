@@ -1,0 +1,240 @@
+/*
+ * task_ckpt.c - Checkpoint (`runc checkpoint`) and restore (`runc restore`, run
+ * at Start of a task created with a checkpoint).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "containerd_runc_v1_options.pb.h"
+#include "iocopy.h"
+#include "log.h"
+#include "pbcb.h"
+
+#include "task_impl.h"
+
+/* ---- Restore (Start of a task created from a checkpoint) ---- */
+
+static void restore_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	int pid = -EINVAL;
+	if (runc_ok(status)) {
+		char path[PATH_MAX_LEN + 16];
+		snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
+		pid = read_pid_file(path);
+		int r = pid > 0 ? proc_io_attach(p) : 0;
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			pid = r;
+		}
+	}
+	if (pid < 0) {
+		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime restore failed",
+				       status, out, outlen);
+		io_close(&p->io);
+		p->busy = 0;
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "restore failed");
+		return;
+	}
+	ct->checkpoint[0] = 0;
+	container_watch_oom(ct, pid);
+	proc_set_pid(p, pid);
+	start_done(ctx, 0, "", 0);
+}
+
+void restore_start(struct call *c, struct op *o, struct proc *p,
+			  const char **argv, size_t n)
+{
+	struct container *ct = p->ct;
+	argv[n++] = "restore";
+	argv[n++] = "--image-path";
+	argv[n++] = ct->checkpoint;
+	argv[n++] = "--work-path";
+	argv[n++] = ct->criu_work[0] ? ct->criu_work
+				     : arena_printf(c->arena, "%s/work", ct->bundle);
+	if (ct->parent_checkpoint[0]) {
+		argv[n++] = "--parent-path";
+		argv[n++] = ct->parent_checkpoint;
+	}
+	argv[n++] = "--detach";
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
+	argv[n++] = "--no-subreaper";
+	argv[n++] = "--bundle";
+	argv[n++] = ct->bundle;
+	int r = proc_io_open(c, p, argv, &n);
+	if (r < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	p->busy = 1;
+	r = runc_spawn(argv, p->io.child, RUNC_CAPTURE, restore_done, o, NULL);
+	io_child_close(&p->io);
+	if (r < 0) {
+		p->busy = 0;
+		io_close(&p->io);
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+	}
+}
+
+/* ---- Checkpoint ---- */
+
+struct ckpt {
+	char work[PATH_MAX_LEN + 32];
+	char bundle[PATH_MAX_LEN];
+};
+
+static void remove_tree(const char *path, int depth);
+
+static void checkpoint_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct ckpt *k = o->call->owner;
+	if (!runc_ok(status)) {
+		/* keep criu's log where the Go shim leaves it */
+		char src[PATH_MAX_LEN + 48], dst[PATH_MAX_LEN + 32];
+		snprintf(src, sizeof(src), "%s/dump.log", k->work);
+		snprintf(dst, sizeof(dst), "%s/criu-dump.log", k->bundle);
+		int in = open(src, O_RDONLY | O_CLOEXEC);
+		int outfd = in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+		if (outfd >= 0) {
+			char buf[4096];
+			ssize_t n;
+			while ((n = read(in, buf, sizeof(buf))) > 0)
+				if (write(outfd, buf, (size_t)n) != n)
+					break;
+			close(outfd);
+		}
+		if (in >= 0)
+			close(in);
+		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
+				       "OCI runtime checkpoint failed", status, out, outlen);
+		remove_tree(k->work, 0);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "checkpoint failed");
+		return;
+	}
+	remove_tree(k->work, 0);
+	ttrpc_reply(o->call, NULL, NULL);
+}
+
+void task_checkpoint(struct call *c)
+{
+	containerd_task_v2_CheckpointTaskRequest *req =
+		DECODE(c, containerd_task_v2_CheckpointTaskRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (p->exited || p->state == P_CREATED) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot checkpoint a %s container",
+				  p->exited ? "stopped" : "created");
+		return;
+	}
+	containerd_runc_v1_CheckpointOptions *opt = arena_alloc(c->arena, sizeof(*opt));
+	if (!opt) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	const char *url = strrchr(req->options.type_url, '/');
+	url = url ? url + 1 : req->options.type_url;
+	if (req->has_options && req->options.value.len &&
+	    (strcmp(url, "containerd.runc.v1.CheckpointOptions") != 0 ||
+	     pb_decode_arena(c->arena, req->options.value.ptr, req->options.value.len,
+			     containerd_runc_v1_CheckpointOptions_fields, opt) < 0)) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid checkpoint options");
+		return;
+	}
+	const char *image = opt->image_path[0] ? opt->image_path : req->path;
+	if (!image[0]) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "no checkpoint image path");
+		return;
+	}
+	struct ckpt *k = arena_alloc(c->arena, sizeof(*k));
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 24 + opt->empty_namespaces_count * 2, &n);
+	struct op *o = op_new(c, p, "checkpoint");
+	if (!k || !argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	PB_SETSTR(k->bundle, p->ct->bundle);
+	if (opt->work_path[0])
+		PB_SETSTR(k->work, opt->work_path);
+	else
+		snprintf(k->work, sizeof(k->work), "%s/work/criu-work", p->ct->bundle);
+	argv[n++] = "checkpoint";
+	argv[n++] = "--image-path";
+	argv[n++] = image;
+	argv[n++] = "--work-path";
+	argv[n++] = k->work;
+	if (opt->parent_path[0]) {
+		argv[n++] = "--parent-path";
+		argv[n++] = opt->parent_path;
+	}
+	if (opt->open_tcp)
+		argv[n++] = "--tcp-established";
+	if (opt->external_unix_sockets)
+		argv[n++] = "--ext-unix-sk";
+	if (opt->terminal)
+		argv[n++] = "--shell-job";
+	if (opt->file_locks)
+		argv[n++] = "--file-locks";
+	for (pb_size_t i = 0; i < opt->empty_namespaces_count; i++) {
+		argv[n++] = "--empty-ns";
+		argv[n++] = opt->empty_namespaces[i];
+	}
+	if (!opt->exit)
+		argv[n++] = "--leave-running";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	c->owner = k;
+	static const int nofds[3] = { -1, -1, -1 };
+	op_spawn(o, argv, nofds, checkpoint_done);
+}
+
+/* rm -r for criu's work folder: bounded depth, symlinks not followed, and
+ * getdents on a stack buffer (opendir would allocate). */
+static void remove_tree(const char *path, int depth)
+{
+	if (depth > 8 || unlink(path) == 0 || errno == ENOENT)
+		return;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[2048] __attribute__((aligned(8)));
+		int n;
+		while ((n = (int)syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+			for (int off = 0; off < n;) {
+				struct {
+					uint64_t d_ino;
+					int64_t d_off;
+					unsigned short d_reclen;
+					unsigned char d_type;
+					char d_name[];
+				} *e = (void *)(buf + off);
+				off += e->d_reclen;
+				if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+					continue;
+				char sub[PATH_MAX_LEN + 300];
+				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+				remove_tree(sub, depth + 1);
+			}
+		}
+		close(fd);
+	}
+	rmdir(path);
+}

@@ -1,0 +1,205 @@
+/*
+ * task_exec.c - Exec: record a process (spec kept until Start), then `runc exec
+ * --detach` with its own stdio.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "containerd_events_task.pb.h"
+#include "events.h"
+#include "iocopy.h"
+#include "log.h"
+#include "pbcb.h"
+
+#include "task.h"
+#include "task_impl.h"
+
+/* ---- Exec ---- */
+
+static void exec_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	unlink(o->call->owner); /* the process.json */
+	int pid = -EINVAL;
+	if (runc_ok(status)) {
+		char path[PATH_MAX_LEN + ID_MAX + 8];
+		snprintf(path, sizeof(path), "%s/%s.pid", ct->bundle, p->id);
+		pid = read_pid_file(path);
+		int r = pid > 0 ? proc_io_attach(p) : 0;
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			pid = r;
+		}
+	}
+	if (pid < 0) {
+		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime exec failed",
+				       status, out, outlen);
+		io_close(&p->io);
+		p->busy = 0;
+		p->exited = p->exit_done = 1;
+		p->exit_status = 255;
+		p->state = P_STOPPED;
+		clock_gettime(CLOCK_REALTIME, &p->exited_at);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "exec failed");
+		return;
+	}
+	proc_set_pid(p, pid);
+	containerd_events_TaskExecStarted ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	PB_SETSTR(ev.exec_id, p->id);
+	ev.pid = (uint32_t)pid;
+	events_publish("/tasks/exec-started", containerd_events_TaskExecStarted_fields,
+		       &ev, "containerd.events.TaskExecStarted");
+	containerd_task_v2_StartResponse r = { .pid = (uint32_t)pid };
+	ttrpc_reply(o->call, containerd_task_v2_StartResponse_fields, &r);
+	proc_started(p, 1);
+}
+
+void exec_start(struct call *c, struct proc *p)
+{
+	struct container *ct = p->ct;
+	struct proc *init = ct->init;
+	if (!init || init->exited || init->state == P_STOPPED) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "container %s is not running: cannot start exec", ct->id);
+		return;
+	}
+	if (init->state == P_PAUSED || init->state == P_PAUSING) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is paused",
+				  ct->id);
+		return;
+	}
+	if (p->state != P_NEW || p->busy) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "exec %s was already started",
+				  p->id);
+		return;
+	}
+	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
+	char *spec_path = arena_printf(c->arena, "%s/runc-process-XXXXXX",
+				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+	int fd = spec_path ? mkostemp(spec_path, O_CLOEXEC) : -1;
+	if (fd < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s", strerror(errno));
+		return;
+	}
+	ssize_t w = write(fd, p->spec, p->spec_len);
+	close(fd);
+	if (w != (ssize_t)p->spec_len) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_UNKNOWN, "write process file");
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &ct->rc, 11, &n);
+	struct op *o = op_new(c, p, "exec");
+	if (!argv || !o) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "exec";
+	argv[n++] = "--process";
+	argv[n++] = spec_path;
+	argv[n++] = "--detach";
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
+	int r = proc_io_open(c, p, argv, &n);
+	if (r < 0) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	c->owner = spec_path;
+	p->busy = 1;
+	r = runc_spawn(argv, p->io.child, 0, exec_done, o, NULL);
+	io_child_close(&p->io);
+	if (r < 0) {
+		p->busy = 0;
+		unlink(spec_path);
+		io_close(&p->io);
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+	}
+}
+
+void task_exec(struct call *c)
+{
+	containerd_task_v2_ExecProcessRequest *req =
+		DECODE(c, containerd_task_v2_ExecProcessRequest);
+	if (!req)
+		return;
+	struct container *ct = container_find(req->id);
+	if (!ct) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", req->id);
+		return;
+	}
+	if (!task_valid_id(req->exec_id)) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid exec id %.80s",
+				  req->exec_id);
+		return;
+	}
+	if (proc_find(ct, req->exec_id)) {
+		ttrpc_reply_error(c, ST_ALREADY_EXISTS, "id %s: already exists",
+				  req->exec_id);
+		return;
+	}
+	if (!ct->init || ct->init->exited) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is stopped",
+				  ct->id);
+		return;
+	}
+	const struct pbbytes *spec = &req->spec.value;
+	if (!req->has_spec || !spec->len || spec->ptr[0] != '{') {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
+		return;
+	}
+	/* Keep the spec until Start; the request's terminal flag wins over the
+	 * spec's (a duplicate key: the last one counts for runc's decoder). */
+	const char *tail = req->terminal ? ",\"terminal\":true}" : ",\"terminal\":false}";
+	size_t len = spec->len;
+	while (len && spec->ptr[len - 1] != '}')
+		len--;
+	if (!len) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
+		return;
+	}
+	size_t total = len - 1 + strlen(tail);
+	size_t map = (total + 4095) & ~(size_t)4095;
+	char *copy = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct proc *p = copy != MAP_FAILED ? proc_new(ct, req->exec_id) : NULL;
+	if (!p) {
+		if (copy != MAP_FAILED)
+			munmap(copy, map);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many processes");
+		return;
+	}
+	memcpy(copy, spec->ptr, len - 1);
+	memcpy(copy + len - 1, tail, strlen(tail));
+	p->spec = copy;
+	p->spec_len = total;
+	p->spec_map = map;
+	p->terminal = req->terminal;
+	PB_SETSTR(p->in, req->stdin);
+	PB_SETSTR(p->out, req->stdout);
+	PB_SETSTR(p->err, req->stderr);
+	containerd_events_TaskExecAdded ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	PB_SETSTR(ev.exec_id, p->id);
+	events_publish("/tasks/exec-added", containerd_events_TaskExecAdded_fields, &ev,
+		       "containerd.events.TaskExecAdded");
+	ttrpc_reply(c, NULL, NULL);
+}

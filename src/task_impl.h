@@ -1,0 +1,56 @@
+/*
+ * task_impl.h - what the task service's files share: request decoding, the
+ * runc job bound to a call, and helpers for pid files and a process's
+ * stdio.  Not for use outside task*.c.
+ */
+#ifndef TASK_IMPL_H
+#define TASK_IMPL_H
+#include <stddef.h>
+
+#include "container.h"
+#include "containerd_task_v2.pb.h"
+#include "ttrpc.h"
+
+/* The generated messages have members named stdin/stdout/stderr, which
+ * musl defines as macros. */
+#undef stdin
+#undef stdout
+#undef stderr
+
+#define DECODE(c, T) ((T *)ttrpc_decode((c), T##_fields, sizeof(T)))
+
+/* A runc job bound to a call: the call is answered when runc exits. */
+struct op {
+	struct call *call;
+	struct proc *proc;
+	const char *what;
+	int arg;
+};
+
+struct op *op_new(struct call *c, struct proc *p, const char *what);
+/* Spawn runc with captured output; on failure the call is answered. */
+int op_spawn(struct op *o, const char *const *argv, const int fds[3],
+	     runc_done_fn fn);
+int runc_ok(int status);
+/* The process `exec_id` of container `id`, or NULL after NOT_FOUND. */
+struct proc *lookup(struct call *c, const char *id, const char *exec_id);
+int read_pid_file(const char *path);
+int write_file(const char *dir, const char *name, const char *data, size_t len);
+int proc_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
+int proc_io_attach(struct proc *p);
+
+/* Completion of runc start, shared with restore. */
+void start_done(void *ctx, int status, const char *out, size_t outlen);
+void exec_start(struct call *c, struct proc *p);
+void restore_start(struct call *c, struct op *o, struct proc *p,
+		   const char **argv, size_t n);
+
+void task_exec(struct call *c);
+void task_checkpoint(struct call *c);
+void task_pids(struct call *c);
+void task_pause(struct call *c);
+void task_resume(struct call *c);
+void task_update(struct call *c);
+void task_stats(struct call *c);
+
+#endif

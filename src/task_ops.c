@@ -1,0 +1,252 @@
+/*
+ * task_ops.c - the operations on a running container: Pids, Pause/Resume,
+ * Update, Stats.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "containerd_events_task.pb.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "pbcb.h"
+
+#include "task_impl.h"
+
+static void pids_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct call *c = o->call;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime ps failed",
+				       status, out, outlen);
+		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "ps failed");
+		return;
+	}
+	enum { MAXP = 65536 };
+	int *pids = arena_alloc(c->arena, sizeof(int) * MAXP);
+	int n = pids ? json_int_array(c->arena, out, outlen, pids, MAXP) : -ENOMEM;
+	if (n < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "cannot parse runc ps output");
+		return;
+	}
+	struct pbpid *v = arena_alloc(c->arena, sizeof(*v) * (size_t)(n ? n : 1));
+	if (!v) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct proc *e = proc_find_pid(o->proc->ct, pids[i]);
+		v[i].pid = (uint32_t)pids[i];
+		v[i].exec_id = e && e->id[0] ? e->id : NULL;
+	}
+	containerd_task_v2_PidsResponse r;
+	memset(&r, 0, sizeof(r));
+	r.processes.v = v;
+	r.processes.n = (unsigned)n;
+	ttrpc_reply(c, containerd_task_v2_PidsResponse_fields, &r);
+}
+
+void task_pids(struct call *c)
+{
+	containerd_task_v2_PidsRequest *req = DECODE(c, containerd_task_v2_PidsRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 5, &n);
+	struct op *o = op_new(c, p, "ps");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "ps";
+	argv[n++] = "--format";
+	argv[n++] = "json";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	static const int nofds[3] = { -1, -1, -1 };
+	op_spawn(o, argv, nofds, pids_done);
+}
+
+
+/* ---- Pause / Resume ---- */
+
+static void pause_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	int pause = o->arg;
+	if (!runc_ok(status)) {
+		if (p->state == P_PAUSING)
+			p->state = P_RUNNING;
+		char *msg = runc_error(o->call->arena, &p->ct->rc,
+				       pause ? "OCI runtime pause failed"
+					     : "OCI runtime resume failed",
+				       status, out, outlen);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "failed");
+		return;
+	}
+	if (!p->exited)
+		p->state = pause ? P_PAUSED : P_RUNNING;
+	containerd_events_TaskPaused ev; /* TaskResumed has the same shape */
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, p->ct->id);
+	if (pause)
+		events_publish("/tasks/paused", containerd_events_TaskPaused_fields,
+			       &ev, "containerd.events.TaskPaused");
+	else
+		events_publish("/tasks/resumed", containerd_events_TaskResumed_fields,
+			       &ev, "containerd.events.TaskResumed");
+	ttrpc_reply(o->call, NULL, NULL);
+}
+
+static void pause_resume(struct call *c, int pause)
+{
+	containerd_task_v2_PauseRequest *req = DECODE(c, containerd_task_v2_PauseRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (p->exited || (pause && p->state != P_RUNNING) ||
+	    (!pause && p->state != P_PAUSED)) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot %s a %s container",
+				  pause ? "pause" : "resume",
+				  p->exited ? "stopped" : pause ? "non-running" : "non-paused");
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
+	struct op *o = op_new(c, p, pause ? "pause" : "resume");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	o->arg = pause;
+	argv[n++] = pause ? "pause" : "resume";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	if (pause)
+		p->state = P_PAUSING;
+	static const int nofds[3] = { -1, -1, -1 };
+	if (op_spawn(o, argv, nofds, pause_done) < 0 && pause)
+		p->state = P_RUNNING;
+}
+
+void task_pause(struct call *c)
+{
+	pause_resume(c, 1);
+}
+
+void task_resume(struct call *c)
+{
+	pause_resume(c, 0);
+}
+
+
+/* ---- Update ---- */
+
+static void update_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
+				       "OCI runtime update failed", status, out, outlen);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "update failed");
+		return;
+	}
+	ttrpc_reply(o->call, NULL, NULL);
+}
+
+void task_update(struct call *c)
+{
+	containerd_task_v2_UpdateTaskRequest *req =
+		DECODE(c, containerd_task_v2_UpdateTaskRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (p->exited) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot update a stopped container");
+		return;
+	}
+	const struct pbbytes *res = &req->resources.value;
+	if (!req->has_resources || !res->len || res->len > 65536) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources must be LinuxResources JSON");
+		return;
+	}
+	/* The JSON goes to runc's stdin through a pipe that holds all of it. */
+	int pp[2];
+	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "pipe: %s", strerror(errno));
+		return;
+	}
+	fcntl(pp[1], F_SETPIPE_SZ, 65536);
+	ssize_t w = write(pp[1], res->ptr, res->len);
+	close(pp[1]);
+	if (w != (ssize_t)res->len) {
+		close(pp[0]);
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources too large");
+		return;
+	}
+	fcntl(pp[0], F_SETFL, 0);
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 4, &n);
+	struct op *o = op_new(c, p, "update");
+	if (!argv || !o) {
+		close(pp[0]);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "update";
+	argv[n++] = "--resources=-";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	int fds[3] = { pp[0], -1, -1 };
+	op_spawn(o, argv, fds, update_done);
+	close(pp[0]);
+}
+
+
+/* ---- Stats ---- */
+
+void task_stats(struct call *c)
+{
+	containerd_task_v2_StatsRequest *req = DECODE(c, containerd_task_v2_StatsRequest);
+	if (!req)
+		return;
+	struct proc *p = lookup(c, req->id, "");
+	if (!p)
+		return;
+	if (!p->pid || p->exited) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process", req->id);
+		return;
+	}
+	containerd_task_v2_StatsResponse r;
+	memset(&r, 0, sizeof(r));
+	int e = cgroup_stats(c->arena, p->pid, &r.stats);
+	if (e == -ENOENT) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "cgroup of %s: not found", req->id);
+		return;
+	}
+	if (e < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "read cgroup stats: %s", strerror(-e));
+		return;
+	}
+	r.has_stats = true;
+	ttrpc_reply(c, containerd_task_v2_StatsResponse_fields, &r);
+}
