@@ -123,3 +123,37 @@ t_events() {
 		fail "start pid '$spid' != exit pid '$epid'"
 	fi
 }
+
+# containers of one group (the pod label) share one shim, which stays until
+# the last of them is deleted, then exits and removes its socket
+t_pod_group() {
+	local a=${T_ID}-a b=${T_ID}-b g=pod-$T_ID sa sb addr_a addr_b out
+	run_c -d "--annotation=io.containerd.runc.v2.group=$g" "$a" sleep 100 ||
+		fail "run $a failed"
+	run_c -d "--annotation=io.containerd.runc.v2.group=$g" "$b" sleep 100 ||
+		fail "run $b failed"
+	wait_status "$a" RUNNING 20 || fail "$a not RUNNING"
+	wait_status "$b" RUNNING 20 || fail "$b not RUNNING"
+	addr_a=$(cat "$(bundle_dir "$a")/address") || fail "no address for $a"
+	addr_b=$(cat "$(bundle_dir "$b")/address") || fail "no address for $b"
+	[ "$addr_a" = "$addr_b" ] || fail "group members got different sockets: $addr_a $addr_b"
+	sa=$(shim_pids "$a")
+	sb=$(shim_pids "$b")
+	[ -n "$sa" ] || fail "no shim for $a"
+	[ -z "$sb" ] || [ "$sb" = "$sa" ] || fail "a second shim ($sb) for $b"
+	out=$(exec_c "$b" e1 echo via-shared-shim) || fail "exec in $b failed"
+	[ "$out" = via-shared-shim ] || fail "exec output '$out'"
+
+	ctr_ task kill -s SIGKILL "$a" || fail "kill $a failed"
+	wait_status "$a" STOPPED 20 || fail "$a not STOPPED"
+	ctr_ task rm "$a" || fail "task rm $a failed"
+	[ "$(task_field "$b" STATUS)" = RUNNING ] || fail "$b stopped with $a"
+	pid_alive "$sa" || fail "shared shim exited while $b still runs"
+
+	ctr_ task kill -s SIGKILL "$b" || fail "kill $b failed"
+	wait_status "$b" STOPPED 20 || fail "$b not STOPPED"
+	ctr_ task rm "$b" || fail "task rm $b failed"
+	wait_until 10 pid_gone "$sa" || fail "shared shim $sa still alive after both deleted"
+	[ -S "${addr_a#unix://}" ] && fail "socket ${addr_a#unix://} left behind"
+	ctr_ containers rm "$a" "$b" || fail "container rm failed"
+}
