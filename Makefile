@@ -38,7 +38,7 @@ PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/
 BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
 .PHONY: all deps fetch test unit integration suite demo bench bench-memory \
-	bench-speed fmt clean tools
+	bench-speed fuzz fmt clean tools
 all: $(BIN) tools
 
 deps:
@@ -90,7 +90,7 @@ $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/arena.c src
 		src/pbcb.c src/loop.c $(GEN_C) $(NANOPB_SRC)/pb_common.c \
 		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
-UNIT_BINS := $(BUILD)/unit/test_unit $(BUILD)/unit/test_cgroup
+UNIT_BINS := $(BUILD)/unit/test_unit $(BUILD)/unit/test_cgroup $(BUILD)/fuzz/fuzz_input
 
 unit: deps $(UNIT_BINS) all
 	tests/run-tests.sh unit
@@ -115,6 +115,20 @@ bench-memory: all
 
 bench-speed: all
 	tools/bench-speed.sh
+
+# libFuzzer (clang) over frames, protobuf requests and JSON.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/loop.c src/log.c $(GEN_C) \
+	$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
+$(BUILD)/fuzz/fuzz_input: tests/fuzz/fuzz_input.c $(FUZZ_SRCS) $(GEN_H)
+	@mkdir -p $(dir $@)
+	clang $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ \
+		tests/fuzz/fuzz_input.c $(FUZZ_SRCS)
+
+fuzz: $(BUILD)/fuzz/fuzz_input
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_input -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		$(BUILD)/fuzz/corpus
 
 fmt:
 	clang-format -i src/*.c src/*.h tools/*.c tests/unit/*.c

@@ -43,6 +43,21 @@ run_suite() {
 	total_fail=$((total_fail + f))
 }
 
+# 50000 fuzzer inputs, fixed seed: frames, requests and JSON never crash
+fuzz_smoke() {
+	local log
+	log=$(mktemp)
+	if "$BUILD/fuzz/fuzz_input" -runs=50000 -seed=1 -max_len=4096 >"$log" 2>&1; then
+		echo "ok fuzz smoke: 50000 inputs, no crash, no leaked arena"
+		rm -f "$log"
+		return 0
+	fi
+	echo "FAIL fuzz smoke:"
+	tail -30 "$log"
+	rm -f "$log"
+	return 1
+}
+
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit integration bench)
 for s in "${suites[@]}"; do
@@ -51,6 +66,7 @@ for s in "${suites[@]}"; do
 		run_suite "unit: codecs, framing, arena, flags, json, ttrpc server" \
 			"$BUILD/unit/test_unit"
 		run_suite "unit: cgroup stats and OOM (real cgroups)" "$BUILD/unit/test_cgroup"
+		run_suite "unit: fuzz smoke" fuzz_smoke
 		run_suite "unit: smaps parser" env SMAPS="$BUILD/tools/smaps" \
 			bash tests/unit/test_smaps.sh
 		;;

@@ -76,127 +76,15 @@ check_override() {
 
 # ------------------------------------------------- private apt configuration
 
-APT_OPTS=()
+# shellcheck source-path=SCRIPTDIR source=apt-private.sh
+. "$HERE/apt-private.sh"
+
 APT_READY=0
 
-# Print deb822 deb-src stanzas derived from the system's apt sources: every
-# enabled `deb` entry whose suite belongs to this release (CODENAME or
-# CODENAME-*), component main, keeping its URIs and Signed-By.
-derive_sources() {
-    local codename=$1 extra=$2 f
-    local -a deb822=() oneline=()
-    for f in /etc/apt/sources.list.d/*.sources; do [[ -f $f ]] && deb822+=("$f"); done
-    [[ -f /etc/apt/sources.list ]] && oneline+=(/etc/apt/sources.list)
-    for f in /etc/apt/sources.list.d/*.list; do [[ -f $f ]] && oneline+=("$f"); done
-
-    {
-        # deb822 files -> records "uris<TAB>suites<TAB>components<TAB>signed-by"
-        # (signed-by continuation lines joined with \n, for inline keys)
-        if ((${#deb822[@]})); then
-            awk '
-                function flush() {
-                    if (have && tolower(enabled) != "no" && (" " types " ") ~ / deb /)
-                        printf "%s\t%s\t%s\t%s\n", uris, suites, comps, signed
-                    have = 0; types = uris = suites = comps = signed = enabled = ""; cur = ""
-                }
-                /^#/ { next }
-                /^[ \t]*$/ { flush(); next }
-                /^[ \t]/ {
-                    if (cur == "signed-by") { line = $0; sub(/^[ \t]/, "", line); signed = signed "\\n" line }
-                    else if (cur != "") { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line); val[cur] = val[cur] " " line
-                        if (cur == "types") types = val[cur]; if (cur == "uris") uris = val[cur]
-                        if (cur == "suites") suites = val[cur]; if (cur == "components") comps = val[cur] }
-                    next
-                }
-                {
-                    have = 1
-                    i = index($0, ":"); key = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1)
-                    gsub(/^[ \t]+|[ \t]+$/, "", v); cur = key; val[key] = v
-                    if (key == "types") types = v; else if (key == "uris") uris = v
-                    else if (key == "suites") suites = v; else if (key == "components") comps = v
-                    else if (key == "signed-by") signed = v; else if (key == "enabled") enabled = v
-                }
-                END { flush() }
-            ' "${deb822[@]}"
-        fi
-        # one-line files: deb [opts] uri suite comp...
-        if ((${#oneline[@]})); then
-            awk '
-                { sub(/#.*/, "") }
-                $1 != "deb" { next }
-                {
-                    signed = ""; i = 2
-                    if ($2 ~ /^\[/) {
-                        opts = ""
-                        for (; i <= NF; i++) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break } }
-                        gsub(/[\[\]]/, "", opts); n = split(opts, o, " ")
-                        for (j = 1; j <= n; j++) if (tolower(o[j]) ~ /^signed-by=/) { signed = substr(o[j], 11) }
-                    }
-                    uri = $i; suite = $(i + 1); comps = ""
-                    for (j = i + 2; j <= NF; j++) comps = comps " " $j
-                    printf "%s\t%s\t%s\t%s\n", uri, suite, comps, signed
-                }
-            ' "${oneline[@]}"
-        fi
-    } | awk -F'\t' -v codename="$codename" -v extra="$extra" '
-        {
-            nc = split($3, c, " "); main = 0
-            for (j = 1; j <= nc; j++) if (c[j] == "main") main = 1
-            if (!main) next
-            ns = split($2, s, " "); keep = ""; base = 0
-            for (j = 1; j <= ns; j++) {
-                if (s[j] == codename) base = 1
-                if (s[j] == codename || index(s[j], codename "-") == 1) keep = keep " " s[j]
-            }
-            if (keep == "") next
-            if (base && extra != "") keep = keep " " extra
-            sub(/^ /, "", keep)
-            print "Types: deb-src"
-            print "URIs: " $1
-            print "Suites: " keep
-            print "Components: main"
-            if ($4 != "") {
-                n = split($4, k, /\\n/)
-                print "Signed-By:" (k[1] != "" ? " " k[1] : "")
-                for (j = 2; j <= n; j++) print " " k[j]
-            }
-            print ""
-        }
-    '
-}
-
+# deb-src entries derived from the system's apt sources (see apt-private.sh).
 prepare_apt() {
     ((APT_READY)) && return 0
-    command -v apt-get >/dev/null || die "apt-get not found"
-    local codename
-    # shellcheck disable=SC1091
-    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
-    [[ -n $codename ]] || die "cannot read VERSION_CODENAME from /etc/os-release"
-
-    mkdir -p "$APT_DIR"/{etc,lists/partial,cache/archives/partial,state}
-    local list=$APT_DIR/etc/private.sources
-    derive_sources "$codename" "${FETCH_EXTRA_SUITES:-}" >"$list.new"
-    [[ -s $list.new ]] || die "no enabled 'deb' entry for suite '$codename' (component main) in the system's apt sources"
-    mv "$list.new" "$list"
-
-    APT_OPTS=(
-        -o "Dir::Etc::SourceList=$list"
-        -o Dir::Etc::SourceParts=/dev/null
-        -o Dir::Etc::Preferences=/dev/null
-        -o Dir::Etc::PreferencesParts=/dev/null
-        -o "Dir::State=$APT_DIR/state"
-        -o "Dir::State::Lists=$APT_DIR/lists"
-        -o "Dir::Cache=$APT_DIR/cache"
-        -o Dir::State::status=/dev/null
-        -o Debug::NoLocking=true
-    )
-    log "apt-get update (private configuration: $list)"
-    local rc=0
-    apt-get "${APT_OPTS[@]}" -qq update >"$APT_DIR/update.log" 2>&1 || rc=$?
-    if ((rc)) || grep -q '^[WE]:' "$APT_DIR/update.log"; then
-        sed 's/^/  /' "$APT_DIR/update.log" >&2
-        log "warning: apt-get update had problems (above); continuing with the indexes it has"
-    fi
+    apt_private_prepare "$APT_DIR" deb-src "${FETCH_EXTRA_SUITES:-}" ""
     APT_READY=1
 }
 

@@ -113,10 +113,10 @@ run_one() {
 		jp+=("$!")
 		# at most BENCH_JOBS at once (containerd is a job too: skip it)
 		while [ "$(jobs -rp | grep -cvx "$CTRD_PID")" -ge "$BENCH_JOBS" ]; do
-			wait -n "${jp[@]}"
+			wait -n
 		done
 	done
-	wait "${jp[@]}"
+	wait "${jp[@]}" 2>/dev/null
 	if ! wait_running "$want" $((60 + want)); then
 		note="only $(count_running) of $want RUNNING"
 	fi

@@ -15,6 +15,9 @@
 #   CTRD_NS      containerd namespace (default test)
 #   CTR_TIMEOUT  seconds before a ctr_ call is killed (default 60)
 #   CTRD_KEEP_LOG=1  keep containerd's log (copied to /tmp) on stop
+#   CONTAINERD_BIN_DIR  dir with the containerd and ctr to use, put first on
+#                PATH (e.g. from tests/compat/fetch-containerd.sh); SHIM_DIR
+#                still comes first in containerd's own PATH
 #
 # Nothing here touches the host's own containerd (/run/containerd/containerd.sock).
 # Note: containerd 1.6 always puts shim sockets under /run/containerd/s/ and
@@ -27,6 +30,10 @@ CTRD_REPO=$(cd "$CTRD_LIB_DIR/../.." && pwd)
 : "${SHIM_DIR:=$CTRD_REPO/build}"
 : "${CTRD_NS:=test}"
 : "${CTR_TIMEOUT:=60}"
+if [ -n "${CONTAINERD_BIN_DIR:-}" ]; then
+	PATH=$CONTAINERD_BIN_DIR:$PATH
+	export PATH
+fi
 
 CTRD_DIR=
 CTRD_SOCK=
@@ -36,6 +43,12 @@ CTRD_LOG=
 # cgroup v1 controllers (or the v2 root) where "/$CTRD_NS" did not exist before
 # we started; removed on stop if empty.
 CTRD_NEW_CGROUPS=()
+
+# ctrd_version [BIN]: major.minor of containerd (e.g. 1.6, 2.1)
+ctrd_version() {
+	"${1:-containerd}" --version 2>/dev/null |
+		sed -n 's/^containerd [^ ]* v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p'
+}
 
 # shim_binary_name RUNTIME -> containerd-shim-<a>-<b> (containerd's own rule:
 # the last two dot-separated parts of the runtime name).
@@ -71,8 +84,28 @@ ctrd_start() {
 		_ctrd_log "ctrd_start: already running (pid $CTRD_PID)"
 		return 1
 	fi
-	command -v containerd >/dev/null || { _ctrd_log "containerd not found"; return 1; }
+	local ctrd_bin ctrd_ver cfg_ver=2 more_disabled=
+	ctrd_bin=$(command -v containerd) || { _ctrd_log "containerd not found"; return 1; }
 	command -v ctr >/dev/null || { _ctrd_log "ctr not found"; return 1; }
+	ctrd_ver=$(ctrd_version "$ctrd_bin")
+	# 1.7+: NRI (would serve /var/run/nri/nri.sock; on by default in 2.x).
+	# 2.x: config version 3 (2 is still migrated), CRI split into plugins.
+	case $ctrd_ver in
+	1.[0-6] | 1.[0-6].* | "") ;;
+	1.*) more_disabled='  "io.containerd.nri.v1.nri",
+' ;;
+	*)
+		cfg_ver=3
+		more_disabled='  "io.containerd.nri.v1.nri",
+  "io.containerd.cri.v1.images",
+  "io.containerd.cri.v1.runtime",
+  "io.containerd.podsandbox.controller.v1.podsandbox",
+  "io.containerd.snapshotter.v1.blockfile",
+  "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.differ.v1.erofs",
+'
+		;;
+	esac
 
 	local cg
 	CTRD_NEW_CGROUPS=()
@@ -87,7 +120,7 @@ ctrd_start() {
 	CTRD_LOG=$CTRD_DIR/containerd.log
 	mkdir -p "$CTRD_DIR/root" "$CTRD_STATE" "$CTRD_DIR/fifo"
 	cat >"$CTRD_DIR/config.toml" <<EOF
-version = 2
+version = $cfg_ver
 root = "$CTRD_DIR/root"
 state = "$CTRD_STATE"
 disabled_plugins = [
@@ -99,7 +132,7 @@ disabled_plugins = [
   "io.containerd.snapshotter.v1.overlayfs",
   "io.containerd.internal.v1.tracing",
   "io.containerd.tracing.processor.v1.otlp",
-]
+$more_disabled]
 
 [grpc]
   address = "$CTRD_SOCK"
@@ -118,7 +151,7 @@ disabled_plugins = [
   [plugins."io.containerd.gc.v1.scheduler"]
     startup_delay = "100ms"
 EOF
-	PATH="$SHIM_DIR:$PATH" containerd --config "$CTRD_DIR/config.toml" \
+	PATH="$SHIM_DIR:$PATH" "$ctrd_bin" --config "$CTRD_DIR/config.toml" \
 		>"$CTRD_LOG" 2>&1 </dev/null &
 	CTRD_PID=$!
 
