@@ -25,6 +25,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 
@@ -247,25 +248,14 @@ static int open_stdin(struct pio *io, const char *uri)
 	return fd;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* URL-decode s[0..n) into out; '+' is a space in a query. */
 static void url_decode(const char *s, size_t n, char *out, int query)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexdigit(s[i + 1]) >= 0 &&
-		    hexdigit(s[i + 2]) >= 0) {
-			out[o++] = (char)(hexdigit(s[i + 1]) << 4 | hexdigit(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && json_hex_digit(s[i + 1]) >= 0 &&
+		    json_hex_digit(s[i + 2]) >= 0) {
+			out[o++] = (char)(json_hex_digit(s[i + 1]) << 4 | json_hex_digit(s[i + 2]));
 			i += 2;
 		} else {
 			out[o++] = query && s[i] == '+' ? ' ' : s[i];

@@ -72,7 +72,7 @@ static int member(const char *js, const jsmntok_t *t, int n, int i,
 	return -1;
 }
 
-static int hexval(char c)
+int json_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -106,7 +106,7 @@ static int unescape(const char *s, size_t n, char *out, size_t cap)
 					return -EINVAL;
 				unsigned cp = 0;
 				for (int k = 1; k <= 4; k++) {
-					int h = hexval(s[i + k]);
+					int h = json_hex_digit(s[i + k]);
 					if (h < 0)
 						return -EINVAL;
 					cp = cp << 4 | (unsigned)h;

@@ -26,6 +26,8 @@ int json_int_array(struct arena *a, const char *js, size_t len, int *out,
 /* config.json: 1 if linux.namespaces has a pid namespace of its own (no
  * path), 0 if not, negative errno on a parse error. */
 int json_own_pidns(struct arena *a, const char *js, size_t len);
+/* Value of a hex digit, or -1 (JSON \u escapes, URL %XX escapes). */
+int json_hex_digit(char c);
 /* Escape s into out as a JSON string body (no quotes); returns length. */
 size_t json_escape(const char *s, char *out, size_t cap);
 

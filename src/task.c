@@ -172,6 +172,19 @@ int proc_io_attach(struct proc *p)
 	return io_console_attach(&p->io, &sc);
 }
 
+int proc_runc_pid(struct proc *p, const char *pidfile)
+{
+	int pid = read_pid_file(pidfile);
+	if (pid < 0)
+		return pid;
+	int r = proc_io_attach(p);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		return r;
+	}
+	return pid;
+}
+
 /* ---- Create ---- */
 
 static void create_cleanup(struct container *ct)
@@ -223,19 +236,12 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 	}
 	char path[PATH_MAX_LEN + 16];
 	snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
-	int pid = read_pid_file(path);
+	int pid = proc_runc_pid(p, path);
 	if (pid < 0) {
+		log_error("create %s: init pid or console: %s", ct->id, strerror(-pid));
 		create_cleanup(ct);
-		ttrpc_reply_error(o->call, ST_UNKNOWN,
-				  "read init pid file: %s", strerror(-pid));
-		return;
-	}
-	int r = proc_io_attach(p);
-	if (r < 0) {
-		log_error("create %s: console: %s", ct->id, strerror(-r));
-		kill(pid, SIGKILL);
-		create_cleanup(ct);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "receive console: %s", strerror(-r));
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "create %s: init pid or console: %s",
+				  ct->id, strerror(-pid));
 		return;
 	}
 	p->state = P_CREATED;

@@ -33,12 +33,7 @@ static void restore_done(void *ctx, int status, const char *out, size_t outlen)
 	if (runc_ok(status)) {
 		char path[PATH_MAX_LEN + 16];
 		snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
-		pid = read_pid_file(path);
-		int r = pid > 0 ? proc_io_attach(p) : 0;
-		if (r < 0) {
-			kill(pid, SIGKILL);
-			pid = r;
-		}
+		pid = proc_runc_pid(p, path);
 	}
 	if (pid < 0) {
 		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime restore failed",

@@ -35,12 +35,7 @@ static void exec_done(void *ctx, int status, const char *out, size_t outlen)
 	if (runc_ok(status)) {
 		char path[PATH_MAX_LEN + ID_MAX + 8];
 		snprintf(path, sizeof(path), "%s/%s.pid", ct->bundle, p->id);
-		pid = read_pid_file(path);
-		int r = pid > 0 ? proc_io_attach(p) : 0;
-		if (r < 0) {
-			kill(pid, SIGKILL);
-			pid = r;
-		}
+		pid = proc_runc_pid(p, path);
 	}
 	if (pid < 0) {
 		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime exec failed",

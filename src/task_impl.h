@@ -38,6 +38,10 @@ int read_pid_file(const char *path);
 int write_file(const char *dir, const char *name, const char *data, size_t len);
 int proc_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
 int proc_io_attach(struct proc *p);
+/* After a successful runc create/exec/restore: the pid from `pidfile`, with
+ * a terminal's pty attached; a negative errno if either failed (the process
+ * is then killed). */
+int proc_runc_pid(struct proc *p, const char *pidfile);
 
 /* Completion of runc start, shared with restore. */
 void start_done(void *ctx, int status, const char *out, size_t outlen);

@@ -20,7 +20,9 @@
 BENCH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_REPO=$(cd "$BENCH_LIB_DIR/.." && pwd)
 
-: "${CTRD_NS:=bench}"
+# a namespace of our own: containerd 1.6 keeps runc state in the global
+# /run/containerd/runc/<namespace>, so concurrent runs must not share one
+: "${CTRD_NS:=bench-$$}"
 # shellcheck source=../tests/lib/containerd.sh
 . "$BENCH_REPO/tests/lib/containerd.sh"
 
@@ -247,6 +249,21 @@ remove_all_containers() {
 	printf '%s\n' "$ids" | xargs -r -P 4 -n 20 "${ctr[@]}" containers rm >/dev/null 2>&1
 	ids=$(ctr_ containers ls -q 2>/dev/null)
 	[ -z "$ids" ] || ctrd_cleanup_containers
+}
+
+# runc_sweep: delete runc state left in our namespace after containerd has
+# been stopped (a shim that did not clean up); warns with the ids
+runc_sweep() {
+	local root=/run/containerd/runc/$CTRD_NS d ids=
+	[ -d "$root" ] || return 0
+	for d in "$root"/*/; do
+		[ -d "$d" ] || continue
+		d=${d%/}
+		ids="$ids ${d##*/}"
+		runc --root "$root" delete -f "${d##*/}" >/dev/null 2>&1 || rm -rf "$d"
+	done
+	[ -z "$ids" ] || bench_log "warning: runc state left behind for:$ids (removed)"
+	rmdir "$root" 2>/dev/null || :
 }
 
 # proc_alive PID: true if PID exists and is not a zombie

@@ -62,8 +62,7 @@ esac
 cleanup() {
 	ctrd_stop
 	bench_tmp_cleanup
-	# runc's state root for our namespace, if we left it empty
-	rmdir "/run/containerd/runc/$CTRD_NS" 2>/dev/null || :
+	runc_sweep
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -151,6 +150,7 @@ run_one() {
 	}' <<<"$mem" >"$BENCH_TMP/row"
 	remove_all_containers
 	ctrd_stop
+	runc_sweep
 }
 
 bench_log "memory: shims ${SHIM_NAMES[*]}; modes ${modes[*]}; N=$BENCH_N (pods: $BENCH_POD_N)"

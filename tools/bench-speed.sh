@@ -66,8 +66,7 @@ cleanup() {
 	[ -n "$LOG_FD" ] && exec {LOG_FD}>&-
 	ctrd_stop
 	bench_tmp_cleanup
-	# runc's state root for our namespace, if we left it empty
-	rmdir "/run/containerd/runc/$CTRD_NS" 2>/dev/null || :
+	runc_sweep
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -40,6 +40,17 @@ fi
 export BENCH_N BENCH_POD_N BENCH_RUNS BENCH_CONC BENCH_WARMUP BENCH_SETTLE \
 	BENCH_POD BENCH_JOBS BENCH_OUT BENCH_C_SHIM BENCH_GO_SHIM CTRD_NS
 
+# One snapshot of every binary, shared by both phases and the report (so a
+# rebuild while the bench runs cannot mix versions).
+trap bench_tmp_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+bench_tmp_init
+bench_shims_init "$@"
+BENCH_C_SHIM=${SHIM_EXES[0]}
+BENCH_GO_SHIM=${SHIM_EXES[1]}
+snap_extras=("${SHIM_EXES[@]:2}")
+
 mkdir -p "$BENCH_OUT" || exit 1
 LOG=$BENCH_OUT/bench.log
 REPORT=$BENCH_OUT/report.md
@@ -54,10 +65,10 @@ t0=0 t1=0 t2=0
 
 stamp t0
 bench_log "bench ($MODE): memory"
-"$HERE/bench-memory.sh" "$@" 2> >(tee -a "$LOG" >&2) || rc=1
+"$HERE/bench-memory.sh" "${snap_extras[@]}" 2> >(tee -a "$LOG" >&2) || rc=1
 stamp t1
 bench_log "bench ($MODE): speed"
-"$HERE/bench-speed.sh" "$@" 2> >(tee -a "$LOG" >&2) || rc=1
+"$HERE/bench-speed.sh" "${snap_extras[@]}" 2> >(tee -a "$LOG" >&2) || rc=1
 stamp t2
 mem_s=$(((t1 - t0) / 1000000))
 speed_s=$(((t2 - t1) / 1000000))
@@ -107,8 +118,6 @@ fi
 kv() { awk -F '\t' -v k="$1" '$1 == k { print $2 }' <<<"$machine"; }
 shim_rows() {
 	local i name rt exe ver size
-	bench_tmp_init
-	bench_shims_init "$@"
 	for i in "${!SHIM_NAMES[@]}"; do
 		name=${SHIM_NAMES[i]} rt=${SHIM_RTS[i]} exe=${SHIM_EXES[i]}
 		ver=$("$exe" -v 2>/dev/null | awk '/Version:|Revision:/ { printf "%s%s %s", sep, $1, $2; sep = ", " }')
@@ -116,7 +125,6 @@ shim_rows() {
 		printf '| %s | %s | %s | %s | %s |\n' "$name" "$rt" "${SHIM_BINS[i]}" \
 			"$(awk -v s="$size" 'BEGIN { printf "%.0f kB", s / 1024 }')" "${ver:-?}"
 	done
-	bench_tmp_cleanup
 }
 
 # summary: one row per shim, key figures (N=1 and the largest N, single mode)
@@ -174,7 +182,7 @@ nmax=$(tr ' ' '\n' <<<"$BENCH_N" | grep . | sort -n | tail -n 1)
 	echo
 	echo "| shim | runtime | binary | size | version |"
 	echo "|---|---|---|---:|---|"
-	shim_rows "$@"
+	shim_rows
 	echo
 	echo "## Summary"
 	echo

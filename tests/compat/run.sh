@@ -67,13 +67,13 @@ verify_stock() {
 	(
 		export CONTAINERD_BIN_DIR=$1 RUNTIME=io.containerd.runc.v2 SHIM_DIR=$STOCK_DIR CTRD_NS=compat
 		[ -n "$CONTAINERD_BIN_DIR" ] || unset CONTAINERD_BIN_DIR
-		# shellcheck source=../lib/containerd.sh
-		. "$REPO/tests/lib/containerd.sh"
+		# shellcheck source-path=SCRIPTDIR source=../lib/containerd.sh
+		. "$HERE/../lib/containerd.sh"
 		trap 'ctrd_stop' EXIT
 		ctrd_start || { echo "private containerd did not start"; exit 1; }
 		make_busybox_rootfs "$CTRD_DIR/rootfs" || exit 1
 		id=verify-$$
-		ctr_ run -d --runtime "$RUNTIME" --fifo-dir "$(ctr_fifo_dir)" --rootfs "$CTRD_DIR/rootfs" \
+		ctr_ run -d --runtime "$RUNTIME" --fifo-dir "$(ctr_fifo_dir)" --env PATH=/bin --rootfs "$CTRD_DIR/rootfs" \
 			"$id" sleep 60 || { echo "ctr run failed"; tail -n 20 "$CTRD_LOG"; exit 1; }
 		rc=1
 		for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -103,7 +103,8 @@ verify_stock() {
 # combo LABEL KIND BIN_DIR: one integration run; appends to ROWS
 combo() {
 	local label=$1 kind=$2 bin=$3 log start secs line res note=
-	log=$LOG_DIR/${label}-${kind}.log
+	shift 3
+	log=$LOG_DIR/$label-$kind.log
 	start=$SECONDS
 	{
 		echo "### containerd $label, $kind"
@@ -123,7 +124,8 @@ combo() {
 	} >"$log" 2>&1 </dev/null
 	secs=$((SECONDS - start))
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [ -n "$line" ] && [ "${line#* passed, }" = "0 failed" ] && [ "$note" != "shim NOT verified" ]; then
+	if [ -n "$line" ] && [ "${line%% *}" -gt 0 ] && [ "${line#* passed, }" = "0 failed" ] &&
+		[ "$note" != "shim NOT verified" ]; then
 		res=PASS
 		PASSED=$((PASSED + 1))
 	else
@@ -152,8 +154,7 @@ for suite in $COMPAT_SUITES; do
 	ctrd=${bin:+$bin/}containerd
 	ver=$("$ctrd" --version 2>/dev/null | awk '{ print $3 }')
 	[ -n "$ver" ] || ver=unknown
-	label="$ver ($suite)"
-	label=${label// /_}
+	label=$ver-$suite
 	echo "# containerd $ver ($suite): $(command -v "$ctrd")"
 	combo "$label" own "$bin" "$@"
 	combo "$label" stock "$bin" "$@"

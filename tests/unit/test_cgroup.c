@@ -33,34 +33,7 @@
 #include "loop.h"
 #include "pbcb.h"
 
-static int passed, failed, group_failed;
-static const char *group;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			printf("FAIL %s: %s:%d: %s\n", group, __FILE__,      \
-			       __LINE__, #cond);                             \
-			group_failed = 1;                                    \
-		}                                                            \
-	} while (0)
-
-static void begin(const char *name)
-{
-	group = name;
-	group_failed = 0;
-}
-
-static void end(void)
-{
-	if (group_failed) {
-		failed++;
-	} else {
-		passed++;
-		printf("ok %s\n", group);
-	}
-	fflush(stdout);
-}
+#include "check.h"
 
 static void skip(const char *name, const char *why)
 {
@@ -751,6 +724,5 @@ int main(void)
 		skip("v1 oom watch", "not root on a cgroup v1 host");
 	}
 	rm_rf(tmp);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }

@@ -35,43 +35,7 @@
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
 
-#undef stdin
-#undef stdout
-#undef stderr
-#define OUT (__stdoutp_test())
-static FILE *__stdoutp_test(void)
-{
-	extern FILE *stdout;
-	return stdout;
-}
-
-static int passed, failed, group_failed;
-static const char *group;
-
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(OUT, "FAIL %s: %s:%d: %s\n", group, __FILE__, \
-				__LINE__, #cond);                           \
-			group_failed = 1;                                   \
-		}                                                           \
-	} while (0)
-
-static void begin(const char *name)
-{
-	group = name;
-	group_failed = 0;
-}
-
-static void end(void)
-{
-	if (group_failed) {
-		failed++;
-	} else {
-		passed++;
-		fprintf(OUT, "ok %s\n", group);
-	}
-}
+#include "check.h"
 
 /* ---------------------------------------------------------------- sha256 */
 static void test_sha256(void)
@@ -124,7 +88,7 @@ static void test_socket_address(void)
 		snprintf(buf, sizeof(buf), "%s", cases[i].in);
 		path_clean(buf);
 		if (strcmp(buf, cases[i].out) != 0) {
-			fprintf(OUT, "  path_clean(%s) = %s, want %s\n", cases[i].in, buf,
+			printf("  path_clean(%s) = %s, want %s\n", cases[i].in, buf,
 				cases[i].out);
 			group_failed = 1;
 		}
@@ -429,7 +393,7 @@ static void test_roundtrip(void)
 		void *m = arena_alloc(a, messages[i].size);
 		fill(messages[i].desc, m, 0);
 		if (!roundtrip(messages[i].desc, messages[i].size, m)) {
-			fprintf(OUT, "  %s does not round-trip (%s)\n", messages[i].name,
+			printf("  %s does not round-trip (%s)\n", messages[i].name,
 				pbcb_error ? pbcb_error : "");
 			group_failed = 1;
 		}
@@ -759,6 +723,5 @@ int main(void)
 	test_roundtrip();
 	test_json();
 	test_server();
-	fprintf(OUT, "%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }
