@@ -409,7 +409,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		c->method = "";
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid request: %s",
 				  pbcb_error ? pbcb_error : "decode");
-		return 0;
+		return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
 	}
 	c->payload = req->payload;
 	c->method = req->method;
@@ -422,11 +422,13 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		else
 			ttrpc_reply_error(c, ST_UNIMPLEMENTED, "service %s",
 					  req->service);
-		return 0;
+		return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
 	}
 	log_debug("%s/%s stream %u", req->service, req->method, h->stream);
 	m->fn(c);
-	return 0;
+	/* A reply that failed to write may have closed the connection: stop
+	 * decoding its remaining bytes into a reset decoder. */
+	return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
 }
 
 static void on_conn(int fd, uint32_t events, void *data)

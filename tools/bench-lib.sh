@@ -252,7 +252,8 @@ remove_all_containers() {
 }
 
 # runc_sweep: delete runc state left in our namespace after containerd has
-# been stopped (a shim that did not clean up); warns with the ids
+# been stopped (a shim that did not clean up; warns with the ids), and the
+# namespace's empty cgroups
 runc_sweep() {
 	local root=/run/containerd/runc/$CTRD_NS d ids=
 	[ -d "$root" ] || return 0
@@ -264,6 +265,11 @@ runc_sweep() {
 	done
 	[ -z "$ids" ] || bench_log "warning: runc state left behind for:$ids (removed)"
 	rmdir "$root" 2>/dev/null || :
+	# empty cgroups of our namespace (the namespace is ours alone)
+	while IFS= read -r d; do
+		[ -d "$d/$CTRD_NS" ] && find "$d/$CTRD_NS" -depth -type d -exec rmdir {} + 2>/dev/null
+	done < <(_ctrd_cgroup_dirs)
+	return 0
 }
 
 # proc_alive PID: true if PID exists and is not a zombie
