@@ -30,29 +30,24 @@ struct arena {
 	int in_use;
 };
 
+/* Descriptors never handed out yet are taken in order from pool_next, so
+ * the pool's untouched tail costs no resident memory; released ones go on
+ * the free list. */
 static struct arena pool[ARENA_MAX];
 static struct arena *free_list;
-static int pool_ready;
+static unsigned pool_next;
 static unsigned in_use;
 static size_t mapped;
 
-static void pool_init(void)
-{
-	for (int i = ARENA_MAX - 1; i >= 0; i--) {
-		pool[i].next_free = free_list;
-		free_list = &pool[i];
-	}
-	pool_ready = 1;
-}
-
 struct arena *arena_new(void)
 {
-	if (!pool_ready)
-		pool_init();
 	struct arena *a = free_list;
-	if (!a)
+	if (a)
+		free_list = a->next_free;
+	else if (pool_next < ARENA_MAX)
+		a = &pool[pool_next++];
+	else
 		return NULL;
-	free_list = a->next_free;
 	a->next_free = NULL;
 	a->head = NULL;
 	a->in_use = 1;
