@@ -131,7 +131,7 @@ fuzz: $(BUILD)/fuzz/fuzz_input
 		$(BUILD)/fuzz/corpus
 
 fmt:
-	clang-format -i src/*.c src/*.h tools/*.c tests/unit/*.c
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD)

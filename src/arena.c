@@ -16,7 +16,7 @@
 
 #define ARENA_MAX 256
 #define CHUNK_MIN (64 * 1024)
-#define ALIGN 16
+#define ALIGN	  16
 
 struct chunk {
 	struct chunk *next;

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pb_encode.h>
+
 #include "arena.h"
 #include "containerd_runc_v1_options.pb.h"
 #include "containerd_runtime_bootstrap_v1.pb.h"
@@ -33,9 +35,9 @@
 #include "sha256.h"
 #include "task.h"
 
-#define SOCKET_DIR "/run/containerd/s"
-#define DEFAULT_ROOT "/run/containerd/runc"
-#define GROUP_LABEL "io.containerd.runc.v2.group"
+#define SOCKET_DIR    "/run/containerd/s"
+#define DEFAULT_ROOT  "/run/containerd/runc"
+#define GROUP_LABEL   "io.containerd.runc.v2.group"
 #define SANDBOX_LABEL "io.kubernetes.cri.sandbox-id"
 
 void path_clean(char *p)
@@ -141,6 +143,7 @@ static char *read_all(int fd, size_t max, size_t *len)
 /* Options from start's stdin: a legacy Any, or 2.3+ BootstrapParams. */
 struct start_opts {
 	char shim_cgroup[1024];
+	char binary_name[1024];
 	char socket_dir[1024];
 };
 
@@ -151,8 +154,10 @@ static void parse_options_any(struct arena *a, const google_protobuf_Any *any,
 		return;
 	containerd_runc_v1_Options *o = arena_alloc(a, sizeof(*o));
 	if (o && pb_decode_arena(a, any->value.ptr, any->value.len,
-				 containerd_runc_v1_Options_fields, o) == 0)
+				 containerd_runc_v1_Options_fields, o) == 0) {
 		PB_SETSTR(so->shim_cgroup, o->shim_cgroup);
+		PB_SETSTR(so->binary_name, o->binary_name);
+	}
 }
 
 static void read_start_opts(struct arena *a, const struct shim_flags *f,
@@ -168,9 +173,10 @@ static void read_start_opts(struct arena *a, const struct shim_flags *f,
 		return;
 	}
 	containerd_runtime_bootstrap_v1_BootstrapParams *bp = arena_alloc(a, sizeof(*bp));
-	if (bp && pb_decode_arena(a, in, len,
-				  containerd_runtime_bootstrap_v1_BootstrapParams_fields,
-				  bp) == 0 &&
+	if (bp &&
+	    pb_decode_arena(a, in, len,
+			    containerd_runtime_bootstrap_v1_BootstrapParams_fields,
+			    bp) == 0 &&
 	    strcmp(bp->instance_id, f->id) == 0 &&
 	    strcmp(bp->namespace, f->namespace) == 0) {
 		for (pb_size_t i = 0; i < bp->extensions_count; i++)
@@ -179,15 +185,14 @@ static void read_start_opts(struct arena *a, const struct shim_flags *f,
 			PB_SETSTR(so->socket_dir, bp->socket_dir);
 	} else {
 		google_protobuf_Any *any = arena_alloc(a, sizeof(*any));
-		if (any && pb_decode_arena(a, in, len, google_protobuf_Any_fields,
-					   any) == 0)
+		if (any &&
+		    pb_decode_arena(a, in, len, google_protobuf_Any_fields, any) == 0)
 			parse_options_any(a, any, so);
 	}
 	free(in);
 }
 
-static void grouping(struct arena *a, const struct shim_flags *f, char *out,
-		     size_t cap)
+static void grouping(struct arena *a, const struct shim_flags *f, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s", f->id);
 	int fd = open("config.json", O_RDONLY | O_CLOEXEC);
@@ -271,13 +276,13 @@ static void move_to_cgroup(const char *cg, pid_t pid)
 		}
 		return;
 	}
-	static const char *hier[] = { "blkio", "cpu", "cpuacct", "cpuset", "devices",
-				      "freezer", "hugetlb", "memory", "net_cls",
-				      "net_prio", "perf_event", "pids", "rdma",
-				      "systemd", "misc" };
+	static const char *hier[] = { "blkio",	 "cpu",	     "cpuacct",	   "cpuset",
+				      "devices", "freezer",  "hugetlb",	   "memory",
+				      "net_cls", "net_prio", "perf_event", "pids",
+				      "rdma",	 "systemd",  "misc" };
 	for (size_t i = 0; i < sizeof(hier) / sizeof(hier[0]); i++) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s/cgroup.procs",
-			 hier[i], cg);
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s/cgroup.procs", hier[i],
+			 cg);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -332,9 +337,15 @@ static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
 		if (null > 3)
 			close(null);
 	}
-	const char *argv[] = { "containerd-shim-runc-v2-c", "-namespace", f->namespace,
-			       "-id", f->id, "-address", f->address,
-			       f->debug ? "-debug" : NULL, NULL };
+	const char *argv[] = { "containerd-shim-runc-v2-c",
+			       "-namespace",
+			       f->namespace,
+			       "-id",
+			       f->id,
+			       "-address",
+			       f->address,
+			       f->debug ? "-debug" : NULL,
+			       NULL };
 	execv("/proc/self/exe", (char *const *)argv);
 	_exit(127);
 }
@@ -395,6 +406,94 @@ int bootstrap_start(const struct shim_flags *f)
 	return 0;
 }
 
+/* Run argv, collecting its stdout (at most cap bytes); returns the length
+ * or a negative errno, and -ECHILD if it did not exit 0. */
+static long run_capture(const char *const argv[], char *out, size_t cap)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(null, 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(p[0], out + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (n += (size_t)r) == cap)
+			break;
+	}
+	close(p[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (long)n : -ECHILD;
+}
+
+static int put_string(pb_ostream_t *os, uint32_t tag, const void *s, size_t n)
+{
+	return pb_encode_tag(os, PB_WT_STRING, tag) &&
+			       pb_encode_string(os, (const uint8_t *)s, n)
+		       ? 0
+		       : -EINVAL;
+}
+
+int bootstrap_info(const struct shim_flags *f, const char *version, const char *revision)
+{
+	struct arena *a = arena_new();
+	struct start_opts so;
+	read_start_opts(a, f, &so); /* the runtime's Options, if any */
+	static const char url[] =
+		"types.containerd.io/opencontainers/runtime-spec/1/features/Features";
+	size_t cap = 1 << 20;
+	char *feat = malloc(cap);
+	uint8_t *buf = malloc(cap + 4096), *any = malloc(cap + 512);
+	if (!feat || !buf || !any)
+		die("out of memory");
+	const char *argv[] = { so.binary_name[0] ? so.binary_name : "runc", "features",
+			       NULL };
+	long n = run_capture(argv, feat, cap);
+	pb_ostream_t os;
+	uint8_t ver[512];
+	os = pb_ostream_from_buffer(ver, sizeof(ver));
+	if (put_string(&os, 1, version, strlen(version)) < 0 ||
+	    put_string(&os, 2, revision, strlen(revision)) < 0)
+		die("encode runtime info");
+	size_t verlen = os.bytes_written;
+	size_t anylen = 0;
+	if (n > 0) {
+		os = pb_ostream_from_buffer(any, cap + 512);
+		if (put_string(&os, 1, url, sizeof(url) - 1) < 0 ||
+		    put_string(&os, 2, feat, (size_t)n) < 0)
+			die("encode features");
+		anylen = os.bytes_written;
+	}
+	static const char name[] = "io.containerd.runc.v2";
+	os = pb_ostream_from_buffer(buf, cap + 4096);
+	if (put_string(&os, 1, name, sizeof(name) - 1) < 0 ||
+	    put_string(&os, 2, ver, verlen) < 0 ||
+	    (anylen && put_string(&os, 4, any, anylen) < 0))
+		die("encode runtime info");
+	fwrite(buf, 1, os.bytes_written, stdout);
+	arena_free(a);
+	return 0;
+}
+
 static int run_wait(const char *const argv[])
 {
 	pid_t pid = fork();
@@ -436,9 +535,11 @@ int bootstrap_delete(const struct shim_flags *f)
 		close(fd);
 		if (js) {
 			char tmp[1024];
-			if (json_top_string(a, js, len, "root", tmp, sizeof(tmp)) == 0 && tmp[0])
+			if (json_top_string(a, js, len, "root", tmp, sizeof(tmp)) == 0 &&
+			    tmp[0])
 				snprintf(root, sizeof(root), "%s", tmp);
-			if (json_top_string(a, js, len, "binary_name", tmp, sizeof(tmp)) == 0 &&
+			if (json_top_string(a, js, len, "binary_name", tmp,
+					    sizeof(tmp)) == 0 &&
 			    tmp[0])
 				snprintf(binary, sizeof(binary), "%s", tmp);
 			systemd = strstr(js, "\"systemd_cgroup\":true") != NULL;
@@ -448,10 +549,18 @@ int bootstrap_delete(const struct shim_flags *f)
 	char nsroot[1300], logp[1200];
 	snprintf(nsroot, sizeof(nsroot), "%s/%s", root, f->namespace);
 	snprintf(logp, sizeof(logp), "%s/log.json", bundle);
-	const char *argv[] = { binary, "--root", nsroot, "--log", logp, "--log-format",
-			       "json", systemd ? "--systemd-cgroup" : "delete",
-			       systemd ? "delete" : "--force", systemd ? "--force" : f->id,
-			       systemd ? f->id : NULL, NULL };
+	const char *argv[] = { binary,
+			       "--root",
+			       nsroot,
+			       "--log",
+			       logp,
+			       "--log-format",
+			       "json",
+			       systemd ? "--systemd-cgroup" : "delete",
+			       systemd ? "delete" : "--force",
+			       systemd ? "--force" : f->id,
+			       systemd ? f->id : NULL,
+			       NULL };
 	if (task_valid_id(f->id))
 		run_wait(argv);
 	snprintf(path, sizeof(path), "%s/rootfs", bundle);
@@ -477,7 +586,8 @@ int bootstrap_delete(const struct shim_flags *f)
 	r.exited_at.seconds = ts.tv_sec;
 	r.exited_at.nanos = (int32_t)ts.tv_nsec;
 	uint8_t out[64];
-	long n = pb_encode_buf(out, sizeof(out), containerd_task_v2_DeleteResponse_fields, &r);
+	long n = pb_encode_buf(out, sizeof(out), containerd_task_v2_DeleteResponse_fields,
+			       &r);
 	if (n < 0)
 		die("encode delete response");
 	fwrite(out, 1, (size_t)n, stdout);

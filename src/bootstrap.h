@@ -15,6 +15,9 @@
 
 int bootstrap_start(const struct shim_flags *f);
 int bootstrap_delete(const struct shim_flags *f);
+/* -info (containerd 2.x): a containerd.types.RuntimeInfo on stdout, with
+ * the runtime's `features` output as the features Any. */
+int bootstrap_info(const struct shim_flags *f, const char *version, const char *revision);
 /* Go's filepath.Clean, in place. */
 void path_clean(char *p);
 /* unix:///run/containerd/s/<sha256(clean(address/ns/group))>; 0 or -errno. */

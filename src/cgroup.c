@@ -42,13 +42,13 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define PROCCG_MAX 8192          /* /proc/<pid>/cgroup */
-#define READ_MAX (64 * 1024)     /* usage_percpu of 1024 CPUs, blkio lists */
-#define PARTS_MAX (16 * 1024)    /* /proc/partitions */
-#define LINE_MAX_ 1024
-#define OOM_MAX 256
+#define PROCCG_MAX   8192	 /* /proc/<pid>/cgroup */
+#define READ_MAX     (64 * 1024) /* usage_percpu of 1024 CPUs, blkio lists */
+#define PARTS_MAX    (16 * 1024) /* /proc/partitions */
+#define LINE_MAX_    1024
+#define OOM_MAX	     256
 #define HUGEPAGE_MAX 8
-#define USER_HZ 100              /* unit of cpuacct.stat */
+#define USER_HZ	     100 /* unit of cpuacct.stat */
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef io_containerd_cgroups_v1_Metrics m1_t;
@@ -77,8 +77,7 @@ static int cg_unified(void)
 {
 	if (cg_mode < 0) {
 		struct statfs s;
-		cg_mode = statfs(cg_root, &s) == 0 &&
-			  s.f_type == CGROUP2_SUPER_MAGIC;
+		cg_mode = statfs(cg_root, &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
 	}
 	return cg_mode;
 }
@@ -177,8 +176,8 @@ static void kv_fill(const char *buf, const struct kv *t, size_t n, void *base)
 	}
 }
 
-static bool kv_read(int dfd, const char *name, char *buf, const struct kv *t,
-		    size_t n, void *base)
+static bool kv_read(int dfd, const char *name, char *buf, const struct kv *t, size_t n,
+		    void *base)
 {
 	if (read_at(dfd, name, buf, READ_MAX) < 0)
 		return false;
@@ -192,8 +191,8 @@ static int proccg_read(pid_t pid, char *buf, size_t cap)
 {
 	char path[512];
 	size_t len = 0;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root,
-			     (int)pid) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)pid) >=
+	    sizeof(path))
 		return -ENAMETOOLONG;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -222,8 +221,8 @@ static int proccg_read(pid_t pid, char *buf, size_t cap)
 
 /* Find the line of controller `ctrl` (v1), or the unified line when ctrl is
  * NULL, in the text of /proc/<pid>/cgroup ("id:controllers:path"). */
-static int proccg_find(const char *pcg, const char *ctrl, const char **path,
-		       size_t *plen, const char **ctrls, size_t *clen)
+static int proccg_find(const char *pcg, const char *ctrl, const char **path, size_t *plen,
+		       const char **ctrls, size_t *clen)
 {
 	const char *l = pcg;
 	while (*l) {
@@ -239,9 +238,11 @@ static int proccg_find(const char *pcg, const char *ctrl, const char **path,
 			} else {
 				size_t want = strlen(ctrl);
 				for (const char *t = cs; t < c2;) {
-					const char *comma = memchr(t, ',', (size_t)(c2 - t));
+					const char *comma =
+						memchr(t, ',', (size_t)(c2 - t));
 					const char *te = comma ? comma : c2;
-					if ((size_t)(te - t) == want && !memcmp(t, ctrl, want))
+					if ((size_t)(te - t) == want &&
+					    !memcmp(t, ctrl, want))
 						match = true;
 					t = te + 1;
 				}
@@ -311,8 +312,7 @@ static void hugepages_scan(void)
 	char dirs[HUGEPAGE_MAX][32];
 	int n = 0;
 	hp_n = 0;
-	int fd = open("/sys/kernel/mm/hugepages",
-		      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open("/sys/kernel/mm/hugepages", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	char b[2048] __attribute__((aligned(8)));
@@ -360,8 +360,7 @@ static int hugepages(void)
 
 /* ---- rdma.current / rdma.max: "dev hca_handle=N hca_object=N" ---- */
 
-static bool rdma_line(const char *line, char *dev, size_t cap, uint32_t *h,
-		      uint32_t *o)
+static bool rdma_line(const char *line, char *dev, size_t cap, uint32_t *h, uint32_t *o)
 {
 	char d[64], hs[24], os[24];
 	uint64_t v;
@@ -374,19 +373,18 @@ static bool rdma_line(const char *line, char *dev, size_t cap, uint32_t *h,
 }
 
 /* The v1 and v2 RdmaEntry types differ only in name, hence a macro. */
-#define RDMA_FILL(dfd, name, buf, arr, count)                                  \
-	do {                                                                   \
-		const char *p_ = (buf);                                        \
-		char l_[LINE_MAX_];                                            \
-		if (read_at((dfd), (name), (buf), READ_MAX) < 0)               \
-			break;                                                 \
-		while ((count) < ARRAY_LEN(arr) &&                             \
-		       next_line(&p_, l_, sizeof(l_)))                         \
-			if (rdma_line(l_, (arr)[count].device,                 \
-				      sizeof((arr)[count].device),             \
-				      &(arr)[count].hca_handles,               \
-				      &(arr)[count].hca_objects))              \
-				(count)++;                                     \
+#define RDMA_FILL(dfd, name, buf, arr, count)                                            \
+	do {                                                                             \
+		const char *p_ = (buf);                                                  \
+		char l_[LINE_MAX_];                                                      \
+		if (read_at((dfd), (name), (buf), READ_MAX) < 0)                         \
+			break;                                                           \
+		while ((count) < ARRAY_LEN(arr) && next_line(&p_, l_, sizeof(l_)))       \
+			if (rdma_line(l_, (arr)[count].device,                           \
+				      sizeof((arr)[count].device),                       \
+				      &(arr)[count].hca_handles,                         \
+				      &(arr)[count].hca_objects))                        \
+				(count)++;                                               \
 	} while (0)
 
 /* ---- v1 ---- */
@@ -397,33 +395,50 @@ struct rd {
 	bool parts_read;
 };
 
-#define M1(f) { #f, offsetof(mem1_t, f) }
+#define M1(f)                                                                            \
+	{                                                                                \
+#f, offsetof(mem1_t, f)                                                  \
+	}
 static const struct kv v1_memstat[] = {
-	M1(cache), M1(rss), M1(rss_huge), M1(mapped_file), M1(dirty),
+	M1(cache),
+	M1(rss),
+	M1(rss_huge),
+	M1(mapped_file),
+	M1(dirty),
 	M1(writeback),
 	{ "pgpgin", offsetof(mem1_t, pg_pg_in) },
 	{ "pgpgout", offsetof(mem1_t, pg_pg_out) },
 	{ "pgfault", offsetof(mem1_t, pg_fault) },
 	{ "pgmajfault", offsetof(mem1_t, pg_maj_fault) },
-	M1(inactive_anon), M1(active_anon), M1(inactive_file),
-	M1(active_file), M1(unevictable), M1(hierarchical_memory_limit),
+	M1(inactive_anon),
+	M1(active_anon),
+	M1(inactive_file),
+	M1(active_file),
+	M1(unevictable),
+	M1(hierarchical_memory_limit),
 	{ "hierarchical_memsw_limit", offsetof(mem1_t, hierarchical_swap_limit) },
-	M1(total_cache), M1(total_rss), M1(total_rss_huge),
-	M1(total_mapped_file), M1(total_dirty), M1(total_writeback),
+	M1(total_cache),
+	M1(total_rss),
+	M1(total_rss_huge),
+	M1(total_mapped_file),
+	M1(total_dirty),
+	M1(total_writeback),
 	{ "total_pgpgin", offsetof(mem1_t, total_pg_pg_in) },
 	{ "total_pgpgout", offsetof(mem1_t, total_pg_pg_out) },
 	{ "total_pgfault", offsetof(mem1_t, total_pg_fault) },
 	{ "total_pgmajfault", offsetof(mem1_t, total_pg_maj_fault) },
-	M1(total_inactive_anon), M1(total_active_anon),
-	M1(total_inactive_file), M1(total_active_file), M1(total_unevictable),
+	M1(total_inactive_anon),
+	M1(total_active_anon),
+	M1(total_inactive_file),
+	M1(total_active_file),
+	M1(total_unevictable),
 };
 
 static const struct kv v1_throttle[] = {
 	{ "nr_periods", offsetof(io_containerd_cgroups_v1_Throttle, periods) },
 	{ "nr_throttled",
 	  offsetof(io_containerd_cgroups_v1_Throttle, throttled_periods) },
-	{ "throttled_time",
-	  offsetof(io_containerd_cgroups_v1_Throttle, throttled_time) },
+	{ "throttled_time", offsetof(io_containerd_cgroups_v1_Throttle, throttled_time) },
 };
 
 static const struct kv v1_oomctl[] = {
@@ -501,14 +516,13 @@ static void v1_memory(int dfd, m1_t *m, struct rd *rd)
 		snprintf(f, sizeof(f), "%slimit_in_bytes", ent[i].prefix);
 		read_u64(dfd, f, 0, &e->limit);
 	}
-	m->has_memory_oom_control =
-		kv_read(dfd, "memory.oom_control", rd->buf, v1_oomctl,
-			ARRAY_LEN(v1_oomctl), &m->memory_oom_control);
+	m->has_memory_oom_control = kv_read(dfd, "memory.oom_control", rd->buf, v1_oomctl,
+					    ARRAY_LEN(v1_oomctl), &m->memory_oom_control);
 }
 
 /* "/dev/<name>" of a block device, from /proc/partitions. */
-static void devname(struct rd *rd, unsigned long long maj,
-		    unsigned long long min, char *out, size_t cap)
+static void devname(struct rd *rd, unsigned long long maj, unsigned long long min,
+		    char *out, size_t cap)
 {
 	if (!rd->parts_read) {
 		int fd = open_dir("%s", proc_root);
@@ -523,16 +537,16 @@ static void devname(struct rd *rd, unsigned long long maj,
 	char line[256], name[58]; /* "/dev/" + name fits BlkIOEntry.device */
 	unsigned long long a, b;
 	while (next_line(&p, line, sizeof(line)))
-		if (sscanf(line, "%llu %llu %*u %57s", &a, &b, name) == 3 &&
-		    a == maj && b == min) {
+		if (sscanf(line, "%llu %llu %*u %57s", &a, &b, name) == 3 && a == maj &&
+		    b == min) {
 			snprintf(out, cap, "/dev/%s", name);
 			return;
 		}
 }
 
 /* blkio lines: "8:0 Read 4096", "8:0 4096" (no op), "Total 4096" (skipped). */
-static size_t blkio_read(int dfd, const char *name, struct rd *rd,
-			 pb_size_t *count, blken1_t *e, size_t cap)
+static size_t blkio_read(int dfd, const char *name, struct rd *rd, pb_size_t *count,
+			 blken1_t *e, size_t cap)
 {
 	if (read_at(dfd, name, rd->buf, READ_MAX) < 0)
 		return 0;
@@ -554,8 +568,11 @@ static size_t blkio_read(int dfd, const char *name, struct rd *rd,
 	return *count;
 }
 
-#define BLK(file, f) \
-	{ file, offsetof(blk1_t, f##_count), offsetof(blk1_t, f), ARRAY_LEN(((blk1_t *)0)->f) }
+#define BLK(file, f)                                                                     \
+	{                                                                                \
+		file, offsetof(blk1_t, f##_count), offsetof(blk1_t, f),                  \
+			ARRAY_LEN(((blk1_t *)0)->f)                                      \
+	}
 static const struct blkfile {
 	const char *name;
 	size_t cnt, arr, cap;
@@ -628,8 +645,8 @@ static const struct {
 	const char *ctrl;
 	void (*fill)(int dfd, m1_t *m, struct rd *rd);
 } v1_ctrls[] = {
-	{ "pids", v1_pids },     { "cpu", v1_cpu },         { "cpuacct", v1_cpuacct },
-	{ "memory", v1_memory }, { "blkio", v1_blkio },     { "hugetlb", v1_hugetlb },
+	{ "pids", v1_pids },	 { "cpu", v1_cpu },	{ "cpuacct", v1_cpuacct },
+	{ "memory", v1_memory }, { "blkio", v1_blkio }, { "hugetlb", v1_hugetlb },
 	{ "rdma", v1_rdma },
 };
 
@@ -650,26 +667,57 @@ static int stats_v1(const char *pcg, struct rd *rd, m1_t *m)
 
 /* ---- v2 ---- */
 
-#define M2(f) { #f, offsetof(mem2_t, f) }
+#define M2(f)                                                                            \
+	{                                                                                \
+#f, offsetof(mem2_t, f)                                                  \
+	}
 static const struct kv v2_memstat[] = {
-	M2(anon), M2(file), M2(kernel_stack), M2(slab), M2(sock), M2(shmem),
-	M2(file_mapped), M2(file_dirty), M2(file_writeback), M2(anon_thp),
-	M2(inactive_anon), M2(active_anon), M2(inactive_file), M2(active_file),
-	M2(unevictable), M2(slab_reclaimable), M2(slab_unreclaimable),
-	M2(pgfault), M2(pgmajfault), M2(workingset_refault),
-	M2(workingset_activate), M2(workingset_nodereclaim), M2(pgrefill),
-	M2(pgscan), M2(pgsteal), M2(pgactivate), M2(pgdeactivate),
-	M2(pglazyfree), M2(pglazyfreed), M2(thp_fault_alloc),
+	M2(anon),
+	M2(file),
+	M2(kernel_stack),
+	M2(slab),
+	M2(sock),
+	M2(shmem),
+	M2(file_mapped),
+	M2(file_dirty),
+	M2(file_writeback),
+	M2(anon_thp),
+	M2(inactive_anon),
+	M2(active_anon),
+	M2(inactive_file),
+	M2(active_file),
+	M2(unevictable),
+	M2(slab_reclaimable),
+	M2(slab_unreclaimable),
+	M2(pgfault),
+	M2(pgmajfault),
+	M2(workingset_refault),
+	M2(workingset_activate),
+	M2(workingset_nodereclaim),
+	M2(pgrefill),
+	M2(pgscan),
+	M2(pgsteal),
+	M2(pgactivate),
+	M2(pgdeactivate),
+	M2(pglazyfree),
+	M2(pglazyfreed),
+	M2(thp_fault_alloc),
 	M2(thp_collapse_alloc),
 };
 
-#define C2(f) { #f, offsetof(cpu2_t, f) }
+#define C2(f)                                                                            \
+	{                                                                                \
+#f, offsetof(cpu2_t, f)                                                  \
+	}
 static const struct kv v2_cpustat[] = {
-	C2(usage_usec), C2(user_usec), C2(system_usec), C2(nr_periods),
-	C2(nr_throttled), C2(throttled_usec), C2(nr_bursts), C2(burst_usec),
+	C2(usage_usec),	  C2(user_usec),      C2(system_usec), C2(nr_periods),
+	C2(nr_throttled), C2(throttled_usec), C2(nr_bursts),   C2(burst_usec),
 };
 
-#define E2(f) { #f, offsetof(ev2_t, f) }
+#define E2(f)                                                                            \
+	{                                                                                \
+#f, offsetof(ev2_t, f)                                                   \
+	}
 static const struct kv v2_events[] = {
 	E2(low), E2(high), E2(max), E2(oom), E2(oom_kill),
 };
@@ -684,8 +732,8 @@ static bool psi_read(int dfd, const char *name, char *buf, psi_t *p)
 	while (next_line(&s, line, sizeof(line))) {
 		io_containerd_cgroups_v2_PSIData d = { 0, 0, 0, 0 };
 		unsigned long long total;
-		if (sscanf(line, "%7s avg10=%lf avg60=%lf avg300=%lf total=%llu",
-			   kind, &d.avg10, &d.avg60, &d.avg300, &total) != 5)
+		if (sscanf(line, "%7s avg10=%lf avg60=%lf avg300=%lf total=%llu", kind,
+			   &d.avg10, &d.avg60, &d.avg300, &total) != 5)
 			continue;
 		d.total = total;
 		if (!strcmp(kind, "some")) {
@@ -714,7 +762,8 @@ static void v2_io(int dfd, m2_t *m, char *buf)
 		char line[LINE_MAX_];
 		while (m->io.usage_count < ARRAY_LEN(m->io.usage) &&
 		       next_line(&p, line, sizeof(line))) {
-			io_containerd_cgroups_v2_IOEntry *e = &m->io.usage[m->io.usage_count];
+			io_containerd_cgroups_v2_IOEntry *e =
+				&m->io.usage[m->io.usage_count];
 			unsigned long long maj, min;
 			int used;
 			if (sscanf(line, "%llu:%llu%n", &maj, &min, &used) != 2)
@@ -731,8 +780,10 @@ static void v2_io(int dfd, m2_t *m, char *buf)
 				for (size_t i = 0; i < ARRAY_LEN(keys); i++)
 					if (!strcmp(t, keys[i].key)) {
 						uint64_t v;
-						if (parse_u64(eq + 1, UINT64_MAX, &v) == 0)
-							memcpy((char *)e + keys[i].off, &v, sizeof(v));
+						if (parse_u64(eq + 1, UINT64_MAX, &v) ==
+						    0)
+							memcpy((char *)e + keys[i].off,
+							       &v, sizeof(v));
 						break;
 					}
 			}
@@ -816,8 +867,7 @@ int cgroup_stats(struct arena *a, pid_t pid, google_protobuf_Any *out)
 	if ((r = stats_v1(pcg, &rd, m)) < 0)
 		return r;
 	PB_SETSTR(out->type_url, CGROUP_V1_METRICS_URL);
-	return pb_encode_arena(a, &io_containerd_cgroups_v1_Metrics_msg, m,
-			       &out->value);
+	return pb_encode_arena(a, &io_containerd_cgroups_v1_Metrics_msg, m, &out->value);
 }
 
 /* ---- OOM ---- */
@@ -825,8 +875,8 @@ int cgroup_stats(struct arena *a, pid_t pid, google_protobuf_Any *out)
 struct oomw {
 	void (*cb)(void *ctx); /* NULL: the slot is free */
 	void *ctx;
-	int fd;            /* eventfd (v1) or inotify (v2); -1 once gone */
-	int ctl;           /* memory.oom_control (v1) or memory.events (v2) */
+	int fd;	 /* eventfd (v1) or inotify (v2); -1 once gone */
+	int ctl; /* memory.oom_control (v1) or memory.events (v2) */
 	bool v2;
 	uint64_t oom_kill; /* v2: the last count seen */
 };

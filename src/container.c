@@ -14,9 +14,9 @@
 #include "pbcb.h"
 #include "ttrpc.h"
 
-#define MAX_WAITERS 256
+#define MAX_WAITERS   256
 #define MAX_UNCLAIMED 64
-#define GO_ZERO_TIME (-62135596800LL)
+#define GO_ZERO_TIME  (-62135596800LL)
 
 char shim_namespace[256];
 void (*container_kill_orphans)(struct container *ct);
@@ -207,8 +207,7 @@ static int running_execs(const struct container *ct)
 	int n = 0;
 	for (int i = 0; i < MAX_PROCS; i++) {
 		const struct proc *p = &procs[i];
-		if (p->used && p->ct == ct && p != ct->init && p->pid &&
-		    !p->exit_done)
+		if (p->used && p->ct == ct && p != ct->init && p->pid && !p->exit_done)
 			n++;
 	}
 	return n;
@@ -254,8 +253,7 @@ static void exit_handle(struct proc *p)
 		return;
 	}
 	exit_complete(p);
-	if (p != ct->init && ct->init_exit_held && ct->init &&
-	    running_execs(ct) == 0) {
+	if (p != ct->init && ct->init_exit_held && ct->init && running_execs(ct) == 0) {
 		ct->init_exit_held = 0;
 		exit_complete(ct->init);
 	}
@@ -266,8 +264,8 @@ static void proc_exited(struct proc *p, int status, const struct timespec *at)
 	p->exited = 1;
 	p->exit_status = runc_exit_code(status);
 	p->exited_at = *at;
-	log_debug("process %s/%s (pid %d) exited with %d", p->ct->id, p->id,
-		  p->pid, p->exit_status);
+	log_debug("process %s/%s (pid %d) exited with %d", p->ct->id, p->id, p->pid,
+		  p->exit_status);
 	if (p->busy)
 		return; /* finished when its Start completes */
 	exit_handle(p);

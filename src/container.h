@@ -17,12 +17,12 @@
 #include "iocopy.h"
 
 #define MAX_CONTAINERS 64
-#define MAX_PROCS 256
-#define ID_MAX 128
-#define PATH_MAX_LEN 1024
+#define MAX_PROCS      256
+#define ID_MAX	       128
+#define PATH_MAX_LEN   1024
 
 enum pstate {
-	P_NEW,      /* recorded (exec) or being created */
+	P_NEW, /* recorded (exec) or being created */
 	P_CREATED,
 	P_RUNNING,
 	P_PAUSING,
@@ -35,19 +35,19 @@ struct container;
 struct proc {
 	int used;
 	struct container *ct;
-	char id[ID_MAX];    /* exec id; "" for the init */
+	char id[ID_MAX]; /* exec id; "" for the init */
 	pid_t pid;
 	enum pstate state;
-	int busy;           /* a runc create/start/exec is in flight */
-	int exited;         /* an exit has been reaped */
-	int exit_done;      /* exit handled: event queued, waits answered */
-	int started;        /* its start event has been queued */
+	int busy;      /* a runc create/start/exec is in flight */
+	int exited;    /* an exit has been reaped */
+	int exit_done; /* exit handled: event queued, waits answered */
+	int started;   /* its start event has been queued */
 	int exit_status;
 	struct timespec exited_at;
 	int terminal;
 	char in[PATH_MAX_LEN], out[PATH_MAX_LEN], err[PATH_MAX_LEN];
 	struct pio io;
-	char *spec;         /* exec: OCI Process JSON, mmap'd until deleted */
+	char *spec; /* exec: OCI Process JSON, mmap'd until deleted */
 	size_t spec_len, spec_map;
 };
 
@@ -58,12 +58,12 @@ struct container {
 	struct runc_cfg rc;
 	int rootfs_mounted;
 	int init_exit_held; /* init exited while execs still run */
-	int own_pidns;      /* its own pid namespace: the kernel reaps orphans */
-	char checkpoint[PATH_MAX_LEN];   /* created from a checkpoint: restore at Start */
+	int own_pidns;	    /* its own pid namespace: the kernel reaps orphans */
+	char checkpoint[PATH_MAX_LEN]; /* created from a checkpoint: restore at Start */
 	char parent_checkpoint[PATH_MAX_LEN];
-	char criu_work[PATH_MAX_LEN];    /* Options.criu_work_path */
-	int oom_watch;      /* cgroup OOM watch handle, or -1 */
-	uid_t io_uid;       /* owner of the stdio pipes (runc Options) */
+	char criu_work[PATH_MAX_LEN]; /* Options.criu_work_path */
+	int oom_watch;		      /* cgroup OOM watch handle, or -1 */
+	uid_t io_uid;		      /* owner of the stdio pipes (runc Options) */
 	gid_t io_gid;
 	struct proc *init;
 };

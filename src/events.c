@@ -26,8 +26,8 @@
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
 
-#define QUEUE_MAX 1024
-#define SEND_TIMEOUT_S 5
+#define QUEUE_MAX	1024
+#define SEND_TIMEOUT_S	5
 #define REFUSED_RETRIES 5
 
 struct event {
@@ -45,7 +45,7 @@ static unsigned queued;
 static int fd = -1;
 static int timer_fd = -1;
 static int connecting;
-static int in_flight;   /* the head has been sent, answer awaited */
+static int in_flight;	/* the head has been sent, answer awaited */
 static size_t sent_off; /* bytes of header+body written */
 static uint8_t hdr[TTRPC_HDR_LEN];
 static uint32_t next_stream = 1;
@@ -241,8 +241,8 @@ static void kick(void)
 	if (!in_flight) {
 		cur_stream = next_stream;
 		next_stream += 2;
-		struct ttrpc_hdr h = { (uint32_t)head->len, cur_stream,
-				       TTRPC_REQUEST, 0 };
+		struct ttrpc_hdr h = { (uint32_t)head->len, cur_stream, TTRPC_REQUEST,
+				       0 };
 		ttrpc_hdr_put(hdr, &h);
 		in_flight = 1;
 		sent_off = 0;
@@ -296,8 +296,8 @@ unsigned events_pending(void)
 	return queued;
 }
 
-int events_publish(const char *topic, const pb_msgdesc_t *fields,
-		   const void *msg, const char *type_url)
+int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *msg,
+		   const char *type_url)
 {
 	struct arena *a = arena_new();
 	if (!a)
@@ -323,8 +323,9 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields,
 	PB_SETSTR(req->service, "containerd.services.events.ttrpc.v1.Events");
 	PB_SETSTR(req->method, "Forward");
 	req->timeout_nano = (int64_t)SEND_TIMEOUT_S * 1000000000LL;
-	if ((r = pb_encode_arena(a, containerd_services_events_ttrpc_v1_ForwardRequest_fields,
-				 fw, &req->payload)) < 0)
+	if ((r = pb_encode_arena(
+		     a, containerd_services_events_ttrpc_v1_ForwardRequest_fields, fw,
+		     &req->payload)) < 0)
 		goto out;
 	size_t n;
 	if (!pb_get_encoded_size(&n, ttrpc_Request_fields, req)) {

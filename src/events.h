@@ -16,8 +16,8 @@
 #include <pb.h>
 
 int events_init(const char *address, const char *ns);
-int events_publish(const char *topic, const pb_msgdesc_t *fields,
-		   const void *msg, const char *type_url);
+int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *msg,
+		   const char *type_url);
 /* Events not yet acknowledged by containerd. */
 unsigned events_pending(void);
 

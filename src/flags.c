@@ -13,14 +13,22 @@ struct spec {
 	size_t off; /* into struct shim_flags */
 };
 
-#define S(n, b, field) { n, b, offsetof(struct shim_flags, field) }
+#define S(n, b, field)                                                                   \
+	{                                                                                \
+		n, b, offsetof(struct shim_flags, field)                                 \
+	}
 static const struct spec specs[] = {
-	S("namespace", 0, namespace),  S("id", 0, id),
-	S("address", 0, address),      S("publish-binary", 0, publish_binary),
-	S("bundle", 0, bundle),        S("socket", 0, socket),
+	S("namespace", 0, namespace),
+	S("id", 0, id),
+	S("address", 0, address),
+	S("publish-binary", 0, publish_binary),
+	S("bundle", 0, bundle),
+	S("socket", 0, socket),
 	S("debug-socket", 0, debug_socket),
-	S("debug", 1, debug),          S("v", 1, version),
-	S("version", 1, version),      S("info", 1, info),
+	S("debug", 1, debug),
+	S("v", 1, version),
+	S("version", 1, version),
+	S("info", 1, info),
 };
 
 static int parse_bool(const char *v, int *out)
@@ -71,7 +79,8 @@ int flags_parse(struct shim_flags *f, int argc, char **argv)
 				s = &specs[k];
 		if (!s) {
 			snprintf(f->error, sizeof(f->error),
-				 "flag provided but not defined: -%.*s", (int)(nl > 60 ? 60 : nl), name);
+				 "flag provided but not defined: -%.*s",
+				 (int)(nl > 60 ? 60 : nl), name);
 			return -1;
 		}
 		char *field = (char *)f + s->off;
@@ -79,7 +88,8 @@ int flags_parse(struct shim_flags *f, int argc, char **argv)
 			int v = 1;
 			if (eq && parse_bool(eq + 1, &v) < 0) {
 				snprintf(f->error, sizeof(f->error),
-					 "invalid boolean value %.40s for -%s", eq + 1, s->name);
+					 "invalid boolean value %.40s for -%s", eq + 1,
+					 s->name);
 				return -1;
 			}
 			*(int *)field = v;

@@ -29,20 +29,20 @@
 #include "log.h"
 #include "loop.h"
 
-#define MAX_COPIERS 256
+#define MAX_COPIERS  256
 #define SPLICE_CHUNK (64 * 1024)
-#define BUF_SIZE 4096
+#define BUF_SIZE     4096
 
 struct copier {
 	int used;
 	int src, dst;
-	int dst_pollable;   /* regular files cannot be in epoll */
+	int dst_pollable; /* regular files cannot be in epoll */
 	int waiting_dst;
-	int buffered;       /* splice refused: read/write */
+	int buffered; /* splice refused: read/write */
 	char *buf;
 	size_t len, off;
 	struct pio *io;
-	int slot;           /* index in io->cp */
+	int slot; /* index in io->cp */
 };
 
 static struct copier copiers[MAX_COPIERS];
@@ -255,7 +255,8 @@ static void url_decode(const char *s, size_t n, char *out, int query)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%' && i + 2 < n && json_hex_digit(s[i + 1]) >= 0 &&
 		    json_hex_digit(s[i + 2]) >= 0) {
-			out[o++] = (char)(json_hex_digit(s[i + 1]) << 4 | json_hex_digit(s[i + 2]));
+			out[o++] = (char)(json_hex_digit(s[i + 1]) << 4 |
+					  json_hex_digit(s[i + 2]));
 			i += 2;
 		} else {
 			out[o++] = query && s[i] == '+' ? ' ' : s[i];
@@ -466,8 +467,10 @@ static int console_receive(int lfd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cm.buf,
+			      .msg_controllen = sizeof(cm.buf) };
 	ssize_t n = recvmsg(c, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	close(c);
 	struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;

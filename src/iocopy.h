@@ -38,13 +38,13 @@ struct io_cfg {
 };
 
 struct pio {
-	int child[3];        /* ends for runc; -1 means /dev/null */
-	int console;         /* pty master (terminal processes), or -1 */
-	int console_sock;    /* listening --console-socket while runc runs */
-	pid_t logger;        /* binary:// logger process, or 0 */
-	int logger_ready;    /* our end of its ready pipe, or -1 */
+	int child[3];	  /* ends for runc; -1 means /dev/null */
+	int console;	  /* pty master (terminal processes), or -1 */
+	int console_sock; /* listening --console-socket while runc runs */
+	pid_t logger;	  /* binary:// logger process, or 0 */
+	int logger_ready; /* our end of its ready pipe, or -1 */
 	char console_dir[64];
-	int stdin_hold;      /* our writer on the stdin FIFO */
+	int stdin_hold; /* our writer on the stdin FIFO */
 	struct copier *cp[3];
 	void (*on_drained)(void *ctx); /* all output copied (EOF) */
 	void *ctx;

@@ -14,8 +14,8 @@
 #define SMALL_TOKENS 64
 
 /* Tokenize js into toks (from arena a when the stack array is too small). */
-static int tokenize(struct arena *a, const char *js, size_t len,
-		    jsmntok_t *small, jsmntok_t **toks)
+static int tokenize(struct arena *a, const char *js, size_t len, jsmntok_t *small,
+		    jsmntok_t **toks)
 {
 	jsmn_parser p;
 	jsmn_init(&p);
@@ -58,8 +58,7 @@ static int tok_eq(const char *js, const jsmntok_t *t, const char *s)
 }
 
 /* Member `key` of the object at token i, or -1. */
-static int member(const char *js, const jsmntok_t *t, int n, int i,
-		  const char *key)
+static int member(const char *js, const jsmntok_t *t, int n, int i, const char *key)
 {
 	if (i < 0 || i >= n || t[i].type != JSMN_OBJECT)
 		return -1;
@@ -145,8 +144,8 @@ static int tok_string(const char *js, const jsmntok_t *t, char *out, size_t cap)
 	return unescape(js + t->start, (size_t)(t->end - t->start), out, cap);
 }
 
-int json_annotation(struct arena *a, const char *js, size_t len,
-		    const char *key, char *out, size_t cap)
+int json_annotation(struct arena *a, const char *js, size_t len, const char *key,
+		    char *out, size_t cap)
 {
 	jsmntok_t small[SMALL_TOKENS], *t;
 	int n = tokenize(a, js, len, small, &t);
@@ -159,8 +158,8 @@ int json_annotation(struct arena *a, const char *js, size_t len,
 	return tok_string(js, &t[v], out, cap);
 }
 
-int json_top_string(struct arena *a, const char *js, size_t len,
-		    const char *key, char *out, size_t cap)
+int json_top_string(struct arena *a, const char *js, size_t len, const char *key,
+		    char *out, size_t cap)
 {
 	jsmntok_t small[SMALL_TOKENS], *t;
 	int n = tokenize(a, js, len, small, &t);
@@ -218,8 +217,7 @@ int json_log_last_error(const char *js, size_t len, char *out, size_t cap)
 	return found;
 }
 
-int json_int_array(struct arena *a, const char *js, size_t len, int *out,
-		   int max)
+int json_int_array(struct arena *a, const char *js, size_t len, int *out, int max)
 {
 	jsmntok_t small[SMALL_TOKENS], *t;
 	int n = tokenize(a, js, len, small, &t);

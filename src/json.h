@@ -13,16 +13,15 @@
 #include "arena.h"
 
 /* config.json: .annotations[key] */
-int json_annotation(struct arena *a, const char *js, size_t len,
-		    const char *key, char *out, size_t cap);
+int json_annotation(struct arena *a, const char *js, size_t len, const char *key,
+		    char *out, size_t cap);
 /* A top-level string member of an object. */
-int json_top_string(struct arena *a, const char *js, size_t len,
-		    const char *key, char *out, size_t cap);
+int json_top_string(struct arena *a, const char *js, size_t len, const char *key,
+		    char *out, size_t cap);
 /* runc's log.json: msg of the last line whose level is "error". */
 int json_log_last_error(const char *js, size_t len, char *out, size_t cap);
 /* `runc ps --format json`: an array of integers; returns the count. */
-int json_int_array(struct arena *a, const char *js, size_t len, int *out,
-		   int max);
+int json_int_array(struct arena *a, const char *js, size_t len, int *out, int max);
 /* config.json: 1 if linux.namespaces has a pid namespace of its own (no
  * path), 0 if not, negative errno on a parse error. */
 int json_own_pidns(struct arena *a, const char *js, size_t len);

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #define LOOP_MAX_FD 4096
-#define LOOP_BATCH 32
+#define LOOP_BATCH  32
 
 struct handler {
 	loop_fn fn;

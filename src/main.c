@@ -91,16 +91,13 @@ static void on_signal(int fd, uint32_t ev, void *data)
 	struct signalfd_siginfo si;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
-		case SIGCHLD:
-			reap();
-			break;
+		case SIGCHLD: reap(); break;
 		case SIGTERM:
 		case SIGINT:
 			log_info("signal %u: shutting down", si.ssi_signo);
 			begin_exit();
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }
@@ -138,7 +135,8 @@ static int daemon_run(const struct shim_flags *f)
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p);
 		listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		if (listen_fd < 0 ||
+		    bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    listen(listen_fd, 128) < 0) {
 			log_error("listen %s: %s", p, strerror(errno));
 			return 1;
@@ -177,6 +175,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", f.error);
 		return 2;
 	}
+	if (f.info)
+		return bootstrap_info(&f, SHIM_VERSION, SHIM_REVISION);
 	if (f.version) {
 		printf("containerd-shim-runc-v2-c:\n  Version:  %s\n  Revision: %s\n",
 		       SHIM_VERSION, SHIM_REVISION);

@@ -17,18 +17,30 @@ struct flagopt {
 };
 
 static const struct flagopt flagopts[] = {
-	{ "async", 1, MS_SYNCHRONOUS },	{ "atime", 1, MS_NOATIME },
-	{ "bind", 0, MS_BIND },		{ "defaults", 0, 0 },
-	{ "dev", 1, MS_NODEV },		{ "diratime", 1, MS_NODIRATIME },
-	{ "dirsync", 0, MS_DIRSYNC },	{ "exec", 1, MS_NOEXEC },
-	{ "mand", 0, MS_MANDLOCK },	{ "noatime", 0, MS_NOATIME },
-	{ "nodev", 0, MS_NODEV },	{ "nodiratime", 0, MS_NODIRATIME },
-	{ "noexec", 0, MS_NOEXEC },	{ "nomand", 1, MS_MANDLOCK },
-	{ "norelatime", 1, MS_RELATIME }, { "nostrictatime", 1, MS_STRICTATIME },
-	{ "nosuid", 0, MS_NOSUID },	{ "rbind", 0, MS_BIND | MS_REC },
-	{ "relatime", 0, MS_RELATIME },	{ "remount", 0, MS_REMOUNT },
-	{ "ro", 0, MS_RDONLY },		{ "rw", 1, MS_RDONLY },
-	{ "strictatime", 0, MS_STRICTATIME }, { "suid", 1, MS_NOSUID },
+	{ "async", 1, MS_SYNCHRONOUS },
+	{ "atime", 1, MS_NOATIME },
+	{ "bind", 0, MS_BIND },
+	{ "defaults", 0, 0 },
+	{ "dev", 1, MS_NODEV },
+	{ "diratime", 1, MS_NODIRATIME },
+	{ "dirsync", 0, MS_DIRSYNC },
+	{ "exec", 1, MS_NOEXEC },
+	{ "mand", 0, MS_MANDLOCK },
+	{ "noatime", 0, MS_NOATIME },
+	{ "nodev", 0, MS_NODEV },
+	{ "nodiratime", 0, MS_NODIRATIME },
+	{ "noexec", 0, MS_NOEXEC },
+	{ "nomand", 1, MS_MANDLOCK },
+	{ "norelatime", 1, MS_RELATIME },
+	{ "nostrictatime", 1, MS_STRICTATIME },
+	{ "nosuid", 0, MS_NOSUID },
+	{ "rbind", 0, MS_BIND | MS_REC },
+	{ "relatime", 0, MS_RELATIME },
+	{ "remount", 0, MS_REMOUNT },
+	{ "ro", 0, MS_RDONLY },
+	{ "rw", 1, MS_RDONLY },
+	{ "strictatime", 0, MS_STRICTATIME },
+	{ "suid", 1, MS_NOSUID },
 	{ "sync", 0, MS_SYNCHRONOUS },
 };
 
@@ -36,14 +48,14 @@ static const struct {
 	const char *name;
 	unsigned long flag;
 } propopts[] = {
-	{ "private", MS_PRIVATE },   { "rprivate", MS_PRIVATE | MS_REC },
-	{ "shared", MS_SHARED },     { "rshared", MS_SHARED | MS_REC },
-	{ "slave", MS_SLAVE },       { "rslave", MS_SLAVE | MS_REC },
+	{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+	{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+	{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
 	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
-int mount_apply(const char *type, const char *source,
-		const struct pbstrlist *options, const char *target)
+int mount_apply(const char *type, const char *source, const struct pbstrlist *options,
+		const char *target)
 {
 	unsigned long flags = 0, prop = 0;
 	size_t dlen = 0;
@@ -85,8 +97,7 @@ int mount_apply(const char *type, const char *source,
 		first &= ~MS_RDONLY;
 	if (mount(source, target, type, first, d ? data : NULL) < 0)
 		return -errno;
-	if (first != flags &&
-	    mount("", target, NULL, flags | MS_REMOUNT, NULL) < 0) {
+	if (first != flags && mount("", target, NULL, flags | MS_REMOUNT, NULL) < 0) {
 		int e = errno;
 		umount2(target, MNT_DETACH);
 		return -e;

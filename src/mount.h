@@ -10,8 +10,8 @@
 #define MOUNT_H
 #include "pbtypes.h"
 
-int mount_apply(const char *type, const char *source,
-		const struct pbstrlist *options, const char *target);
+int mount_apply(const char *type, const char *source, const struct pbstrlist *options,
+		const char *target);
 int mount_unmount_all(const char *target);
 
 #endif

@@ -108,7 +108,8 @@ bool pbcb_pidlist(pb_istream_t *is, pb_ostream_t *os, const pb_field_t *field)
 			size_t dl = s.bytes_written;
 			s = pb_ostream_from_buffer(any, sizeof(any));
 			if (!pb_encode_tag(&s, PB_WT_STRING, 1) ||
-			    !pb_encode_string(&s, (const uint8_t *)url, sizeof(url) - 1) ||
+			    !pb_encode_string(&s, (const uint8_t *)url,
+					      sizeof(url) - 1) ||
 			    !pb_encode_tag(&s, PB_WT_STRING, 2) ||
 			    !pb_encode_string(&s, det, dl))
 				return false;
@@ -142,8 +143,8 @@ int pb_decode_arena(struct arena *a, const void *buf, size_t len,
 	return 0;
 }
 
-int pb_encode_arena(struct arena *a, const pb_msgdesc_t *fields,
-		    const void *src, struct pbbytes *out)
+int pb_encode_arena(struct arena *a, const pb_msgdesc_t *fields, const void *src,
+		    struct pbbytes *out)
 {
 	size_t n;
 	if (!pb_get_encoded_size(&n, fields, src)) {
@@ -163,8 +164,7 @@ int pb_encode_arena(struct arena *a, const pb_msgdesc_t *fields,
 	return 0;
 }
 
-long pb_encode_buf(void *buf, size_t cap, const pb_msgdesc_t *fields,
-		   const void *src)
+long pb_encode_buf(void *buf, size_t cap, const pb_msgdesc_t *fields, const void *src)
 {
 	pb_ostream_t os = pb_ostream_from_buffer(buf, cap);
 	if (!pb_encode(&os, fields, src)) {

@@ -23,14 +23,12 @@ extern const char *pbcb_error;
 
 int pb_decode_arena(struct arena *a, const void *buf, size_t len,
 		    const pb_msgdesc_t *fields, void *dst);
-int pb_encode_arena(struct arena *a, const pb_msgdesc_t *fields,
-		    const void *src, struct pbbytes *out);
+int pb_encode_arena(struct arena *a, const pb_msgdesc_t *fields, const void *src,
+		    struct pbbytes *out);
 /* Encode into a caller-provided buffer; returns the length or -1. */
-long pb_encode_buf(void *buf, size_t cap, const pb_msgdesc_t *fields,
-		   const void *src);
+long pb_encode_buf(void *buf, size_t cap, const pb_msgdesc_t *fields, const void *src);
 /* Append a string to a repeated-string list (arena-allocated). */
-int pbstrlist_add(struct arena *a, struct pbstrlist *l, const char *s,
-		  size_t n);
+int pbstrlist_add(struct arena *a, struct pbstrlist *l, const char *s, size_t n);
 /* Bound a string copy into a fixed nanopb char array. */
 #define PB_SETSTR(dst, src) pb_setstr((dst), sizeof(dst), (src))
 void pb_setstr(char *dst, size_t cap, const char *src);

@@ -24,14 +24,14 @@
 #include "log.h"
 #include "loop.h"
 
-#define MAX_JOBS 64
+#define MAX_JOBS    64
 #define CAPTURE_MAX (1u << 20)
 
 struct job {
 	pid_t pid;
-	int errfd;  /* exec-error pipe, read end */
-	int outfd;  /* capture pipe, read end, or -1 */
-	char *out;  /* mmap'd capture buffer */
+	int errfd; /* exec-error pipe, read end */
+	int outfd; /* capture pipe, read end, or -1 */
+	char *out; /* mmap'd capture buffer */
 	size_t outlen;
 	runc_done_fn fn;
 	void *ctx;
@@ -53,7 +53,7 @@ static void capture_read(struct job *j)
 		char sink[512];
 		char *dst = j->outlen < CAPTURE_MAX - 1 ? j->out + j->outlen : sink;
 		size_t room = j->outlen < CAPTURE_MAX - 1 ? CAPTURE_MAX - 1 - j->outlen
-							 : sizeof(sink);
+							  : sizeof(sink);
 		ssize_t n = read(j->outfd, dst, room);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -76,8 +76,8 @@ static void on_capture(int fd, uint32_t events, void *data)
 	}
 }
 
-int runc_spawn(const char *const argv[], const int fds[3], int flags,
-	       runc_done_fn fn, void *ctx, pid_t *pid_out)
+int runc_spawn(const char *const argv[], const int fds[3], int flags, runc_done_fn fn,
+	       void *ctx, pid_t *pid_out)
 {
 	struct job *j = NULL;
 	for (int i = 0; i < MAX_JOBS; i++)
@@ -196,8 +196,8 @@ void runc_forget(void *ctx)
 			jobs[i].ctx = NULL;
 }
 
-const char **runc_argv(struct arena *a, const struct runc_cfg *cfg,
-		       size_t extra, size_t *argc)
+const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra,
+		       size_t *argc)
 {
 	const char **v = arena_alloc(a, sizeof(char *) * (12 + extra));
 	if (!v)
@@ -259,6 +259,5 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 		outlen = 2048;
 	if (outlen)
 		return arena_printf(a, "%s: %.*s", what, (int)outlen, out);
-	return arena_printf(a, "%s: exit status %d", what,
-			    runc_exit_code(status));
+	return arena_printf(a, "%s: exit status %d", what, runc_exit_code(status));
 }

@@ -19,8 +19,7 @@
 
 enum { RUNC_CAPTURE = 1 };
 
-typedef void (*runc_done_fn)(void *ctx, int status, const char *out,
-			     size_t outlen);
+typedef void (*runc_done_fn)(void *ctx, int status, const char *out, size_t outlen);
 
 /* The runc flags shared by all commands of one container. */
 struct runc_cfg {
@@ -32,18 +31,18 @@ struct runc_cfg {
 };
 
 /* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE). */
-int runc_spawn(const char *const argv[], const int fds[3], int flags,
-	       runc_done_fn fn, void *ctx, pid_t *pid_out);
+int runc_spawn(const char *const argv[], const int fds[3], int flags, runc_done_fn fn,
+	       void *ctx, pid_t *pid_out);
 /* Called by the reaper; returns 1 if pid was one of our runc jobs. */
 int runc_reaped(pid_t pid, int status);
 /* A runc job whose requester went away: run its callback with ctx NULL. */
 void runc_forget(void *ctx);
 /* argv of "runc <global flags>" followed by up to `extra` more slots. */
-const char **runc_argv(struct arena *a, const struct runc_cfg *cfg,
-		       size_t extra, size_t *argc);
+const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra,
+		       size_t *argc);
 /* "<what> failed: <last error in log.json>" or a generic message. */
-char *runc_error(struct arena *a, const struct runc_cfg *cfg,
-		 const char *what, int status, const char *out, size_t outlen);
+char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
+		 int status, const char *out, size_t outlen);
 /* Exit code convention: WEXITSTATUS, or 128+signal. */
 int runc_exit_code(int status);
 

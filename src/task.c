@@ -36,7 +36,6 @@
 int task_shutdown_requested;
 void (*task_on_shutdown)(void);
 
-
 int task_valid_id(const char *id)
 {
 	size_t n = strlen(id);
@@ -77,8 +76,6 @@ struct proc *lookup(struct call *c, const char *id, const char *exec_id)
 	return p;
 }
 
-
-
 struct op *op_new(struct call *c, struct proc *p, const char *what)
 {
 	struct op *o = arena_alloc(c->arena, sizeof(*o));
@@ -90,8 +87,7 @@ struct op *op_new(struct call *c, struct proc *p, const char *what)
 	return o;
 }
 
-int op_spawn(struct op *o, const char *const *argv, const int fds[3],
-		    runc_done_fn fn)
+int op_spawn(struct op *o, const char *const *argv, const int fds[3], runc_done_fn fn)
 {
 	int r = runc_spawn(argv, fds, RUNC_CAPTURE, fn, o, NULL);
 	if (r < 0)
@@ -122,8 +118,7 @@ int read_pid_file(const char *path)
 	return pid > 0 ? pid : -EINVAL;
 }
 
-int write_file(const char *dir, const char *name, const char *data,
-		      size_t len)
+int write_file(const char *dir, const char *name, const char *data, size_t len)
 {
 	char path[PATH_MAX_LEN + 64], tmp[PATH_MAX_LEN + 64];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -144,8 +139,7 @@ int write_file(const char *dir, const char *name, const char *data,
  * A process's stdio before runc runs: pipes (and the FIFO copies), or for a
  * terminal the console socket, whose flag is appended to argv.
  */
-int proc_io_open(struct call *c, struct proc *p, const char **argv,
-			size_t *n)
+int proc_io_open(struct call *c, struct proc *p, const char **argv, size_t *n)
 {
 	if (p->terminal) {
 		char *path = arena_alloc(c->arena, 108);
@@ -158,8 +152,8 @@ int proc_io_open(struct call *c, struct proc *p, const char **argv,
 		argv[(*n)++] = path;
 		return 0;
 	}
-	struct io_cfg sc = { p->in, p->out, p->err, p->ct->io_uid, p->ct->io_gid,
-			     p->ct->id, shim_namespace };
+	struct io_cfg sc = { p->in,	    p->out,    p->err,	      p->ct->io_uid,
+			     p->ct->io_gid, p->ct->id, shim_namespace };
 	return io_open(&p->io, &sc);
 }
 
@@ -197,8 +191,7 @@ static void create_cleanup(struct container *ct)
 	container_free(ct);
 }
 
-static void publish_create(struct call *c, struct container *ct, struct proc *p,
-			   int pid)
+static void publish_create(struct call *c, struct container *ct, struct proc *p, int pid)
 {
 	containerd_task_v2_CreateTaskRequest *req = c->owner;
 	containerd_events_TaskCreate *ev = arena_alloc(c->arena, sizeof(*ev));
@@ -226,8 +219,7 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 	struct container *ct = p->ct;
 	if (!runc_ok(status)) {
 		char *msg = runc_error(o->call->arena, &ct->rc,
-				       "OCI runtime create failed", status, out,
-				       outlen);
+				       "OCI runtime create failed", status, out, outlen);
 		log_error("create %s: %s", ct->id, msg ? msg : "");
 		create_cleanup(ct);
 		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
@@ -240,8 +232,9 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 	if (pid < 0) {
 		log_error("create %s: init pid or console: %s", ct->id, strerror(-pid));
 		create_cleanup(ct);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "create %s: init pid or console: %s",
-				  ct->id, strerror(-pid));
+		ttrpc_reply_error(o->call, ST_UNKNOWN,
+				  "create %s: init pid or console: %s", ct->id,
+				  strerror(-pid));
 		return;
 	}
 	p->state = P_CREATED;
@@ -322,7 +315,8 @@ static void kill_orphans_done(void *ctx, int status, const char *out, size_t out
 {
 	(void)ctx;
 	if (!runc_ok(status))
-		log_warn("kill --all after init exit: %.*s", (int)(outlen > 200 ? 200 : outlen), out);
+		log_warn("kill --all after init exit: %.*s",
+			 (int)(outlen > 200 ? 200 : outlen), out);
 }
 
 static void kill_orphans(struct container *ct)
@@ -337,7 +331,8 @@ static void kill_orphans(struct container *ct)
 		argv[n++] = "9";
 		argv[n] = NULL;
 		static const int nofds[3] = { -1, -1, -1 };
-		int r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, NULL, NULL);
+		int r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, NULL,
+				   NULL);
 		if (r < 0)
 			log_warn("kill --all %s: %s", ct->id, strerror(-r));
 	}
@@ -453,8 +448,7 @@ void start_done(void *ctx, int status, const char *out, size_t outlen)
 	struct proc *p = o->proc;
 	if (!runc_ok(status)) {
 		char *msg = runc_error(o->call->arena, &p->ct->rc,
-				       "OCI runtime start failed", status, out,
-				       outlen);
+				       "OCI runtime start failed", status, out, outlen);
 		proc_started(p, 0);
 		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "start failed");
 		return;
@@ -483,8 +477,9 @@ static void task_start(struct call *c)
 		return;
 	}
 	if (p->state != P_CREATED || p->busy || p->exited) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "cannot start a process that is not in the created state");
+		ttrpc_reply_error(
+			c, ST_FAILED_PRECONDITION,
+			"cannot start a process that is not in the created state");
 		return;
 	}
 	size_t n;
@@ -584,7 +579,6 @@ static void task_connect(struct call *c)
 	ttrpc_reply(c, containerd_task_v2_ConnectResponse_fields, &r);
 }
 
-
 /* ---- Kill ---- */
 
 static void kill_done(void *ctx, int status, const char *out, size_t outlen)
@@ -617,7 +611,8 @@ static void task_kill(struct call *c)
 	if (!p)
 		return;
 	if (req->signal == 0 || req->signal > 64) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid signal %u", req->signal);
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid signal %u",
+				  req->signal);
 		return;
 	}
 	if (p->exited && !(req->all && p == p->ct->init)) {
@@ -672,8 +667,7 @@ static void delete_done(void *ctx, int status, const char *out, size_t outlen)
 	if (!runc_ok(status)) {
 		char *msg = runc_error(c->arena, &ct->rc, "OCI runtime delete failed",
 				       status, out, outlen);
-		if (msg && !strstr(msg, "does not exist") &&
-		    !strstr(msg, "not found")) {
+		if (msg && !strstr(msg, "does not exist") && !strstr(msg, "not found")) {
 			ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg);
 			return;
 		}
@@ -701,7 +695,8 @@ static void delete_done(void *ctx, int status, const char *out, size_t outlen)
 
 static void task_delete(struct call *c)
 {
-	containerd_task_v2_DeleteRequest *req = DECODE(c, containerd_task_v2_DeleteRequest);
+	containerd_task_v2_DeleteRequest *req =
+		DECODE(c, containerd_task_v2_DeleteRequest);
 	if (!req)
 		return;
 	struct proc *p = lookup(c, req->id, req->exec_id);
@@ -713,7 +708,8 @@ static void task_delete(struct call *c)
 		return;
 	}
 	int running = (p->state == P_RUNNING || p->state == P_PAUSED ||
-		       p->state == P_PAUSING) && !p->exit_done;
+		       p->state == P_PAUSING) &&
+		      !p->exit_done;
 	if (running) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
 				  "cannot delete a running process");

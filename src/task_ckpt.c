@@ -36,11 +36,12 @@ static void restore_done(void *ctx, int status, const char *out, size_t outlen)
 		pid = proc_runc_pid(p, path);
 	}
 	if (pid < 0) {
-		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime restore failed",
-				       status, out, outlen);
+		char *msg = runc_error(o->call->arena, &ct->rc,
+				       "OCI runtime restore failed", status, out, outlen);
 		io_close(&p->io);
 		p->busy = 0;
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "restore failed");
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
+				  msg ? msg : "restore failed");
 		return;
 	}
 	ct->checkpoint[0] = 0;
@@ -49,8 +50,8 @@ static void restore_done(void *ctx, int status, const char *out, size_t outlen)
 	start_done(ctx, 0, "", 0);
 }
 
-void restore_start(struct call *c, struct op *o, struct proc *p,
-			  const char **argv, size_t n)
+void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
+		   size_t n)
 {
 	struct container *ct = p->ct;
 	argv[n++] = "restore";
@@ -105,7 +106,9 @@ static void checkpoint_done(void *ctx, int status, const char *out, size_t outle
 		snprintf(src, sizeof(src), "%s/dump.log", k->work);
 		snprintf(dst, sizeof(dst), "%s/criu-dump.log", k->bundle);
 		int in = open(src, O_RDONLY | O_CLOEXEC);
-		int outfd = in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+		int outfd = in >= 0 ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+					   0600)
+				    : -1;
 		if (outfd >= 0) {
 			char buf[4096];
 			ssize_t n;
@@ -116,10 +119,12 @@ static void checkpoint_done(void *ctx, int status, const char *out, size_t outle
 		}
 		if (in >= 0)
 			close(in);
-		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
-				       "OCI runtime checkpoint failed", status, out, outlen);
+		char *msg =
+			runc_error(o->call->arena, &o->proc->ct->rc,
+				   "OCI runtime checkpoint failed", status, out, outlen);
 		remove_tree(k->work, 0);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "checkpoint failed");
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
+				  msg ? msg : "checkpoint failed");
 		return;
 	}
 	remove_tree(k->work, 0);
@@ -136,7 +141,8 @@ void task_checkpoint(struct call *c)
 	if (!p)
 		return;
 	if (p->exited || p->state == P_CREATED) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot checkpoint a %s container",
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "cannot checkpoint a %s container",
 				  p->exited ? "stopped" : "created");
 		return;
 	}
@@ -161,7 +167,8 @@ void task_checkpoint(struct call *c)
 	}
 	struct ckpt *k = arena_alloc(c->arena, sizeof(*k));
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 24 + opt->empty_namespaces_count * 2, &n);
+	const char **argv =
+		runc_argv(c->arena, &p->ct->rc, 24 + opt->empty_namespaces_count * 2, &n);
 	struct op *o = op_new(c, p, "checkpoint");
 	if (!k || !argv || !o) {
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");

@@ -68,7 +68,8 @@ void exec_start(struct call *c, struct proc *p)
 	struct proc *init = ct->init;
 	if (!init || init->exited || init->state == P_STOPPED) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "container %s is not running: cannot start exec", ct->id);
+				  "container %s is not running: cannot start exec",
+				  ct->id);
 		return;
 	}
 	if (init->state == P_PAUSED || init->state == P_PAUSING) {
@@ -77,8 +78,8 @@ void exec_start(struct call *c, struct proc *p)
 		return;
 	}
 	if (p->state != P_NEW || p->busy) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "exec %s was already started",
-				  p->id);
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "exec %s was already started", p->id);
 		return;
 	}
 	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
@@ -86,7 +87,8 @@ void exec_start(struct call *c, struct proc *p)
 				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");
 	int fd = spec_path ? mkostemp(spec_path, O_CLOEXEC) : -1;
 	if (fd < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s", strerror(errno));
+		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s",
+				  strerror(errno));
 		return;
 	}
 	ssize_t w = write(fd, p->spec, p->spec_len);
@@ -158,7 +160,8 @@ void task_exec(struct call *c)
 	}
 	const struct pbbytes *spec = &req->spec.value;
 	if (!req->has_spec || !spec->len || spec->ptr[0] != '{') {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT,
+				  "exec spec must be a JSON process");
 		return;
 	}
 	/* Keep the spec until Start; the request's terminal flag wins over the
@@ -168,12 +171,14 @@ void task_exec(struct call *c)
 	while (len && spec->ptr[len - 1] != '}')
 		len--;
 	if (!len) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "exec spec must be a JSON process");
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT,
+				  "exec spec must be a JSON process");
 		return;
 	}
 	size_t total = len - 1 + strlen(tail);
 	size_t map = (total + 4095) & ~(size_t)4095;
-	char *copy = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *copy = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
 	struct proc *p = copy != MAP_FAILED ? proc_new(ct, req->exec_id) : NULL;
 	if (!p) {
 		if (copy != MAP_FAILED)

@@ -29,8 +29,7 @@ struct op {
 
 struct op *op_new(struct call *c, struct proc *p, const char *what);
 /* Spawn runc with captured output; on failure the call is answered. */
-int op_spawn(struct op *o, const char *const *argv, const int fds[3],
-	     runc_done_fn fn);
+int op_spawn(struct op *o, const char *const *argv, const int fds[3], runc_done_fn fn);
 int runc_ok(int status);
 /* The process `exec_id` of container `id`, or NULL after NOT_FOUND. */
 struct proc *lookup(struct call *c, const char *id, const char *exec_id);
@@ -46,8 +45,8 @@ int proc_runc_pid(struct proc *p, const char *pidfile);
 /* Completion of runc start, shared with restore. */
 void start_done(void *ctx, int status, const char *out, size_t outlen);
 void exec_start(struct call *c, struct proc *p);
-void restore_start(struct call *c, struct op *o, struct proc *p,
-		   const char **argv, size_t n);
+void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
+		   size_t n);
 
 void task_exec(struct call *c);
 void task_checkpoint(struct call *c);

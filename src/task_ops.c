@@ -28,8 +28,8 @@ static void pids_done(void *ctx, int status, const char *out, size_t outlen)
 	struct op *o = ctx;
 	struct call *c = o->call;
 	if (!runc_ok(status)) {
-		char *msg = runc_error(c->arena, &o->proc->ct->rc, "OCI runtime ps failed",
-				       status, out, outlen);
+		char *msg = runc_error(c->arena, &o->proc->ct->rc,
+				       "OCI runtime ps failed", status, out, outlen);
 		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "ps failed");
 		return;
 	}
@@ -81,7 +81,6 @@ void task_pids(struct call *c)
 	op_spawn(o, argv, nofds, pids_done);
 }
 
-
 /* ---- Pause / Resume ---- */
 
 static void pause_done(void *ctx, int status, const char *out, size_t outlen)
@@ -105,8 +104,8 @@ static void pause_done(void *ctx, int status, const char *out, size_t outlen)
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, p->ct->id);
 	if (pause)
-		events_publish("/tasks/paused", containerd_events_TaskPaused_fields,
-			       &ev, "containerd.events.TaskPaused");
+		events_publish("/tasks/paused", containerd_events_TaskPaused_fields, &ev,
+			       "containerd.events.TaskPaused");
 	else
 		events_publish("/tasks/resumed", containerd_events_TaskResumed_fields,
 			       &ev, "containerd.events.TaskResumed");
@@ -125,7 +124,9 @@ static void pause_resume(struct call *c, int pause)
 	    (!pause && p->state != P_PAUSED)) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot %s a %s container",
 				  pause ? "pause" : "resume",
-				  p->exited ? "stopped" : pause ? "non-running" : "non-paused");
+				  p->exited ? "stopped"
+				  : pause   ? "non-running"
+					    : "non-paused");
 		return;
 	}
 	size_t n;
@@ -156,7 +157,6 @@ void task_resume(struct call *c)
 	pause_resume(c, 0);
 }
 
-
 /* ---- Update ---- */
 
 static void update_done(void *ctx, int status, const char *out, size_t outlen)
@@ -181,12 +181,14 @@ void task_update(struct call *c)
 	if (!p)
 		return;
 	if (p->exited) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot update a stopped container");
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "cannot update a stopped container");
 		return;
 	}
 	const struct pbbytes *res = &req->resources.value;
 	if (!req->has_resources || !res->len || res->len > 65536) {
-		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "resources must be LinuxResources JSON");
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT,
+				  "resources must be LinuxResources JSON");
 		return;
 	}
 	/* The JSON goes to runc's stdin through a pipe that holds all of it. */
@@ -221,7 +223,6 @@ void task_update(struct call *c)
 	close(pp[0]);
 }
 
-
 /* ---- Stats ---- */
 
 void task_stats(struct call *c)
@@ -233,7 +234,8 @@ void task_stats(struct call *c)
 	if (!p)
 		return;
 	if (!p->pid || p->exited) {
-		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process", req->id);
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process",
+				  req->id);
 		return;
 	}
 	containerd_task_v2_StatsResponse r;

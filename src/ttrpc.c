@@ -16,9 +16,9 @@
 #include "pbcb.h"
 #include "ttrpc.pb.h"
 
-#define MAX_CONN 64
+#define MAX_CONN     64
 #define MAX_SERVICES 4
-#define READ_CHUNK 8192
+#define READ_CHUNK   8192
 
 void ttrpc_hdr_put(uint8_t o[TTRPC_HDR_LEN], const struct ttrpc_hdr *h)
 {
@@ -36,10 +36,9 @@ void ttrpc_hdr_put(uint8_t o[TTRPC_HDR_LEN], const struct ttrpc_hdr *h)
 
 void ttrpc_hdr_get(const uint8_t i[TTRPC_HDR_LEN], struct ttrpc_hdr *h)
 {
-	h->len = (uint32_t)i[0] << 24 | (uint32_t)i[1] << 16 |
-		 (uint32_t)i[2] << 8 | i[3];
-	h->stream = (uint32_t)i[4] << 24 | (uint32_t)i[5] << 16 |
-		    (uint32_t)i[6] << 8 | i[7];
+	h->len = (uint32_t)i[0] << 24 | (uint32_t)i[1] << 16 | (uint32_t)i[2] << 8 | i[3];
+	h->stream =
+		(uint32_t)i[4] << 24 | (uint32_t)i[5] << 16 | (uint32_t)i[6] << 8 | i[7];
 	h->type = i[8];
 	h->flags = i[9];
 }
@@ -50,8 +49,8 @@ void ttrpc_dec_reset(struct ttrpc_dec *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n,
-		   ttrpc_frame_fn fn, void *ctx)
+int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_frame_fn fn,
+		   void *ctx)
 {
 	while (n > 0) {
 		if (d->skip) {
@@ -218,8 +217,7 @@ static int conn_flush(struct conn *k)
 }
 
 /* Queue header+payload (both inside `a`, which the queue then owns). */
-static void conn_send(struct conn *k, struct arena *a, uint8_t *frame,
-		      size_t len)
+static void conn_send(struct conn *k, struct arena *a, uint8_t *frame, size_t len)
 {
 	struct outbuf *o = arena_alloc(a, sizeof(*o));
 	if (!o) {
@@ -252,8 +250,8 @@ int ttrpc_call_dead(const struct call *c)
 }
 
 /* Encode Response{status, payload} as one frame and send it. */
-static void send_response(struct conn *k, struct arena *a, uint32_t stream,
-			  int code, const char *msg, const struct pbbytes *pl)
+static void send_response(struct conn *k, struct arena *a, uint32_t stream, int code,
+			  const char *msg, const struct pbbytes *pl)
 {
 	ttrpc_Response *r = arena_alloc(a, sizeof(*r));
 	if (!r) {
@@ -267,8 +265,7 @@ static void send_response(struct conn *k, struct arena *a, uint32_t stream,
 	if (pl)
 		r->payload = *pl;
 	size_t n;
-	if (!pb_get_encoded_size(&n, ttrpc_Response_fields, r) ||
-	    n > TTRPC_MAX_PAYLOAD) {
+	if (!pb_get_encoded_size(&n, ttrpc_Response_fields, r) || n > TTRPC_MAX_PAYLOAD) {
 		/* Too large to send: say so instead. */
 		memset(r, 0, sizeof(*r));
 		r->has_status = true;
@@ -329,8 +326,7 @@ void *ttrpc_decode(struct call *c, const pb_msgdesc_t *fields, size_t size)
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
-	if (pb_decode_arena(c->arena, c->payload.ptr, c->payload.len, fields,
-			    m) < 0) {
+	if (pb_decode_arena(c->arena, c->payload.ptr, c->payload.len, fields, m) < 0) {
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid %s request: %s",
 				  c->method, pbcb_error ? pbcb_error : "decode");
 		return NULL;
@@ -339,8 +335,7 @@ void *ttrpc_decode(struct call *c, const pb_msgdesc_t *fields, size_t size)
 }
 
 /* An error answered without a request arena (pool exhausted, oversized). */
-static void reply_early(struct conn *k, uint32_t stream, int code,
-			const char *msg)
+static void reply_early(struct conn *k, uint32_t stream, int code, const char *msg)
 {
 	struct arena *a = arena_new();
 	if (!a) {
@@ -351,14 +346,12 @@ static void reply_early(struct conn *k, uint32_t stream, int code,
 	send_response(k, a, stream, code, msg, NULL);
 }
 
-static const struct ttrpc_method *lookup(const char *svc, const char *meth,
-					 int *code)
+static const struct ttrpc_method *lookup(const char *svc, const char *meth, int *code)
 {
 	for (int i = 0; i < MAX_SERVICES && services[i].name; i++) {
 		if (strcmp(services[i].name, svc) != 0)
 			continue;
-		for (const struct ttrpc_method *m = services[i].methods; m->name;
-		     m++)
+		for (const struct ttrpc_method *m = services[i].methods; m->name; m++)
 			if (strcmp(m->name, meth) == 0)
 				return m;
 		*code = 1;
@@ -385,16 +378,16 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		return 0;
 	}
 	if ((h->stream & 1) == 0 || h->stream <= k->last_stream) {
-		send_response(k, a, h->stream, ST_INVALID_ARGUMENT,
-			      "invalid stream id", NULL);
+		send_response(k, a, h->stream, ST_INVALID_ARGUMENT, "invalid stream id",
+			      NULL);
 		return k->fd < 0 ? -EPIPE : 0;
 	}
 	k->last_stream = h->stream;
 	ttrpc_Request *req = arena_alloc(a, sizeof(*req));
 	struct call *c = arena_alloc(a, sizeof(*c));
 	if (!req || !c) {
-		send_response(k, a, h->stream, ST_RESOURCE_EXHAUSTED,
-			      "out of memory", NULL);
+		send_response(k, a, h->stream, ST_RESOURCE_EXHAUSTED, "out of memory",
+			      NULL);
 		return 0;
 	}
 	c->arena = a;
@@ -414,8 +407,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 	c->payload = req->payload;
 	c->method = req->method;
 	int known_service;
-	const struct ttrpc_method *m = lookup(req->service, req->method,
-					      &known_service);
+	const struct ttrpc_method *m = lookup(req->service, req->method, &known_service);
 	if (!m) {
 		if (known_service)
 			ttrpc_reply_error(c, ST_UNIMPLEMENTED, "method %s", req->method);

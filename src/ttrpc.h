@@ -21,7 +21,7 @@
 #include "arena.h"
 #include "pbtypes.h"
 
-#define TTRPC_HDR_LEN 10
+#define TTRPC_HDR_LEN	  10
 #define TTRPC_MAX_PAYLOAD (4u << 20)
 enum { TTRPC_REQUEST = 1, TTRPC_RESPONSE = 2, TTRPC_DATA = 3 };
 
@@ -66,10 +66,10 @@ struct ttrpc_dec {
  * NULL (the payload is discarded).  Otherwise the callee owns `a`.
  * A negative return stops decoding and is returned by ttrpc_dec_feed.
  */
-typedef int (*ttrpc_frame_fn)(void *ctx, const struct ttrpc_hdr *h,
-			      struct arena *a, uint8_t *payload);
-int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n,
-		   ttrpc_frame_fn fn, void *ctx);
+typedef int (*ttrpc_frame_fn)(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
+			      uint8_t *payload);
+int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_frame_fn fn,
+		   void *ctx);
 void ttrpc_dec_reset(struct ttrpc_dec *d);
 
 struct call;
@@ -85,10 +85,10 @@ struct call {
 	int conn;
 	unsigned gen;
 	uint32_t stream;
-	int dead;                       /* its connection is gone */
+	int dead;			/* its connection is gone */
 	void (*cancel)(struct call *c); /* set by a handler that parks it */
-	void *owner;                    /* for the handler's own use */
-	struct pbbytes payload;         /* the request message */
+	void *owner;			/* for the handler's own use */
+	struct pbbytes payload;		/* the request message */
 	const char *method;
 };
 

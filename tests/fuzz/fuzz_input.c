@@ -21,18 +21,31 @@ struct msg {
 	const pb_msgdesc_t *desc;
 	size_t size;
 };
-#define M(T) { &T##_msg, sizeof(T) }
+#define M(T)                                                                             \
+	{                                                                                \
+		&T##_msg, sizeof(T)                                                      \
+	}
 static const struct msg msgs[] = {
-	M(containerd_task_v2_CreateTaskRequest), M(containerd_task_v2_StartRequest),
-	M(containerd_task_v2_DeleteRequest), M(containerd_task_v2_ExecProcessRequest),
-	M(containerd_task_v2_ResizePtyRequest), M(containerd_task_v2_StateRequest),
-	M(containerd_task_v2_KillRequest), M(containerd_task_v2_CloseIORequest),
-	M(containerd_task_v2_PidsRequest), M(containerd_task_v2_CheckpointTaskRequest),
-	M(containerd_task_v2_UpdateTaskRequest), M(containerd_task_v2_WaitRequest),
-	M(containerd_task_v2_StatsRequest), M(containerd_task_v2_ConnectRequest),
-	M(containerd_task_v2_ShutdownRequest), M(containerd_task_v2_PauseRequest),
-	M(containerd_runc_v1_Options), M(containerd_runc_v1_CheckpointOptions),
-	M(containerd_runtime_bootstrap_v1_BootstrapParams), M(ttrpc_Response),
+	M(containerd_task_v2_CreateTaskRequest),
+	M(containerd_task_v2_StartRequest),
+	M(containerd_task_v2_DeleteRequest),
+	M(containerd_task_v2_ExecProcessRequest),
+	M(containerd_task_v2_ResizePtyRequest),
+	M(containerd_task_v2_StateRequest),
+	M(containerd_task_v2_KillRequest),
+	M(containerd_task_v2_CloseIORequest),
+	M(containerd_task_v2_PidsRequest),
+	M(containerd_task_v2_CheckpointTaskRequest),
+	M(containerd_task_v2_UpdateTaskRequest),
+	M(containerd_task_v2_WaitRequest),
+	M(containerd_task_v2_StatsRequest),
+	M(containerd_task_v2_ConnectRequest),
+	M(containerd_task_v2_ShutdownRequest),
+	M(containerd_task_v2_PauseRequest),
+	M(containerd_runc_v1_Options),
+	M(containerd_runc_v1_CheckpointOptions),
+	M(containerd_runtime_bootstrap_v1_BootstrapParams),
+	M(ttrpc_Response),
 };
 
 static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
@@ -43,10 +56,12 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		return 0;
 	ttrpc_Request *req = arena_alloc(a, sizeof(*req));
 	if (req && pb_decode_arena(a, payload, h->len, ttrpc_Request_fields, req) == 0) {
-		const struct msg *m = &msgs[(h->stream >> 1) % (sizeof(msgs) / sizeof(msgs[0]))];
+		const struct msg *m =
+			&msgs[(h->stream >> 1) % (sizeof(msgs) / sizeof(msgs[0]))];
 		void *dst = arena_alloc(a, m->size);
 		if (dst)
-			pb_decode_arena(a, req->payload.ptr, req->payload.len, m->desc, dst);
+			pb_decode_arena(a, req->payload.ptr, req->payload.len, m->desc,
+					dst);
 	}
 	arena_free(a);
 	return 0;
@@ -60,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ttrpc_dec d;
 	memset(&d, 0, sizeof(d));
 	ttrpc_dec_feed(&d, data + 1, cut ? cut - 1 : 0, on_frame, NULL);
-	ttrpc_dec_feed(&d, data + (cut ? cut : 1), size - (cut ? cut : 1), on_frame, NULL);
+	ttrpc_dec_feed(&d, data + (cut ? cut : 1), size - (cut ? cut : 1), on_frame,
+		       NULL);
 	ttrpc_dec_reset(&d);
 
 	/* the same bytes as JSON documents */

@@ -15,13 +15,13 @@
 static int passed, failed, group_failed;
 static const char *group;
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printf("FAIL %s: %s:%d: %s\n", group, __FILE__,    \
-			       __LINE__, #cond);                           \
-			group_failed = 1;                                  \
-		}                                                          \
+#define CHECK(cond)                                                                      \
+	do {                                                                             \
+		if (!(cond)) {                                                           \
+			printf("FAIL %s: %s:%d: %s\n", group, __FILE__, __LINE__,        \
+			       #cond);                                                   \
+			group_failed = 1;                                                \
+		}                                                                        \
 	} while (0)
 
 static inline void begin(const char *name)

@@ -109,7 +109,8 @@ static void run_loop_until(int *counter, int start, int ms)
 		if (*counter != start)
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    ms)
 			return;
 	}
 }
@@ -140,8 +141,8 @@ static pid_t test_pid; /* names the cgroups, also from the children */
 
 static void cg_dir(char *out, size_t cap, const char *ctrl, const char *suffix)
 {
-	snprintf(out, cap, "/sys/fs/cgroup/%s/shim-unit-test-%d%s", ctrl,
-		 (int)test_pid, suffix);
+	snprintf(out, cap, "/sys/fs/cgroup/%s/shim-unit-test-%d%s", ctrl, (int)test_pid,
+		 suffix);
 }
 
 static int cg_make(const char *ctrl, const char *suffix)
@@ -236,10 +237,12 @@ static void test_v1_stats(void)
 		CHECK(m->memory.rss + m->memory.cache > 0 ||
 		      m->memory.total_rss + m->memory.total_cache > 0 ||
 		      m->memory.active_anon + m->memory.inactive_anon +
-				      m->memory.active_file + m->memory.inactive_file > 0);
+				      m->memory.active_file + m->memory.inactive_file >
+			      0);
 		CHECK(m->has_memory_oom_control);
 		CHECK(m->has_blkio);
-		printf("# v1: pids %llu, cpu %llu ns over %u cpus, mem %llu (rss %llu, cache %llu), %zu bytes encoded\n",
+		printf("# v1: pids %llu, cpu %llu ns over %u cpus, mem %llu (rss %llu, "
+		       "cache %llu), %zu bytes encoded\n",
 		       (unsigned long long)m->pids.current,
 		       (unsigned long long)m->cpu.usage.total,
 		       (unsigned)m->cpu.usage.per_cpu_count,
@@ -469,16 +472,18 @@ static void test_v2_fake(void)
 	CHECK(m != NULL);
 	if (m) {
 		CHECK(m->has_pids && m->pids.current == 3 && m->pids.limit == UINT64_MAX);
-		CHECK(m->has_cpu && m->cpu.usage_usec == 1000 && m->cpu.user_usec == 600 &&
-		      m->cpu.system_usec == 400 && m->cpu.nr_periods == 7 &&
-		      m->cpu.nr_throttled == 2 && m->cpu.throttled_usec == 55 &&
-		      m->cpu.nr_bursts == 1 && m->cpu.burst_usec == 9);
+		CHECK(m->has_cpu && m->cpu.usage_usec == 1000 &&
+		      m->cpu.user_usec == 600 && m->cpu.system_usec == 400 &&
+		      m->cpu.nr_periods == 7 && m->cpu.nr_throttled == 2 &&
+		      m->cpu.throttled_usec == 55 && m->cpu.nr_bursts == 1 &&
+		      m->cpu.burst_usec == 9);
 		CHECK(m->cpu.has_psi && m->cpu.psi.has_some && m->cpu.psi.has_full);
 		CHECK(m->cpu.psi.some.avg10 == 1.5 && m->cpu.psi.some.avg60 == 0.25 &&
 		      m->cpu.psi.some.total == 1234 && m->cpu.psi.full.total == 77);
 		CHECK(m->has_memory && m->memory.anon == 4096 && m->memory.file == 8192 &&
-		      m->memory.kernel_stack == 16384 && m->memory.thp_collapse_alloc == 31 &&
-		      m->memory.pglazyfreed == 29 && m->memory.slab_unreclaimable == 17);
+		      m->memory.kernel_stack == 16384 &&
+		      m->memory.thp_collapse_alloc == 31 && m->memory.pglazyfreed == 29 &&
+		      m->memory.slab_unreclaimable == 17);
 		CHECK(m->memory.usage == 123456 && m->memory.usage_limit == UINT64_MAX);
 		CHECK(m->memory.swap_usage == 0 && m->memory.swap_limit == 1048576);
 		CHECK(m->memory.max_usage == 200000 && m->memory.swap_max_usage == 0);
@@ -492,7 +497,8 @@ static void test_v2_fake(void)
 		      m->io.usage[0].rios == 3 && m->io.usage[0].wios == 4);
 		CHECK(m->io.usage[1].major == 254 && m->io.usage[1].minor == 16 &&
 		      m->io.usage[1].wios == 6);
-		CHECK(m->has_rdma && m->rdma.current_count == 1 && m->rdma.limit_count == 1);
+		CHECK(m->has_rdma && m->rdma.current_count == 1 &&
+		      m->rdma.limit_count == 1);
 		CHECK(!strcmp(m->rdma.current[0].device, "mlx4_0") &&
 		      m->rdma.current[0].hca_handles == 2 &&
 		      m->rdma.current[0].hca_objects == 2000);

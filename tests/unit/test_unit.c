@@ -43,13 +43,16 @@ static void test_sha256(void)
 	begin("sha256 vectors");
 	char hex[65];
 	sha256_hex("abc", 3, hex);
-	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015"
+			  "ad") == 0);
 	sha256_hex("", 0, hex);
-	CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+	CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8"
+			  "55") == 0);
 	char a[1000];
 	memset(a, 'a', sizeof(a));
 	sha256_hex(a, sizeof(a), hex);
-	CHECK(strcmp(hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3") == 0);
+	CHECK(strcmp(hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737e"
+			  "a3") == 0);
 	end();
 }
 
@@ -61,12 +64,14 @@ static void test_socket_address(void)
 	CHECK(socket_address("/run/containerd/s", "/run/containerd/containerd.sock",
 			     "default", "c1", out, sizeof(out)) == 0);
 	CHECK(strcmp(out, "unix:///run/containerd/s/"
-			  "d25aa4ef11a84e954e74a5bcff06557d0b6ea8d0c00243896f29826694bbd888") == 0);
+			  "d25aa4ef11a84e954e74a5bcff06557d0b6ea8d0c00243896f29826694bbd8"
+			  "88") == 0);
 	/* filepath.Join cleans the path first */
 	CHECK(socket_address("/run/containerd/s", "/run/containerd//containerd.sock/",
 			     "k8s.io", "pod-abc", out, sizeof(out)) == 0);
 	CHECK(strcmp(out, "unix:///run/containerd/s/"
-			  "7e60d492144f3b695f74c9f6a7d2f715090f0d816e4136891519082b9ec662e1") == 0);
+			  "7e60d492144f3b695f74c9f6a7d2f715090f0d816e4136891519082b9ec662"
+			  "e1") == 0);
 	char longdir[200];
 	memset(longdir, 'd', sizeof(longdir) - 1);
 	longdir[0] = '/';
@@ -78,9 +83,15 @@ static void test_socket_address(void)
 	struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "a//b/./c/..", "a/b" }, { "/../x", "/x" }, { "", "." },
-		{ "../a", "../a" },	  { "/a/b/../../..", "/" }, { "a/../..", ".." },
-		{ "/a/", "/a" },	  { "./", "." }, { "/", "/" },
+		{ "a//b/./c/..", "a/b" },
+		{ "/../x", "/x" },
+		{ "", "." },
+		{ "../a", "../a" },
+		{ "/a/b/../../..", "/" },
+		{ "a/../..", ".." },
+		{ "/a/", "/a" },
+		{ "./", "." },
+		{ "/", "/" },
 		{ "abc/def/../../../ghi", "../ghi" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -89,7 +100,7 @@ static void test_socket_address(void)
 		path_clean(buf);
 		if (strcmp(buf, cases[i].out) != 0) {
 			printf("  path_clean(%s) = %s, want %s\n", cases[i].in, buf,
-				cases[i].out);
+			       cases[i].out);
 			group_failed = 1;
 		}
 	}
@@ -101,15 +112,26 @@ static void test_flags(void)
 {
 	begin("flags with Go flag syntax");
 	struct shim_flags f;
-	char *a1[] = { "shim", "-namespace", "ns1", "-id=c1", "--address", "/run/c.sock",
-		       "-publish-binary", "/usr/bin/containerd", "-debug", "start", NULL };
+	char *a1[] = { "shim",
+		       "-namespace",
+		       "ns1",
+		       "-id=c1",
+		       "--address",
+		       "/run/c.sock",
+		       "-publish-binary",
+		       "/usr/bin/containerd",
+		       "-debug",
+		       "start",
+		       NULL };
 	CHECK(flags_parse(&f, 10, a1) == 0);
 	CHECK(strcmp(f.namespace, "ns1") == 0 && strcmp(f.id, "c1") == 0);
 	CHECK(strcmp(f.address, "/run/c.sock") == 0 && f.debug == 1);
 	CHECK(strcmp(f.action, "start") == 0);
-	char *a2[] = { "shim", "-debug=false", "--namespace=x", "-bundle", "/b", "delete", NULL };
+	char *a2[] = { "shim", "-debug=false", "--namespace=x", "-bundle", "/b", "delete",
+		       NULL };
 	CHECK(flags_parse(&f, 6, a2) == 0);
-	CHECK(f.debug == 0 && strcmp(f.bundle, "/b") == 0 && strcmp(f.action, "delete") == 0);
+	CHECK(f.debug == 0 && strcmp(f.bundle, "/b") == 0 &&
+	      strcmp(f.action, "delete") == 0);
 	char *a3[] = { "shim", "-nosuch", NULL };
 	CHECK(flags_parse(&f, 2, a3) < 0 && strstr(f.error, "not defined"));
 	char *a4[] = { "shim", "-id", NULL };
@@ -119,7 +141,8 @@ static void test_flags(void)
 	char *a6[] = { "shim", "-v", NULL };
 	CHECK(flags_parse(&f, 2, a6) == 0 && f.version == 1 && f.action[0] == 0);
 	char *a7[] = { "shim", "-namespace", "n", "start", "-id", "late", NULL };
-	CHECK(flags_parse(&f, 6, a7) == 0 && strcmp(f.action, "start") == 0 && f.id[0] == 0);
+	CHECK(flags_parse(&f, 6, a7) == 0 && strcmp(f.action, "start") == 0 &&
+	      f.id[0] == 0);
 	end();
 
 	begin("container id validation");
@@ -201,8 +224,8 @@ static int collect(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 	return 0;
 }
 
-static size_t frame(uint8_t *out, uint32_t stream, uint8_t type,
-		    const char *payload, size_t len)
+static size_t frame(uint8_t *out, uint32_t stream, uint8_t type, const char *payload,
+		    size_t len)
 {
 	struct ttrpc_hdr h = { (uint32_t)len, stream, type, 0 };
 	ttrpc_hdr_put(out, &h);
@@ -308,9 +331,7 @@ static void fill(const pb_msgdesc_t *desc, void *msg, int depth)
 		for (int k = 0; k < count; k++) {
 			char *p = (char *)it.pData + (size_t)k * it.data_size;
 			switch (PB_LTYPE(t)) {
-			case PB_LTYPE_BOOL:
-				*(bool *)p = true;
-				break;
+			case PB_LTYPE_BOOL: *(bool *)p = true; break;
 			case PB_LTYPE_VARINT:
 			case PB_LTYPE_UVARINT:
 			case PB_LTYPE_SVARINT:
@@ -331,8 +352,7 @@ static void fill(const pb_msgdesc_t *desc, void *msg, int depth)
 				if (depth < 4)
 					fill(it.submsg_desc, p, depth + 1);
 				break;
-			default:
-				break;
+			default: break;
 			}
 		}
 	} while (pb_field_iter_next(&it));
@@ -351,36 +371,62 @@ static int roundtrip(const pb_msgdesc_t *desc, size_t size, const void *src)
 	return ok;
 }
 
-#define MSG(T) { #T, &T##_msg, sizeof(T) }
+#define MSG(T)                                                                           \
+	{                                                                                \
+#T, &T##_msg, sizeof(T)                                                  \
+	}
 static const struct {
 	const char *name;
 	const pb_msgdesc_t *desc;
 	size_t size;
 } messages[] = {
-	MSG(ttrpc_Request), MSG(ttrpc_Response), MSG(ttrpc_KeyValue),
-	MSG(google_rpc_Status), MSG(google_protobuf_Any), MSG(google_protobuf_Timestamp),
-	MSG(containerd_types_Mount), MSG(containerd_v1_types_ProcessInfo),
-	MSG(containerd_task_v2_CreateTaskRequest), MSG(containerd_task_v2_CreateTaskResponse),
-	MSG(containerd_task_v2_DeleteRequest), MSG(containerd_task_v2_DeleteResponse),
-	MSG(containerd_task_v2_ExecProcessRequest), MSG(containerd_task_v2_ResizePtyRequest),
-	MSG(containerd_task_v2_StateRequest), MSG(containerd_task_v2_StateResponse),
-	MSG(containerd_task_v2_KillRequest), MSG(containerd_task_v2_CloseIORequest),
-	MSG(containerd_task_v2_PidsRequest), MSG(containerd_task_v2_CheckpointTaskRequest),
-	MSG(containerd_task_v2_UpdateTaskRequest), MSG(containerd_task_v2_StartRequest),
-	MSG(containerd_task_v2_StartResponse), MSG(containerd_task_v2_WaitRequest),
-	MSG(containerd_task_v2_WaitResponse), MSG(containerd_task_v2_StatsRequest),
-	MSG(containerd_task_v2_StatsResponse), MSG(containerd_task_v2_ConnectRequest),
-	MSG(containerd_task_v2_ConnectResponse), MSG(containerd_task_v2_ShutdownRequest),
-	MSG(containerd_task_v2_PauseRequest), MSG(containerd_task_v2_ResumeRequest),
-	MSG(containerd_events_TaskCreate), MSG(containerd_events_TaskStart),
-	MSG(containerd_events_TaskDelete), MSG(containerd_events_TaskIO),
-	MSG(containerd_events_TaskExit), MSG(containerd_events_TaskOOM),
-	MSG(containerd_events_TaskExecAdded), MSG(containerd_events_TaskExecStarted),
-	MSG(containerd_events_TaskPaused), MSG(containerd_events_TaskResumed),
+	MSG(ttrpc_Request),
+	MSG(ttrpc_Response),
+	MSG(ttrpc_KeyValue),
+	MSG(google_rpc_Status),
+	MSG(google_protobuf_Any),
+	MSG(google_protobuf_Timestamp),
+	MSG(containerd_types_Mount),
+	MSG(containerd_v1_types_ProcessInfo),
+	MSG(containerd_task_v2_CreateTaskRequest),
+	MSG(containerd_task_v2_CreateTaskResponse),
+	MSG(containerd_task_v2_DeleteRequest),
+	MSG(containerd_task_v2_DeleteResponse),
+	MSG(containerd_task_v2_ExecProcessRequest),
+	MSG(containerd_task_v2_ResizePtyRequest),
+	MSG(containerd_task_v2_StateRequest),
+	MSG(containerd_task_v2_StateResponse),
+	MSG(containerd_task_v2_KillRequest),
+	MSG(containerd_task_v2_CloseIORequest),
+	MSG(containerd_task_v2_PidsRequest),
+	MSG(containerd_task_v2_CheckpointTaskRequest),
+	MSG(containerd_task_v2_UpdateTaskRequest),
+	MSG(containerd_task_v2_StartRequest),
+	MSG(containerd_task_v2_StartResponse),
+	MSG(containerd_task_v2_WaitRequest),
+	MSG(containerd_task_v2_WaitResponse),
+	MSG(containerd_task_v2_StatsRequest),
+	MSG(containerd_task_v2_StatsResponse),
+	MSG(containerd_task_v2_ConnectRequest),
+	MSG(containerd_task_v2_ConnectResponse),
+	MSG(containerd_task_v2_ShutdownRequest),
+	MSG(containerd_task_v2_PauseRequest),
+	MSG(containerd_task_v2_ResumeRequest),
+	MSG(containerd_events_TaskCreate),
+	MSG(containerd_events_TaskStart),
+	MSG(containerd_events_TaskDelete),
+	MSG(containerd_events_TaskIO),
+	MSG(containerd_events_TaskExit),
+	MSG(containerd_events_TaskOOM),
+	MSG(containerd_events_TaskExecAdded),
+	MSG(containerd_events_TaskExecStarted),
+	MSG(containerd_events_TaskPaused),
+	MSG(containerd_events_TaskResumed),
 	MSG(containerd_events_TaskCheckpointed),
 	MSG(containerd_services_events_ttrpc_v1_Envelope),
 	MSG(containerd_services_events_ttrpc_v1_ForwardRequest),
-	MSG(containerd_runc_v1_Options), MSG(containerd_runc_v1_CheckpointOptions),
+	MSG(containerd_runc_v1_Options),
+	MSG(containerd_runc_v1_CheckpointOptions),
 	MSG(containerd_runc_v1_ProcessDetails),
 	MSG(containerd_runtime_bootstrap_v1_BootstrapParams),
 };
@@ -394,7 +440,7 @@ static void test_roundtrip(void)
 		fill(messages[i].desc, m, 0);
 		if (!roundtrip(messages[i].desc, messages[i].size, m)) {
 			printf("  %s does not round-trip (%s)\n", messages[i].name,
-				pbcb_error ? pbcb_error : "");
+			       pbcb_error ? pbcb_error : "");
 			group_failed = 1;
 		}
 		arena_free(a);
@@ -470,11 +516,13 @@ static void test_roundtrip(void)
 			CHECK(pi->pid == 10 && !pi->has_info);
 		if (seen == 1) {
 			CHECK(pi->pid == 11 && pi->has_info &&
-			      strcmp(pi->info.type_url, "containerd.runc.v1.ProcessDetails") == 0);
+			      strcmp(pi->info.type_url,
+				     "containerd.runc.v1.ProcessDetails") == 0);
 			containerd_runc_v1_ProcessDetails det;
 			memset(&det, 0, sizeof(det));
 			CHECK(pb_decode_arena(a, pi->info.value.ptr, pi->info.value.len,
-					      containerd_runc_v1_ProcessDetails_fields, &det) == 0 &&
+					      containerd_runc_v1_ProcessDetails_fields,
+					      &det) == 0 &&
 			      strcmp(det.exec_id, "exec1") == 0);
 		}
 		seen++;
@@ -515,14 +563,18 @@ static void test_json(void)
 	CHECK(json_annotation(a, cfg, strlen(cfg), "nope", out, sizeof(out)) == -ENOENT);
 	CHECK(json_annotation(a, "{\"a\":", 5, "x", out, sizeof(out)) < 0);
 	CHECK(json_top_string(a, "{\"root\":\"/r\",\"b\":1}", 19, "root", out,
-			      sizeof(out)) == 0 && strcmp(out, "/r") == 0);
+			      sizeof(out)) == 0 &&
+	      strcmp(out, "/r") == 0);
 	/* a document larger than the stack token array */
 	char big[20000];
 	size_t n = (size_t)snprintf(big, sizeof(big), "{\"l\":[");
 	for (int i = 0; i < 1000; i++)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "%d,", i);
-	n += (size_t)snprintf(big + n - 1, sizeof(big) - n, "],\"annotations\":{\"k\":\"v\"}}") - 1;
-	CHECK(json_annotation(a, big, n, "k", out, sizeof(out)) == 0 && strcmp(out, "v") == 0);
+	n += (size_t)snprintf(big + n - 1, sizeof(big) - n,
+			      "],\"annotations\":{\"k\":\"v\"}}") -
+	     1;
+	CHECK(json_annotation(a, big, n, "k", out, sizeof(out)) == 0 &&
+	      strcmp(out, "v") == 0);
 
 	const char *log = "{\"level\":\"error\",\"msg\":\"first\",\"time\":\"t\"}\n"
 			  "{\"level\":\"info\",\"msg\":\"noise\"}\n"
@@ -548,7 +600,8 @@ static struct call *parked;
 
 static void m_echo(struct call *c)
 {
-	ttrpc_KeyValue *kv = ttrpc_decode(c, ttrpc_KeyValue_fields, sizeof(ttrpc_KeyValue));
+	ttrpc_KeyValue *kv =
+		ttrpc_decode(c, ttrpc_KeyValue_fields, sizeof(ttrpc_KeyValue));
 	if (!kv)
 		return;
 	ttrpc_reply(c, ttrpc_KeyValue_fields, kv);
@@ -601,7 +654,8 @@ static int client_recv(int fd, int *code, char *msg, size_t msgcap, ttrpc_KeyVal
 			if (have >= 10 + h.len) {
 				struct arena *a = arena_new();
 				ttrpc_Response *r = arena_alloc(a, sizeof(*r));
-				int ok = pb_decode_arena(a, buf + 10, h.len, ttrpc_Response_fields, r);
+				int ok = pb_decode_arena(a, buf + 10, h.len,
+							 ttrpc_Response_fields, r);
 				*code = ok == 0 ? r->status.code : -1;
 				snprintf(msg, msgcap, "%s", r->status.message);
 				if (kv && r->payload.len)
