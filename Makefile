@@ -66,6 +66,7 @@ $(BUILD)/obj/pb/%.o: $(NANOPB_SRC)/%.c $(NANOPB_SRC)/pb.h
 
 $(BIN): $(OBJS) $(GEN_O) $(PB_O)
 	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(filter-out -s,$(LDFLAGS)) -o $@.debug $^
 	@size $@ | tail -1
 
 tools:

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -346,6 +347,14 @@ static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
 			       f->address,
 			       f->debug ? "-debug" : NULL,
 			       NULL };
+	/* Exec our own file by its path, so that the daemon's comm (ps, top)
+	 * is the binary's name and not "exe"; /proc/self/exe if it is gone. */
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		execv(self, (char *const *)argv);
+	}
 	execv("/proc/self/exe", (char *const *)argv);
 	_exit(127);
 }

@@ -21,8 +21,13 @@
 char shim_namespace[256];
 void (*container_kill_orphans)(struct container *ct);
 
+/* The tables are large and mostly never touched; whether a slot is in use
+ * is kept apart, so that a scan reads a few hundred bytes instead of
+ * faulting in a page per entry. */
 static struct container containers[MAX_CONTAINERS];
 static struct proc procs[MAX_PROCS];
+static unsigned char ct_used[MAX_CONTAINERS];
+static unsigned char proc_used[MAX_PROCS];
 
 struct waiter {
 	struct call *call;
@@ -41,7 +46,7 @@ static unsigned unclaimed_next;
 struct container *container_find(const char *id)
 {
 	for (int i = 0; i < MAX_CONTAINERS; i++)
-		if (containers[i].used && strcmp(containers[i].id, id) == 0)
+		if (ct_used[i] && strcmp(containers[i].id, id) == 0)
 			return &containers[i];
 	return NULL;
 }
@@ -49,10 +54,10 @@ struct container *container_find(const char *id)
 struct container *container_new(const char *id)
 {
 	for (int i = 0; i < MAX_CONTAINERS; i++)
-		if (!containers[i].used) {
+		if (!ct_used[i]) {
 			struct container *ct = &containers[i];
 			memset(ct, 0, sizeof(*ct));
-			ct->used = 1;
+			ct_used[i] = 1;
 			ct->oom_watch = -1;
 			PB_SETSTR(ct->id, id);
 			return ct;
@@ -87,26 +92,26 @@ void container_free(struct container *ct)
 		cgroup_oom_unwatch(ct->oom_watch);
 	ct->oom_watch = -1;
 	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used && procs[i].ct == ct)
+		if (proc_used[i] && procs[i].ct == ct)
 			proc_free(&procs[i]);
-	ct->used = 0;
+	ct_used[ct - containers] = 0;
 }
 
 unsigned container_count(void)
 {
 	unsigned n = 0;
 	for (int i = 0; i < MAX_CONTAINERS; i++)
-		n += containers[i].used != 0;
+		n += ct_used[i];
 	return n;
 }
 
 struct proc *proc_new(struct container *ct, const char *exec_id)
 {
 	for (int i = 0; i < MAX_PROCS; i++)
-		if (!procs[i].used) {
+		if (!proc_used[i]) {
 			struct proc *p = &procs[i];
 			memset(p, 0, sizeof(*p));
-			p->used = 1;
+			proc_used[i] = 1;
 			p->ct = ct;
 			PB_SETSTR(p->id, exec_id);
 			io_init(&p->io);
@@ -122,7 +127,7 @@ struct proc *proc_find(struct container *ct, const char *exec_id)
 	if (!exec_id[0])
 		return ct->init;
 	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used && procs[i].ct == ct &&
+		if (proc_used[i] && procs[i].ct == ct &&
 		    strcmp(procs[i].id, exec_id) == 0)
 			return &procs[i];
 	return NULL;
@@ -131,7 +136,7 @@ struct proc *proc_find(struct container *ct, const char *exec_id)
 struct proc *proc_find_pid(struct container *ct, pid_t pid)
 {
 	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used && procs[i].ct == ct && procs[i].pid == pid)
+		if (proc_used[i] && procs[i].ct == ct && procs[i].pid == pid)
 			return &procs[i];
 	return NULL;
 }
@@ -145,7 +150,7 @@ void proc_free(struct proc *p)
 	p->spec = NULL;
 	if (p->ct && p->ct->init == p)
 		p->ct->init = NULL;
-	p->used = 0;
+	proc_used[p - procs] = 0;
 }
 
 void proc_exited_at(const struct proc *p, int64_t *sec, int32_t *nsec)
@@ -207,7 +212,7 @@ static int running_execs(const struct container *ct)
 	int n = 0;
 	for (int i = 0; i < MAX_PROCS; i++) {
 		const struct proc *p = &procs[i];
-		if (p->used && p->ct == ct && p != ct->init && p->pid && !p->exit_done)
+		if (proc_used[i] && p->ct == ct && p != ct->init && p->pid && !p->exit_done)
 			n++;
 	}
 	return n;
@@ -277,11 +282,13 @@ void container_reaped(pid_t pid, int status)
 	clock_gettime(CLOCK_REALTIME, &now);
 	for (int i = 0; i < MAX_PROCS; i++) {
 		struct proc *p = &procs[i];
-		if (p->used && p->pid == pid && !p->exited) {
+		if (!proc_used[i])
+			continue;
+		if (p->pid == pid && !p->exited) {
 			proc_exited(p, status, &now);
 			return;
 		}
-		if (p->used && p->io.logger == pid) {
+		if (p->io.logger == pid) {
 			p->io.logger = 0; /* never signal a reused pid */
 			return;
 		}

@@ -33,7 +33,6 @@ enum pstate {
 struct container;
 
 struct proc {
-	int used;
 	struct container *ct;
 	char id[ID_MAX]; /* exec id; "" for the init */
 	pid_t pid;
@@ -52,7 +51,6 @@ struct proc {
 };
 
 struct container {
-	int used;
 	char id[ID_MAX];
 	char bundle[PATH_MAX_LEN];
 	struct runc_cfg rc;

@@ -278,7 +278,12 @@ static int apply_options(struct call *c, struct container *ct,
 	ct->io_uid = opt ? opt->io_uid : 0;
 	ct->io_gid = opt ? opt->io_gid : 0;
 
-	/* options.json and runtime let `shim delete` find runc again. */
+	/* options.json and runtime let `shim delete` find runc again.  With
+	 * the defaults there is nothing to find (delete falls back to them),
+	 * and two file creations are most of Create's own CPU time on a
+	 * disk-backed state directory, so they are written only when needed. */
+	if (strcmp(root, DEFAULT_ROOT) == 0 && !ct->rc.binary[0] && !ct->rc.systemd_cgroup)
+		return 0;
 	char esc_root[1100], esc_bin[600], json[2048];
 	json_escape(root, esc_root, sizeof(esc_root));
 	json_escape(ct->rc.binary, esc_bin, sizeof(esc_bin));

@@ -12,7 +12,7 @@ pkgs=(
 	# tests and tools
 	file procps iproute2 util-linux psmisc shellcheck
 	# fuzzing and benchmarks
-	clang gnuplot-nox hyperfine umoci skopeo
+	clang gnuplot-nox umoci skopeo
 )
 
 missing=()

@@ -11,7 +11,7 @@
 #   SUITE    Debian's containerd package of that suite (trixie: 1.7, sid: 2.x),
 #            unpacked by tests/compat/fetch-containerd.sh (cached)
 # For each, two runs:
-#   own      RUNTIME=io.containerd.runc.v2-c, SHIM_DIR=build
+#   own      RUNTIME=io.containerd.runc.v2-c, SHIM_DIR=a copy of build/
 #   stock    build/containerd-shim-runc-v2-c copied as containerd-shim-runc-v2
 #            into a temp dir put first on containerd's PATH,
 #            RUNTIME=io.containerd.runc.v2; before the tests, a container is
@@ -20,7 +20,9 @@
 #            containerd-shim-runc-v2-c).
 # -v and TEST_PATTERNs are passed to tests/integration/run.sh.
 # Builds the shim with `make` if build/containerd-shim-runc-v2-c is missing.
-# Logs: COMPAT_LOG_DIR (default: a new /tmp/compat.XXXXXX, kept).
+# Logs: COMPAT_LOG_DIR (default: a new /tmp/compat.XXXXXX, kept): per run
+# LABEL-KIND.log (the tests), .verify, .containerd (containerd's own log;
+# its unusual warnings/errors are counted in the NOTE column).
 # COMPAT_OFFLINE=1: use the containerd packages unpacked before, no archive.
 #
 # Output: one line per combination, a table, then "N passed, N failed"
@@ -42,8 +44,14 @@ esac
 
 LOG_DIR=${COMPAT_LOG_DIR:-$(mktemp -d /tmp/compat.XXXXXX)}
 mkdir -p "$LOG_DIR"
-STOCK_DIR=$(mktemp -d /tmp/compat-stock.XXXXXX)
-trap 'rm -rf "$STOCK_DIR"' EXIT
+WORK=$(mktemp -d /tmp/compat-shim.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+# One snapshot of the binary for the whole matrix (a rebuild meanwhile does
+# not mix versions): OWN_DIR/containerd-shim-runc-v2-c and, as the stock
+# shim, STOCK_DIR/containerd-shim-runc-v2.
+OWN_DIR=$WORK/own
+STOCK_DIR=$WORK/stock
+mkdir -p "$OWN_DIR" "$STOCK_DIR"
 
 if [ ! -x "$SHIM" ]; then
 	echo "# building the shim (make)"
@@ -54,7 +62,10 @@ if [ ! -x "$SHIM" ]; then
 		exit 1
 	}
 fi
+cp "$SHIM" "$OWN_DIR/containerd-shim-runc-v2-c"
 cp "$SHIM" "$STOCK_DIR/containerd-shim-runc-v2"
+SHIM=$OWN_DIR/containerd-shim-runc-v2-c
+echo "# shim: $("$SHIM" -v 2>&1 | tr -s ' \n' ' ')sha256 $(sha256sum "$SHIM" | cut -c1-16)"
 
 PASSED=0
 FAILED=0
@@ -85,12 +96,12 @@ verify_stock() {
 		for p in $pids; do
 			exe=$(readlink "/proc/$p/exe")
 			ver=$("/proc/$p/exe" -v 2>&1 | head -n 1)
-			echo "shim pid $p exe $exe ($(stat -c %s "/proc/$p/exe") bytes), -v: $ver"
+			echo "shim pid $p exe $exe ($(stat -Lc %s "/proc/$p/exe") bytes), -v: $ver"
 			if [ "$exe" = "$STOCK_DIR/containerd-shim-runc-v2" ] && cmp -s "/proc/$p/exe" "$SHIM" &&
 				[ "${ver%:}" = containerd-shim-runc-v2-c ]; then
 				rc=0
 			else
-				echo "that is NOT our shim ($SHIM)"
+				echo "that is NOT our shim (a copy of $SHIM)"
 				rc=1
 				break
 			fi
@@ -102,7 +113,7 @@ verify_stock() {
 
 # combo LABEL KIND BIN_DIR: one integration run; appends to ROWS
 combo() {
-	local label=$1 kind=$2 bin=$3 log start secs line res note=
+	local label=$1 kind=$2 bin=$3 log start secs line res note='' d n
 	shift 3
 	log=$LOG_DIR/$label-$kind.log
 	start=$SECONDS
@@ -118,14 +129,26 @@ combo() {
 			env ${bin:+CONTAINERD_BIN_DIR="$bin"} RUNTIME=io.containerd.runc.v2 SHIM_DIR="$STOCK_DIR" \
 				FORCE_STATIC_TEST=1 CTRD_KEEP_LOG=1 "$REPO/tests/integration/run.sh" "$@"
 		else
-			env ${bin:+CONTAINERD_BIN_DIR="$bin"} RUNTIME=io.containerd.runc.v2-c SHIM_DIR="$REPO/build" \
+			env ${bin:+CONTAINERD_BIN_DIR="$bin"} RUNTIME=io.containerd.runc.v2-c SHIM_DIR="$OWN_DIR" \
 				CTRD_KEEP_LOG=1 "$REPO/tests/integration/run.sh" "$@"
 		fi
 	} >"$log" 2>&1 </dev/null
 	secs=$((SECONDS - start))
+	# containerd's log (kept by CTRD_KEEP_LOG=1 as /tmp/containerd-ctrd.X.log)
+	d=$(sed -n 's|^# containerd pid [0-9]*, dir /tmp/\(ctrd\.[A-Za-z0-9]*\)$|\1|p' "$log" | tail -n 1)
+	if [ -n "$d" ] && [ -f "/tmp/containerd-$d.log" ]; then
+		mv "/tmp/containerd-$d.log" "$log.containerd"
+		# warnings/errors beyond the usual ones (plugins we disabled, shim exits,
+		# ctr's exit code notes, 2.x's shim log copy race)
+		n=$(grep -E 'level=(warning|error)' "$log.containerd" | grep -cvE \
+			'failed to load plugin|cleaning up after shim disconnected|exit with non-zero exit code|copy shim log|OCI runtime create failed')
+		[ "$n" -eq 0 ] || note="${note:+$note; }containerd: $n warning/error line(s), e.g. $(grep -E 'level=(warning|error)' "$log.containerd" | grep -vE \
+			'failed to load plugin|cleaning up after shim disconnected|exit with non-zero exit code|copy shim log|OCI runtime create failed' |
+			sed -n '1s/^time="[^"]*" //p' | cut -c1-80)"
+	fi
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -n "$line" ] && [ "${line%% *}" -gt 0 ] && [ "${line#* passed, }" = "0 failed" ] &&
-		[ "$note" != "shim NOT verified" ]; then
+		[ "${note#shim NOT verified}" = "$note" ]; then
 		res=PASS
 		PASSED=$((PASSED + 1))
 	else
