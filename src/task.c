@@ -60,11 +60,56 @@ int task_valid_id(const char *id)
 }
 
 /* Look up container and process, answering NOT_FOUND when missing. */
+/*
+ * Calls about a container whose `runc create` is still running wait for it
+ * to finish, as they do behind the Go shim's lock: containerd lists the
+ * task (and may State or Kill it) before Create has returned.
+ */
+#define MAX_DEFERRED 64
+static struct call *deferred[MAX_DEFERRED];
+static const struct container *deferred_ct[MAX_DEFERRED];
+
+static void deferred_cancel(struct call *c)
+{
+	for (int i = 0; i < MAX_DEFERRED; i++)
+		if (deferred[i] == c)
+			deferred[i] = NULL;
+}
+
+static void defer_call(struct call *c, const struct container *ct)
+{
+	for (int i = 0; i < MAX_DEFERRED; i++)
+		if (!deferred[i]) {
+			deferred[i] = c;
+			deferred_ct[i] = ct;
+			c->cancel = deferred_cancel;
+			return;
+		}
+	ttrpc_reply_error(c, ST_UNAVAILABLE, "container %s is being created", ct->id);
+}
+
+/* Create of ct has ended (ct may be gone): run the calls that waited. */
+static void replay_deferred(const struct container *ct)
+{
+	for (int i = 0; i < MAX_DEFERRED; i++) {
+		struct call *c = deferred[i];
+		if (!c || deferred_ct[i] != ct)
+			continue;
+		deferred[i] = NULL;
+		c->cancel = NULL;
+		c->fn(c);
+	}
+}
+
 struct proc *lookup(struct call *c, const char *id, const char *exec_id)
 {
 	struct container *ct = container_find(id);
 	if (!ct) {
 		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", id);
+		return NULL;
+	}
+	if (ct->init && ct->init->state == P_NEW && ct->init->busy) {
+		defer_call(c, ct);
 		return NULL;
 	}
 	struct proc *p = proc_find(ct, exec_id);
@@ -224,6 +269,7 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 		create_cleanup(ct);
 		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
 				  msg ? msg : "OCI runtime create failed");
+		replay_deferred(ct);
 		return;
 	}
 	char path[PATH_MAX_LEN + 16];
@@ -248,6 +294,7 @@ static void create_done(void *ctx, int status, const char *out, size_t outlen)
 	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &resp);
 	if (p->exited && !p->exit_done)
 		proc_started(p, 0);
+	replay_deferred(ct);
 }
 
 static int apply_options(struct call *c, struct container *ct,

@@ -417,6 +417,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
 	}
 	log_debug("%s/%s stream %u", req->service, req->method, h->stream);
+	c->fn = m->fn;
 	m->fn(c);
 	/* A reply that failed to write may have closed the connection: stop
 	 * decoding its remaining bytes into a reset decoder. */

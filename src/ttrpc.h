@@ -90,6 +90,7 @@ struct call {
 	void *owner;			/* for the handler's own use */
 	struct pbbytes payload;		/* the request message */
 	const char *method;
+	ttrpc_method_fn fn; /* its handler, to run it again later */
 };
 
 int ttrpc_register(const char *service, const struct ttrpc_method *methods);

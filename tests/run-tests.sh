@@ -58,6 +58,22 @@ fuzz_smoke() {
 	return 1
 }
 
+# State and Kill sent while Create is in flight wait for it (no UNKNOWN
+# status, no "no such container")
+create_race() {
+	local log
+	log=$(mktemp)
+	if tests/compat/create-race.sh 8 >"$log" 2>&1; then
+		echo "ok calls during create wait for it (8 containers)"
+		rm -f "$log"
+		return 0
+	fi
+	echo "FAIL calls during create:"
+	tail -20 "$log"
+	rm -f "$log"
+	return 1
+}
+
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit integration bench)
 for s in "${suites[@]}"; do
@@ -73,6 +89,7 @@ for s in "${suites[@]}"; do
 	integration)
 		run_suite "integration: private containerd + real runc" \
 			tests/integration/run.sh
+		run_suite "integration: calls racing Create" create_race
 		;;
 	bench)
 		if [ -x tests/bench_smoke.sh ]; then
