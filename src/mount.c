@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -54,16 +57,76 @@ static const struct {
 	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
+static int mount_with(const char *type, const char *source,
+		      const struct pbstrlist *options, const char *target, char *data);
+
 int mount_apply(const char *type, const char *source, const struct pbstrlist *options,
 		const char *target)
 {
-	unsigned long flags = 0, prop = 0;
 	size_t dlen = 0;
 	for (const struct pbstr *o = options->head; o; o = o->next)
 		dlen += o->len + 1;
 	if (dlen > 65536)
 		return -E2BIG;
-	char data[dlen + 1];
+	/* A large option string (many overlay layers) must not grow the
+	 * daemon's stack for good: it gets its own mapping. */
+	size_t cap = (dlen + 1 + 4095) & ~(size_t)4095;
+	char *data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (data == MAP_FAILED)
+		return -ENOMEM;
+	int r = mount_with(type, source, options, target, data);
+	munmap(data, cap);
+	return r;
+}
+
+/* Shorten lowerdir=A/x:A/y:... to x:y:... relative to A, the lowerdirs'
+ * common parent, when the options would not fit in mount(2)'s one page;
+ * *dir receives A (empty when nothing was done). */
+void mount_compact_lowerdir(char *data, char *dir, size_t dircap)
+{
+	dir[0] = 0;
+	if (strlen(data) < 4096 - 512)
+		return;
+	char *ld = strstr(data, "lowerdir=");
+	if (!ld || (ld != data && ld[-1] != ','))
+		return;
+	char *list = ld + 9;
+	size_t listlen = strcspn(list, ",");
+	/* common prefix of all entries, cut back to a '/' */
+	size_t common = strcspn(list, ":,");
+	for (char *e = list; e < list + listlen;) {
+		size_t el = strcspn(e, ":,");
+		size_t k = 0;
+		while (k < common && k < el && e[k] == list[k])
+			k++;
+		common = k;
+		e += el + (e[el] == ':');
+	}
+	while (common > 0 && list[common - 1] != '/')
+		common--;
+	if (common < 2 || common >= dircap)
+		return;
+	memcpy(dir, list, common);
+	dir[common] = 0;
+	/* drop the prefix from every entry, in place */
+	char *w = list;
+	for (char *e = list; e < list + listlen;) {
+		size_t el = strcspn(e, ":,");
+		memmove(w, e + common, el - common);
+		w += el - common;
+		e += el;
+		if (*e == ':') {
+			*w++ = ':';
+			e++;
+		}
+	}
+	memmove(w, list + listlen, strlen(list + listlen) + 1);
+}
+
+static int mount_with(const char *type, const char *source,
+		      const struct pbstrlist *options, const char *target, char *data)
+{
+	unsigned long flags = 0, prop = 0;
 	data[0] = 0;
 	size_t d = 0;
 	for (const struct pbstr *o = options->head; o; o = o->next) {
@@ -95,8 +158,31 @@ int mount_apply(const char *type, const char *source, const struct pbstrlist *op
 	unsigned long first = flags;
 	if ((flags & MS_BIND) && (flags & MS_RDONLY))
 		first &= ~MS_RDONLY;
-	if (mount(source, target, type, first, d ? data : NULL) < 0)
-		return -errno;
+	char dir[PATH_MAX];
+	if (strcmp(type, "overlay") == 0)
+		mount_compact_lowerdir(data, dir, sizeof(dir));
+	else
+		dir[0] = 0;
+	int cwd = -1;
+	if (dir[0]) {
+		/* the daemon is single-threaded: chdir and back is safe */
+		cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd < 0 || chdir(dir) < 0) {
+			int e = errno;
+			if (cwd >= 0)
+				close(cwd);
+			return -e;
+		}
+	}
+	int mr = mount(source, target, type, first, d ? data : NULL);
+	int me = errno;
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0)
+			log_error("cannot return to the bundle: %s", strerror(errno));
+		close(cwd);
+	}
+	if (mr < 0)
+		return -me;
 	if (first != flags && mount("", target, NULL, flags | MS_REMOUNT, NULL) < 0) {
 		int e = errno;
 		umount2(target, MNT_DETACH);

@@ -13,5 +13,8 @@
 int mount_apply(const char *type, const char *source, const struct pbstrlist *options,
 		const char *target);
 int mount_unmount_all(const char *target);
+/* Overlay options too long for mount(2)'s one page: lowerdir entries made
+ * relative to their common parent, written to dir ("" if left alone). */
+void mount_compact_lowerdir(char *data, char *dir, size_t dircap);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "flags.h"
 #include "json.h"
 #include "loop.h"
+#include "mount.h"
 #include "pbcb.h"
 #include "sha256.h"
 #include "task.h"
@@ -595,6 +597,78 @@ static void test_json(void)
 	end();
 }
 
+/* ------------------------------------------------------------- mounts */
+static void test_mount(void)
+{
+	begin("overlay lowerdir compaction");
+	char data[8192], dir[256];
+	snprintf(data, sizeof(data), "lowerdir=/a/b:/a/c,upperdir=/u");
+	mount_compact_lowerdir(data, dir, sizeof(dir));
+	CHECK(dir[0] == 0 && strcmp(data, "lowerdir=/a/b:/a/c,upperdir=/u") == 0);
+	size_t n = (size_t)snprintf(data, sizeof(data), "index=off,lowerdir=");
+	for (int i = 0; i < 80; i++)
+		n += (size_t)snprintf(data + n, sizeof(data) - n, "%s/var/lib/containerd/"
+				      "io.containerd.snapshotter.v1.overlayfs/snapshots/%d/fs",
+				      i ? ":" : "", 1000 + i);
+	snprintf(data + n, sizeof(data) - n, ",upperdir=/up,workdir=/wk");
+	mount_compact_lowerdir(data, dir, sizeof(dir));
+	CHECK(strcmp(dir, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/"
+			  "snapshots/") == 0);
+	CHECK(strncmp(data, "index=off,lowerdir=1000/fs:1001/fs:", 35) == 0);
+	CHECK(strstr(data, ":1079/fs,upperdir=/up,workdir=/wk") != NULL);
+	CHECK(strlen(data) < 4096 - 512);
+	end();
+
+	if (geteuid() != 0)
+		return;
+	begin("overlay with 70 long lowerdirs mounts (root)");
+	char base[] = "/tmp/shim-unit-ovl-XXXXXX";
+	CHECK(mkdtemp(base) != NULL);
+	struct arena *a = arena_new();
+	struct pbstrlist opts = { 0 };
+	char *ld = arena_alloc(a, 16384);
+	size_t l = (size_t)snprintf(ld, 16384, "lowerdir=");
+	char path[512];
+	for (int i = 0; i < 70; i++) {
+		snprintf(path, sizeof(path), "%s/a-rather-long-snapshot-directory-name-%03d", base, i);
+		mkdir(path, 0755);
+		if (i == 69) {
+			char f[600];
+			snprintf(f, sizeof(f), "%s/bottom", path);
+			close(open(f, O_CREAT | O_WRONLY, 0644));
+		}
+		l += (size_t)snprintf(ld + l, 16384 - l, "%s%s", i ? ":" : "", path);
+	}
+	CHECK(l > 4096);
+	pbstrlist_add(a, &opts, ld, l);
+	char target[128], probe[160];
+	snprintf(target, sizeof(target), "%s/rootfs", base);
+	mkdir(target, 0755);
+	char cwd[512];
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	int r = mount_apply("overlay", "overlay", &opts, target);
+	CHECK(r == 0);
+	char now[512];
+	CHECK(getcwd(now, sizeof(now)) != NULL && strcmp(cwd, now) == 0);
+	snprintf(probe, sizeof(probe), "%s/bottom", target);
+	CHECK(r != 0 || access(probe, F_OK) == 0);
+	CHECK(mount_unmount_all(target) == 0);
+	CHECK(access(probe, F_OK) != 0);
+	for (int i = 0; i < 70; i++) {
+		snprintf(path, sizeof(path), "%s/a-rather-long-snapshot-directory-name-%03d", base, i);
+		if (i == 69) {
+			char f[600];
+			snprintf(f, sizeof(f), "%s/bottom", path);
+			unlink(f);
+		}
+		rmdir(path);
+	}
+	rmdir(target);
+	rmdir(base);
+	arena_free(a);
+	end();
+}
+
 /* --------------------------------------------------------- ttrpc server */
 static struct call *parked;
 
@@ -776,6 +850,7 @@ int main(void)
 	test_framing();
 	test_roundtrip();
 	test_json();
+	test_mount();
 	test_server();
 	return check_summary();
 }
