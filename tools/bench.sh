@@ -247,6 +247,10 @@ nmax=$(tr ' ' '\n' <<<"$BENCH_N" | grep . | sort -n | tail -n 1)
 	fi
 	echo
 	echo "Raw data: memory.tsv, speed.tsv, speed-raw.tsv; log: bench.log."
+	if [ -f "$HERE/bench-findings.md" ]; then
+		echo
+		cat "$HERE/bench-findings.md"
+	fi
 } >"$REPORT"
 
 bench_log "bench ($MODE): wrote $REPORT${chart:+ and $BENCH_OUT/$chart} (memory ${mem_s}s, speed ${speed_s}s)"
