@@ -45,7 +45,7 @@ deps:
 	tools/deps.sh
 
 fetch: $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
-$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h: third_party/fetch.sh
+$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h:
 	third_party/fetch.sh
 
 $(GEN)/%.pb.c $(GEN)/%.pb.h: proto/%.proto proto/*.options

@@ -250,8 +250,15 @@ static void exit_complete(struct proc *p)
 static void exit_handle(struct proc *p)
 {
 	struct container *ct = p->ct;
-	if (p == ct->init && !ct->own_pidns && container_kill_orphans)
-		container_kill_orphans(ct);
+	if (p == ct->init && !ct->own_pidns && container_kill_orphans && ct->orphans != 2) {
+		/* The init's exit waits until what it left behind is killed, as
+		 * the Go shim's does: a client that sees the exit sees them gone. */
+		if (!ct->orphans) {
+			ct->orphans = 1;
+			container_kill_orphans(ct);
+		}
+		return;
+	}
 	if (p == ct->init && running_execs(ct) > 0) {
 		/* Publish the init's exit after its execs' exits. */
 		ct->init_exit_held = 1;
@@ -262,6 +269,13 @@ static void exit_handle(struct proc *p)
 		ct->init_exit_held = 0;
 		exit_complete(ct->init);
 	}
+}
+
+void container_orphans_killed(struct container *ct)
+{
+	ct->orphans = 2;
+	if (ct->init && ct->init->exited && !ct->init->exit_done && !ct->init->busy)
+		exit_handle(ct->init);
 }
 
 static void proc_exited(struct proc *p, int status, const struct timespec *at)

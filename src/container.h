@@ -57,6 +57,7 @@ struct container {
 	int rootfs_mounted;
 	int init_exit_held; /* init exited while execs still run */
 	int own_pidns;	    /* its own pid namespace: the kernel reaps orphans */
+	int orphans;	    /* 1: runc kill --all running, 2: done */
 	char checkpoint[PATH_MAX_LEN]; /* created from a checkpoint: restore at Start */
 	char parent_checkpoint[PATH_MAX_LEN];
 	char criu_work[PATH_MAX_LEN]; /* Options.criu_work_path */
@@ -82,8 +83,10 @@ void container_watch_oom(struct container *ct, pid_t pid);
 /* A child that is not a runc job was reaped. */
 void container_reaped(pid_t pid, int status);
 /* Set by task.c: runs `runc kill --all SIGKILL` for a container whose init
- * exited without its own pid namespace (its orphans would live on). */
+ * exited without its own pid namespace (its orphans would live on), and
+ * calls container_orphans_killed() when runc is done. */
 extern void (*container_kill_orphans)(struct container *ct);
+void container_orphans_killed(struct container *ct);
 /* The pid of p is now known: match an exit reaped earlier. */
 void proc_set_pid(struct proc *p, pid_t pid);
 /* Start (runc start/exec) completed; the caller has queued the start

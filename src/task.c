@@ -365,10 +365,11 @@ static int config_own_pidns(struct arena *a, const char *bundle)
 
 static void kill_orphans_done(void *ctx, int status, const char *out, size_t outlen)
 {
-	(void)ctx;
+	struct container *ct = ctx;
 	if (!runc_ok(status))
-		log_warn("kill --all after init exit: %.*s",
-			 (int)(outlen > 200 ? 200 : outlen), out);
+		log_warn("kill --all after init exit: %.*s", (int)(outlen > 200 ? 200 : outlen),
+			 out);
+	container_orphans_killed(ct);
 }
 
 static void kill_orphans(struct container *ct)
@@ -376,6 +377,7 @@ static void kill_orphans(struct container *ct)
 	struct arena *a = arena_new();
 	size_t n;
 	const char **argv = a ? runc_argv(a, &ct->rc, 5, &n) : NULL;
+	int r = -ENOMEM;
 	if (argv) {
 		argv[n++] = "kill";
 		argv[n++] = "--all";
@@ -383,12 +385,13 @@ static void kill_orphans(struct container *ct)
 		argv[n++] = "9";
 		argv[n] = NULL;
 		static const int nofds[3] = { -1, -1, -1 };
-		int r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, NULL,
-				   NULL);
-		if (r < 0)
-			log_warn("kill --all %s: %s", ct->id, strerror(-r));
+		r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, ct, NULL);
 	}
 	arena_free(a);
+	if (r < 0) {
+		log_warn("kill --all %s: %s", ct->id, strerror(-r));
+		container_orphans_killed(ct);
+	}
 }
 
 static void task_create(struct call *c)
