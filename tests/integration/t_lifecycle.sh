@@ -157,3 +157,49 @@ t_pod_group() {
 	[ -S "${addr_a#unix://}" ] && fail "socket ${addr_a#unix://} left behind"
 	ctr_ containers rm "$a" "$b" || fail "container rm failed"
 }
+
+# without a pid namespace of its own, what the init leaves behind is killed
+# when it exits, before its exit is reported
+t_orphans_killed() {
+	local secs=$((90000 + RANDOM)) orphan init st spec=$T_DIR/spec.json
+	command -v python3 >/dev/null || skip "no python3"
+	# ctr's default spec with the host's pid namespace (no pid entry)
+	ctr_ oci spec | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+s["linux"]["namespaces"] = [n for n in s["linux"]["namespaces"] if n["type"] != "pid"]
+s["root"] = {"path": sys.argv[1], "readonly": False}
+s["process"]["args"] = ["sh", "-c", "sleep %s & exec sleep %d" % (sys.argv[2], int(sys.argv[2]) + 1)]
+s["process"]["env"] = ["PATH=/bin"]
+json.dump(s, open(sys.argv[3], "w"))
+' "$ROOTFS" "$secs" "$spec" || fail "cannot write the spec"
+	ctr_ run -d --runtime "$RUNTIME" --fifo-dir "$(ctr_fifo_dir)" --config "$spec" "$T_ID" ||
+		fail "ctr run -d failed"
+	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
+	wait_until 10 pgrep -fx "sleep $secs" >/dev/null || fail "no background sleep"
+	orphan=$(pgrep -fx "sleep $secs")
+	init=$(task_field "$T_ID" PID)
+	[ -n "$orphan" ] && [ "$orphan" != "$init" ] || fail "orphan '$orphan' init '$init'"
+	# watch the events, and look at the orphan the moment the exit shows
+	local ep i
+	ctr_ events >"$T_DIR/events" 2>&1 &
+	ep=$!
+	for ((i = 1; i <= 100; i++)); do
+		ctr_ namespaces label "$CTRD_NS" "probe=$T_ID-$i" >/dev/null
+		grep -q "probe\":\"$T_ID-" "$T_DIR/events" && break
+		sleep 0.1
+	done
+	ctr_ namespaces label "$CTRD_NS" probe= >/dev/null
+	ctr_ task kill -s SIGKILL "$T_ID" || { kill "$ep"; fail "kill failed"; }
+	for ((i = 0; i < 4000; i++)); do
+		grep -q "/tasks/exit.*$T_ID" "$T_DIR/events" && break
+		sleep 0.005
+	done
+	st=$(proc_state "$orphan" 2>/dev/null)
+	kill "$ep" 2>/dev/null
+	wait "$ep" 2>/dev/null
+	grep -q "/tasks/exit.*$T_ID" "$T_DIR/events" || fail "no exit event"
+	[ -z "$st" ] || [ "$st" = Z ] || fail "orphan $orphan still running ($st) when the exit was published"
+	wait_status "$T_ID" STOPPED 20 || fail "task not STOPPED"
+	ctr_ task rm "$T_ID" || fail "task rm failed"
+}
