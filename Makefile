@@ -84,10 +84,10 @@ $(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) \
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
-$(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/arena.c src/pbcb.c \
+$(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c src/arena.c src/pbcb.c \
 		src/loop.c $(GEN_C) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_cgroup.c src/cgroup.c src/arena.c \
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c src/arena.c \
 		src/pbcb.c src/loop.c $(GEN_C) $(NANOPB_SRC)/pb_common.c \
 		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
