@@ -48,6 +48,11 @@ void exec_start(struct call *c, struct proc *p);
 void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
 		   size_t n);
 
+/* Run the calls that waited for the Create of ct (ct may be gone). */
+void replay_deferred(const struct container *ct);
+void kill_orphans(struct container *ct);
+
+void task_create(struct call *c);
 void task_exec(struct call *c);
 void task_checkpoint(struct call *c);
 void task_pids(struct call *c);

@@ -1,0 +1,297 @@
+/*
+ * task_create.c - Create: runtime options, rootfs mounts, stdio, `runc
+ * create`, and what happens when it ends (the TaskCreate event, calls that
+ * waited, or the cleanup of a failed create).  Also the killing of what an
+ * init without its own pid namespace leaves behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "containerd_events_task.pb.h"
+#include "containerd_runc_v1_options.pb.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "mount.h"
+#include "pbcb.h"
+#include "task.h"
+#include "task_impl.h"
+
+#define DEFAULT_ROOT "/run/containerd/runc"
+
+static void create_cleanup(struct container *ct)
+{
+	if (ct->rootfs_mounted) {
+		char rootfs[PATH_MAX_LEN + 8];
+		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+		mount_unmount_all(rootfs);
+	}
+	container_free(ct);
+}
+
+static void publish_create(struct call *c, struct container *ct, struct proc *p, int pid)
+{
+	containerd_task_v2_CreateTaskRequest *req = c->owner;
+	containerd_events_TaskCreate *ev = arena_alloc(c->arena, sizeof(*ev));
+	if (!ev)
+		return;
+	PB_SETSTR(ev->container_id, ct->id);
+	PB_SETSTR(ev->bundle, ct->bundle);
+	ev->rootfs_count = req->rootfs_count;
+	memcpy(ev->rootfs, req->rootfs, sizeof(ev->rootfs));
+	ev->has_io = true;
+	PB_SETSTR(ev->io.stdin, p->in);
+	PB_SETSTR(ev->io.stdout, p->out);
+	PB_SETSTR(ev->io.stderr, p->err);
+	ev->io.terminal = p->terminal;
+	PB_SETSTR(ev->checkpoint, req->checkpoint);
+	ev->pid = (uint32_t)pid;
+	events_publish("/tasks/create", containerd_events_TaskCreate_fields, ev,
+		       "containerd.events.TaskCreate");
+}
+
+static void create_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	struct proc *p = o->proc;
+	struct container *ct = p->ct;
+	if (!runc_ok(status)) {
+		char *msg = runc_error(o->call->arena, &ct->rc,
+				       "OCI runtime create failed", status, out, outlen);
+		log_error("create %s: %s", ct->id, msg ? msg : "");
+		create_cleanup(ct);
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
+				  msg ? msg : "OCI runtime create failed");
+		replay_deferred(ct);
+		return;
+	}
+	char path[PATH_MAX_LEN + 16];
+	snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
+	int pid = proc_runc_pid(p, path);
+	if (pid < 0) {
+		log_error("create %s: init pid or console: %s", ct->id, strerror(-pid));
+		create_cleanup(ct);
+		ttrpc_reply_error(o->call, ST_UNKNOWN,
+				  "create %s: init pid or console: %s", ct->id,
+				  strerror(-pid));
+		return;
+	}
+	p->state = P_CREATED;
+	p->busy = 0;
+	cgroup_enable_controllers(pid);
+	container_watch_oom(ct, pid);
+	proc_set_pid(p, pid);
+
+	publish_create(o->call, ct, p, pid);
+	containerd_task_v2_CreateTaskResponse resp = { .pid = (uint32_t)pid };
+	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &resp);
+	if (p->exited && !p->exit_done)
+		proc_started(p, 0);
+	replay_deferred(ct);
+}
+
+static int apply_options(struct call *c, struct container *ct,
+			 const google_protobuf_Any *any)
+{
+	containerd_runc_v1_Options *opt = NULL;
+	const char *url = any->type_url;
+	const char *dot = strrchr(url, '/');
+	if (dot)
+		url = dot + 1;
+	if (any->value.len && strcmp(url, "containerd.runc.v1.Options") == 0) {
+		opt = arena_alloc(c->arena, sizeof(*opt));
+		if (!opt || pb_decode_arena(c->arena, any->value.ptr, any->value.len,
+					    containerd_runc_v1_Options_fields, opt) < 0)
+			return -EINVAL;
+	}
+	const char *root = opt && opt->root[0] ? opt->root : DEFAULT_ROOT;
+	if ((size_t)snprintf(ct->rc.root, sizeof(ct->rc.root), "%s/%s", root,
+			     shim_namespace) >= sizeof(ct->rc.root))
+		return -ENAMETOOLONG;
+	if (opt && opt->binary_name[0])
+		PB_SETSTR(ct->rc.binary, opt->binary_name);
+	ct->rc.systemd_cgroup = opt && opt->systemd_cgroup;
+	if (opt && opt->criu_path[0])
+		PB_SETSTR(ct->rc.criu, opt->criu_path);
+	if (opt && opt->criu_work_path[0])
+		PB_SETSTR(ct->criu_work, opt->criu_work_path);
+	ct->io_uid = opt ? opt->io_uid : 0;
+	ct->io_gid = opt ? opt->io_gid : 0;
+
+	/* options.json and runtime let `shim delete` find runc again.  With
+	 * the defaults there is nothing to find (delete falls back to them),
+	 * and two file creations are most of Create's own CPU time on a
+	 * disk-backed state directory, so they are written only when needed. */
+	if (strcmp(root, DEFAULT_ROOT) == 0 && !ct->rc.binary[0] &&
+	    !ct->rc.systemd_cgroup)
+		return 0;
+	char esc_root[1100], esc_bin[600], json[2048];
+	json_escape(root, esc_root, sizeof(esc_root));
+	json_escape(ct->rc.binary, esc_bin, sizeof(esc_bin));
+	int n = snprintf(json, sizeof(json),
+			 "{\"binary_name\":\"%s\",\"root\":\"%s\",\"systemd_cgroup\":%s}",
+			 esc_bin, esc_root, ct->rc.systemd_cgroup ? "true" : "false");
+	if (n > 0 && (size_t)n < sizeof(json))
+		write_file(ct->bundle, "options.json", json, (size_t)n);
+	const char *bin = ct->rc.binary[0] ? ct->rc.binary : "runc";
+	write_file(ct->bundle, "runtime", bin, strlen(bin));
+	return 0;
+}
+
+/* Whether config.json gives the container a pid namespace of its own; if
+ * it cannot be read, assume not, so that orphans are killed. */
+static int config_own_pidns(struct arena *a, const char *bundle)
+{
+	char path[PATH_MAX_LEN + 16];
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	char *js = NULL;
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20) &&
+	    (js = arena_alloc(a, (size_t)st.st_size)) != NULL)
+		n = read(fd, js, (size_t)st.st_size);
+	close(fd);
+	return n > 0 && json_own_pidns(a, js, (size_t)n) == 1;
+}
+
+static void kill_orphans_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct container *ct = ctx;
+	if (!runc_ok(status))
+		log_warn("kill --all after init exit: %.*s",
+			 (int)(outlen > 200 ? 200 : outlen), out);
+	container_orphans_killed(ct);
+}
+
+void kill_orphans(struct container *ct)
+{
+	struct arena *a = arena_new();
+	size_t n;
+	const char **argv = a ? runc_argv(a, &ct->rc, 5, &n) : NULL;
+	int r = -ENOMEM;
+	if (argv) {
+		argv[n++] = "kill";
+		argv[n++] = "--all";
+		argv[n++] = ct->id;
+		argv[n++] = "9";
+		argv[n] = NULL;
+		static const int nofds[3] = { -1, -1, -1 };
+		r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, ct, NULL);
+	}
+	arena_free(a);
+	if (r < 0) {
+		log_warn("kill --all %s: %s", ct->id, strerror(-r));
+		container_orphans_killed(ct);
+	}
+}
+
+void task_create(struct call *c)
+{
+	containerd_task_v2_CreateTaskRequest *req =
+		DECODE(c, containerd_task_v2_CreateTaskRequest);
+	if (!req)
+		return;
+	if (!task_valid_id(req->id)) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid container id %.80s",
+				  req->id);
+		return;
+	}
+	if (req->bundle[0] != '/' || strstr(req->bundle, "/../")) {
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid bundle path");
+		return;
+	}
+	if (container_find(req->id)) {
+		ttrpc_reply_error(c, ST_ALREADY_EXISTS, "container %s: already exists",
+				  req->id);
+		return;
+	}
+	struct container *ct = container_new(req->id);
+	struct proc *p = ct ? proc_new(ct, "") : NULL;
+	if (!p) {
+		if (ct)
+			container_free(ct);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many containers");
+		return;
+	}
+	PB_SETSTR(ct->bundle, req->bundle);
+	PB_SETSTR(ct->rc.bundle, req->bundle);
+	PB_SETSTR(p->in, req->stdin);
+	PB_SETSTR(p->out, req->stdout);
+	PB_SETSTR(p->err, req->stderr);
+	p->terminal = req->terminal;
+	if (apply_options(c, ct, &req->options) < 0) {
+		container_free(ct);
+		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid runtime options");
+		return;
+	}
+
+	ct->own_pidns = config_own_pidns(c->arena, ct->bundle);
+
+	char rootfs[PATH_MAX_LEN + 8];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+	for (pb_size_t i = 0; i < req->rootfs_count; i++) {
+		const containerd_types_Mount *m = &req->rootfs[i];
+		if (i == 0)
+			mkdir(rootfs, 0711);
+		int r = mount_apply(m->type, m->source, &m->options, rootfs);
+		if (r < 0) {
+			ct->rootfs_mounted = i > 0;
+			create_cleanup(ct);
+			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s: %s", m->source,
+					  rootfs, strerror(-r));
+			return;
+		}
+		ct->rootfs_mounted = 1;
+	}
+
+	size_t n;
+	const char **argv = runc_argv(c->arena, &ct->rc, 10, &n);
+	struct op *o = op_new(c, p, "create");
+	if (!argv || !o) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (req->checkpoint[0]) {
+		/* Restored at Start (runc restore); nothing runs until then. */
+		PB_SETSTR(ct->checkpoint, req->checkpoint);
+		PB_SETSTR(ct->parent_checkpoint, req->parent_checkpoint);
+		p->state = P_CREATED;
+		c->owner = req;
+		publish_create(c, ct, p, 0);
+		containerd_task_v2_CreateTaskResponse resp = { .pid = 0 };
+		ttrpc_reply(c, containerd_task_v2_CreateTaskResponse_fields, &resp);
+		return;
+	}
+	argv[n++] = "create";
+	argv[n++] = "--bundle";
+	argv[n++] = ct->bundle;
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
+	int r = proc_io_open(c, p, argv, &n);
+	if (r < 0) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		return;
+	}
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	c->owner = req;
+	p->busy = 1;
+	r = runc_spawn(argv, p->io.child, 0, create_done, o, NULL);
+	io_child_close(&p->io);
+	if (r < 0) {
+		create_cleanup(ct);
+		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+	}
+}
