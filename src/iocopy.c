@@ -171,8 +171,12 @@ static void on_src(int fd, uint32_t ev, void *data)
 	struct copier *c = data;
 	int r = pump(c, 0);
 	if (r < 0 && c->dst_pollable) {
-		/* The source was readable, so the destination is full. */
+		/* EAGAIN: either the source is drained (the usual case) or the
+		 * destination is full; only the latter is worth waiting on. */
 		if (c->buffered && c->off >= c->len)
+			return;
+		int avail = 0;
+		if (!c->buffered && ioctl(c->src, FIONREAD, &avail) == 0 && avail == 0)
 			return;
 		wait_dst(c);
 	}
