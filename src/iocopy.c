@@ -236,9 +236,12 @@ static int open_output(const char *uri)
 	int is_file;
 	const char *p = io_path(uri, &is_file);
 	struct stat st;
-	if (!is_file && stat(p, &st) == 0 && S_ISFIFO(st.st_mode))
+	/* A FIFO is opened read-write: the open never blocks, and the writer
+	 * survives its reader going away.  Anything else is appended to; no
+	 * open here may wait for a peer. */
+	if (stat(p, &st) == 0 && S_ISFIFO(st.st_mode))
 		return open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
 }
 
 /* Open the stdin FIFO for reading, and our held writer on it. */

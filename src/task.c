@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "events.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "mount.h"
 #include "pbcb.h"
 #include "task_impl.h"
@@ -475,6 +477,104 @@ static void delete_done(void *ctx, int status, const char *out, size_t outlen)
 	container_free(ct);
 }
 
+/* What Delete does once the process's output has been copied out. */
+static void delete_proceed(struct call *c, struct proc *p)
+{
+	if (p != p->ct->init) {
+		delete_reply(c, p);
+		proc_free(p);
+		return;
+	}
+	size_t n;
+	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
+	struct op *o = op_new(c, p, "delete");
+	if (!argv || !o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	argv[n++] = "delete";
+	argv[n++] = p->ct->id;
+	argv[n] = NULL;
+	static const int nofds[3] = { -1, -1, -1 };
+	p->busy = 1;
+	if (op_spawn(o, argv, nofds, delete_done) < 0)
+		p->busy = 0;
+}
+
+/*
+ * Like the Go shim, Delete waits (at most 10 s) for the copies of the
+ * process's stdout and stderr to finish, so that output still in a pipe
+ * reaches a slow reader instead of being cut off.
+ */
+#define DRAIN_WAIT_S 10
+
+struct drain {
+	struct call *call;
+	struct proc *proc;
+	int timer;
+};
+
+static void drain_stop(struct drain *d)
+{
+	d->proc->io.on_drained = NULL;
+	d->proc->busy = 0;
+	loop_del(d->timer);
+	close(d->timer);
+	d->call->cancel = NULL;
+}
+
+static void drain_done(void *ctx)
+{
+	struct drain *d = ctx;
+	drain_stop(d);
+	delete_proceed(d->call, d->proc);
+}
+
+static void drain_timeout(int fd, uint32_t events, void *ctx)
+{
+	(void)fd;
+	(void)events;
+	struct drain *d = ctx;
+	log_warn("delete %s: output still being copied after %d s, closing it",
+		 d->proc->ct->id, DRAIN_WAIT_S);
+	drain_done(d);
+}
+
+static void drain_cancel(struct call *c)
+{
+	drain_stop(c->owner);
+}
+
+static void delete_after_drain(struct call *c, struct proc *p)
+{
+	if (!io_busy(&p->io)) {
+		delete_proceed(c, p);
+		return;
+	}
+	struct drain *d = arena_alloc(c->arena, sizeof(*d));
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	struct itimerspec it = { .it_value = { DRAIN_WAIT_S, 0 } };
+	if (!d || tfd < 0 || timerfd_settime(tfd, 0, &it, NULL) < 0) {
+		if (tfd >= 0)
+			close(tfd);
+		delete_proceed(c, p); /* no way to wait: the final drain in io_close */
+		return;
+	}
+	d->call = c;
+	d->proc = p;
+	d->timer = tfd;
+	if (loop_add(tfd, EPOLLIN, drain_timeout, d) < 0) {
+		close(tfd);
+		delete_proceed(c, p);
+		return;
+	}
+	p->busy = 1;
+	p->io.on_drained = drain_done;
+	p->io.ctx = d;
+	c->owner = d;
+	c->cancel = drain_cancel;
+}
+
 static void task_delete(struct call *c)
 {
 	containerd_task_v2_DeleteRequest *req =
@@ -497,25 +597,7 @@ static void task_delete(struct call *c)
 				  "cannot delete a running process");
 		return;
 	}
-	if (p != p->ct->init) {
-		delete_reply(c, p);
-		proc_free(p);
-		return;
-	}
-	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
-	struct op *o = op_new(c, p, "delete");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	argv[n++] = "delete";
-	argv[n++] = p->ct->id;
-	argv[n] = NULL;
-	static const int nofds[3] = { -1, -1, -1 };
-	p->busy = 1;
-	if (op_spawn(o, argv, nofds, delete_done) < 0)
-		p->busy = 0;
+	delete_after_drain(c, p);
 }
 
 /* ---- CloseIO, ResizePty, Shutdown ---- */

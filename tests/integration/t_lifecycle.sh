@@ -203,3 +203,23 @@ json.dump(s, open(sys.argv[3], "w"))
 	wait_status "$T_ID" STOPPED 20 || fail "task not STOPPED"
 	ctr_ task rm "$T_ID" || fail "task rm failed"
 }
+
+# output into a FIFO nobody reads: once the pipes are full the copy stalls;
+# Delete waits for it (~10 s, as the Go shim does), then completes anyway
+t_delete_stalled_output() {
+	local t0 t1 fifo=$T_DIR/out.fifo
+	mkfifo "$fifo" || fail "mkfifo failed"
+	run_c -d "--log-uri=file://$fifo" "$T_ID" sh -c 'head -c 400000 /dev/zero; exec sleep 1000' ||
+		fail "ctr run -d failed"
+	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
+	sleep 0.5
+	ctr_ task kill -s SIGKILL "$T_ID" || fail "kill failed"
+	wait_status "$T_ID" STOPPED 20 || fail "task not STOPPED"
+	t0=$(date +%s)
+	ctr_ task rm "$T_ID" || fail "task rm failed"
+	t1=$(date +%s)
+	[ $((t1 - t0)) -ge 8 ] || fail "delete took $((t1 - t0)) s: it did not wait for the output"
+	[ $((t1 - t0)) -le 30 ] || fail "delete took $((t1 - t0)) s"
+	ctr_ task ls -q | grep -qx "$T_ID" && fail "task still listed"
+	return 0
+}
