@@ -121,7 +121,7 @@ struct proc *lookup(struct call *c, const char *id, const char *exec_id)
 	return p;
 }
 
-struct op *op_new(struct call *c, struct proc *p, const char *what)
+static struct op *op_new(struct call *c, struct proc *p, const char *what)
 {
 	struct op *o = arena_alloc(c->arena, sizeof(*o));
 	if (o) {
@@ -129,6 +129,16 @@ struct op *op_new(struct call *c, struct proc *p, const char *what)
 		o->proc = p;
 		o->what = what;
 	}
+	return o;
+}
+
+struct op *op_begin(struct call *c, struct proc *p, const char *what, size_t extra,
+		    const char ***argv, size_t *n)
+{
+	*argv = runc_argv(c->arena, &p->ct->rc, extra, n);
+	struct op *o = *argv ? op_new(c, p, what) : NULL;
+	if (!o)
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 	return o;
 }
 
@@ -267,12 +277,10 @@ static void task_start(struct call *c)
 		return;
 	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 24, &n);
-	struct op *o = op_new(c, p, "start");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+	const char **argv;
+	struct op *o = op_begin(c, p, "start", 24, &argv, &n);
+	if (!o)
 		return;
-	}
 	if (p->ct->checkpoint[0]) {
 		restore_start(c, o, p, argv, n);
 		return;
@@ -412,12 +420,10 @@ static void task_kill(struct call *c)
 		return;
 	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 5, &n);
-	struct op *o = op_new(c, p, "kill");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+	const char **argv;
+	struct op *o = op_begin(c, p, "kill", 5, &argv, &n);
+	if (!o)
 		return;
-	}
 	argv[n++] = "kill";
 	if (req->all)
 		argv[n++] = "--all";
@@ -486,12 +492,10 @@ static void delete_proceed(struct call *c, struct proc *p)
 		return;
 	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
-	struct op *o = op_new(c, p, "delete");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+	const char **argv;
+	struct op *o = op_begin(c, p, "delete", 3, &argv, &n);
+	if (!o)
 		return;
-	}
 	argv[n++] = "delete";
 	argv[n++] = p->ct->id;
 	argv[n] = NULL;

@@ -166,14 +166,16 @@ void task_checkpoint(struct call *c)
 		return;
 	}
 	struct ckpt *k = arena_alloc(c->arena, sizeof(*k));
-	size_t n;
-	const char **argv =
-		runc_argv(c->arena, &p->ct->rc, 24 + opt->empty_namespaces_count * 2, &n);
-	struct op *o = op_new(c, p, "checkpoint");
-	if (!k || !argv || !o) {
+	if (!k) {
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	size_t n;
+	const char **argv;
+	struct op *o = op_begin(c, p, "checkpoint", 24 + opt->empty_namespaces_count * 2,
+				&argv, &n);
+	if (!o)
+		return;
 	PB_SETSTR(k->bundle, p->ct->bundle);
 	if (opt->work_path[0])
 		PB_SETSTR(k->work, opt->work_path);

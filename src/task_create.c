@@ -255,11 +255,10 @@ void task_create(struct call *c)
 	}
 
 	size_t n;
-	const char **argv = runc_argv(c->arena, &ct->rc, 10, &n);
-	struct op *o = op_new(c, p, "create");
-	if (!argv || !o) {
+	const char **argv;
+	struct op *o = op_begin(c, p, "create", 10, &argv, &n);
+	if (!o) {
 		create_cleanup(ct);
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	if (req->checkpoint[0]) {

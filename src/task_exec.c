@@ -99,11 +99,10 @@ void exec_start(struct call *c, struct proc *p)
 		return;
 	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &ct->rc, 11, &n);
-	struct op *o = op_new(c, p, "exec");
-	if (!argv || !o) {
+	const char **argv;
+	struct op *o = op_begin(c, p, "exec", 11, &argv, &n);
+	if (!o) {
 		unlink(spec_path);
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	argv[n++] = "exec";

@@ -27,7 +27,11 @@ struct op {
 	int arg;
 };
 
-struct op *op_new(struct call *c, struct proc *p, const char *what);
+/* A runc job for call c about p, and runc's argv with its global flags
+ * and room for `extra` more (*n counts what is filled); NULL once the call
+ * has been answered. */
+struct op *op_begin(struct call *c, struct proc *p, const char *what, size_t extra,
+		    const char ***argv, size_t *n);
 /* Spawn runc with captured output; on failure the call is answered. */
 int op_spawn(struct op *o, const char *const *argv, const int fds[3], runc_done_fn fn);
 int runc_ok(int status);

@@ -66,12 +66,10 @@ void task_pids(struct call *c)
 	if (!p)
 		return;
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 5, &n);
-	struct op *o = op_new(c, p, "ps");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+	const char **argv;
+	struct op *o = op_begin(c, p, "ps", 5, &argv, &n);
+	if (!o)
 		return;
-	}
 	argv[n++] = "ps";
 	argv[n++] = "--format";
 	argv[n++] = "json";
@@ -130,12 +128,10 @@ static void pause_resume(struct call *c, int pause)
 		return;
 	}
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 3, &n);
-	struct op *o = op_new(c, p, pause ? "pause" : "resume");
-	if (!argv || !o) {
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+	const char **argv;
+	struct op *o = op_begin(c, p, pause ? "pause" : "resume", 3, &argv, &n);
+	if (!o)
 		return;
-	}
 	o->arg = pause;
 	argv[n++] = pause ? "pause" : "resume";
 	argv[n++] = p->ct->id;
@@ -207,11 +203,10 @@ void task_update(struct call *c)
 	}
 	fcntl(pp[0], F_SETFL, 0);
 	size_t n;
-	const char **argv = runc_argv(c->arena, &p->ct->rc, 4, &n);
-	struct op *o = op_new(c, p, "update");
-	if (!argv || !o) {
+	const char **argv;
+	struct op *o = op_begin(c, p, "update", 4, &argv, &n);
+	if (!o) {
 		close(pp[0]);
-		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	argv[n++] = "update";

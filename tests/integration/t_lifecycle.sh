@@ -89,20 +89,28 @@ t_shim_cleanup() {
 	return 0
 }
 
+# events_subscribe FILE: `ctr events` into FILE in the background (its pid
+# in EVENTS_PID), returning once the subscription is live: it has seen a
+# namespace label of ours
+events_subscribe() {
+	local i
+	ctr_ events >"$1" 2>&1 &
+	EVENTS_PID=$!
+	for ((i = 1; i <= 100; i++)); do
+		ctr_ namespaces label "$CTRD_NS" "probe=$T_ID-$i" >/dev/null
+		grep -q "probe\":\"$T_ID-" "$1" && break
+		sleep 0.1
+	done
+	ctr_ namespaces label "$CTRD_NS" probe= >/dev/null
+	grep -q "probe\":\"$T_ID-" "$1" || { kill "$EVENTS_PID"; fail "ctr events never subscribed"; }
+}
+
 # /tasks/create, /tasks/start, /tasks/exit, /tasks/delete in that order,
 # with the right exit status and pid
 t_events() {
-	local ep i topics rc spid epid
-	ctr_ events >"$T_DIR/events" 2>&1 &
-	ep=$!
-	# handshake: wait until the subscription sees our own events
-	for ((i = 1; i <= 100; i++)); do
-		ctr_ namespaces label "$CTRD_NS" "probe=$T_ID-$i" >/dev/null
-		grep -q "probe\":\"$T_ID-" "$T_DIR/events" && break
-		sleep 0.1
-	done
-	grep -q "probe\":\"$T_ID-" "$T_DIR/events" || { kill "$ep"; fail "ctr events never subscribed"; }
-	ctr_ namespaces label "$CTRD_NS" probe= >/dev/null
+	local ep topics rc spid epid
+	events_subscribe "$T_DIR/events"
+	ep=$EVENTS_PID
 
 	run_c --rm "$T_ID" sh -c 'exit 7'
 	rc=$?
@@ -182,14 +190,8 @@ json.dump(s, open(sys.argv[3], "w"))
 	[ -n "$orphan" ] && [ "$orphan" != "$init" ] || fail "orphan '$orphan' init '$init'"
 	# watch the events, and look at the orphan the moment the exit shows
 	local ep i
-	ctr_ events >"$T_DIR/events" 2>&1 &
-	ep=$!
-	for ((i = 1; i <= 100; i++)); do
-		ctr_ namespaces label "$CTRD_NS" "probe=$T_ID-$i" >/dev/null
-		grep -q "probe\":\"$T_ID-" "$T_DIR/events" && break
-		sleep 0.1
-	done
-	ctr_ namespaces label "$CTRD_NS" probe= >/dev/null
+	events_subscribe "$T_DIR/events"
+	ep=$EVENTS_PID
 	ctr_ task kill -s SIGKILL "$T_ID" || { kill "$ep"; fail "kill failed"; }
 	for ((i = 0; i < 4000; i++)); do
 		grep -q "/tasks/exit.*$T_ID" "$T_DIR/events" && break
