@@ -570,7 +570,13 @@ int bootstrap_delete(const struct shim_flags *f)
 			       systemd ? "--force" : f->id,
 			       systemd ? f->id : NULL,
 			       NULL };
-	if (task_valid_id(f->id))
+	/* containerd runs `delete` after every shim exit, normally long after
+	 * the task's own Delete removed the container, and waits for it: skip
+	 * runc when it has no state for the id (runc and crun both keep it in
+	 * <root>/<id>), which is what `delete --force` would find anyway. */
+	char state[1400];
+	snprintf(state, sizeof(state), "%s/%s", nsroot, f->id);
+	if (task_valid_id(f->id) && access(state, F_OK) == 0)
 		run_wait(argv);
 	snprintf(path, sizeof(path), "%s/rootfs", bundle);
 	mount_unmount_all(path);
