@@ -11,11 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -318,17 +320,22 @@ static void adjust_oom_score(pid_t pid)
 	close(fd);
 }
 
-static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
+struct daemon_args {
+	const char *const *argv;
+	int lfd;
+};
+
+/* Runs in the child until exec, on its own stack and sharing our memory
+ * (CLONE_VM | CLONE_VFORK): it only touches its fds and locals. */
+static int daemon_child(void *arg)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
+	const struct daemon_args *d = arg;
 	setpgid(0, 0);
 	int null = open("/dev/null", O_RDWR);
-	if (lfd != 3) {
-		if (dup2(lfd, 3) < 0)
+	if (d->lfd != 3) {
+		if (dup2(d->lfd, 3) < 0)
 			_exit(127);
-		close(lfd);
+		close(d->lfd);
 	}
 	fcntl(3, F_SETFD, 0);
 	if (null >= 0) {
@@ -338,6 +345,23 @@ static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
 		if (null > 3)
 			close(null);
 	}
+	/* Exec our own file by its path, so that the daemon's comm (ps, top)
+	 * is the binary's name and not "exe"; /proc/self/exe if it is gone. */
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		execv(self, (char *const *)d->argv);
+	}
+	execv("/proc/self/exe", (char *const *)d->argv);
+	_exit(127);
+}
+
+/* The daemon: ourselves again, with the listener as fd 3, in its own
+ * process group.  No fork: the child borrows our memory until it execs, so
+ * the daemon starts without copying the start process's page tables. */
+static pid_t spawn_daemon(const struct shim_flags *f, int lfd)
+{
 	const char *argv[] = { "containerd-shim-runc-v2-c",
 			       "-namespace",
 			       f->namespace,
@@ -347,16 +371,17 @@ static pid_t spawn_daemon(const struct shim_flags *f, const char *addr, int lfd)
 			       f->address,
 			       f->debug ? "-debug" : NULL,
 			       NULL };
-	/* Exec our own file by its path, so that the daemon's comm (ps, top)
-	 * is the binary's name and not "exe"; /proc/self/exe if it is gone. */
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		execv(self, (char *const *)argv);
-	}
-	execv("/proc/self/exe", (char *const *)argv);
-	_exit(127);
+	struct daemon_args d = { argv, lfd };
+	size_t size = 64 * 1024;
+	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	pid_t pid = clone(daemon_child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
+	int e = errno;
+	munmap(stack, size);
+	errno = e;
+	return pid;
 }
 
 int bootstrap_start(const struct shim_flags *f)
@@ -401,7 +426,7 @@ int bootstrap_start(const struct shim_flags *f)
 		unlink(path);
 		die("write address file: %s", strerror(-r));
 	}
-	pid_t pid = spawn_daemon(f, addr, lfd);
+	pid_t pid = spawn_daemon(f, lfd);
 	if (pid < 0) {
 		unlink(path);
 		die("start shim daemon: %s", strerror(errno));

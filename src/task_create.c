@@ -45,7 +45,8 @@ static void publish_create(struct call *c, struct container *ct, struct proc *p,
 	PB_SETSTR(ev->container_id, ct->id);
 	PB_SETSTR(ev->bundle, ct->bundle);
 	ev->rootfs_count = req->rootfs_count;
-	memcpy(ev->rootfs, req->rootfs, sizeof(ev->rootfs));
+	/* only the mounts there are: the array is 8 x 2 KiB of mostly nothing */
+	memcpy(ev->rootfs, req->rootfs, sizeof(ev->rootfs[0]) * req->rootfs_count);
 	ev->has_io = true;
 	PB_SETSTR(ev->io.stdin, p->in);
 	PB_SETSTR(ev->io.stdout, p->out);
