@@ -377,7 +377,8 @@ static pid_t spawn_daemon(const struct shim_flags *f, int lfd)
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return -1;
-	pid_t pid = clone(daemon_child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
+	pid_t pid =
+		clone(daemon_child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
 	int e = errno;
 	munmap(stack, size);
 	errno = e;

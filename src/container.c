@@ -212,7 +212,8 @@ static int running_execs(const struct container *ct)
 	int n = 0;
 	for (int i = 0; i < MAX_PROCS; i++) {
 		const struct proc *p = &procs[i];
-		if (proc_used[i] && p->ct == ct && p != ct->init && p->pid && !p->exit_done)
+		if (proc_used[i] && p->ct == ct && p != ct->init && p->pid &&
+		    !p->exit_done)
 			n++;
 	}
 	return n;
@@ -250,7 +251,8 @@ static void exit_complete(struct proc *p)
 static void exit_handle(struct proc *p)
 {
 	struct container *ct = p->ct;
-	if (p == ct->init && !ct->own_pidns && container_kill_orphans && ct->orphans != 2) {
+	if (p == ct->init && !ct->own_pidns && container_kill_orphans &&
+	    ct->orphans != 2) {
 		/* The init's exit waits until what it left behind is killed, as
 		 * the Go shim's does: a client that sees the exit sees them gone. */
 		if (!ct->orphans) {

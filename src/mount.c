@@ -71,7 +71,8 @@ int mount_apply(const char *type, const char *source, const struct pbstrlist *op
 	/* A large option string (many overlay layers) must not grow the
 	 * daemon's stack for good: it gets its own mapping. */
 	size_t cap = (dlen + 1 + 4095) & ~(size_t)4095;
-	char *data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *data = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
 	if (data == MAP_FAILED)
 		return -ENOMEM;
 	int r = mount_with(type, source, options, target, data);

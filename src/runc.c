@@ -87,13 +87,13 @@ static void on_capture(int fd, uint32_t events, void *data)
  */
 struct child {
 	const char *const *argv;
-	int fds[3]; /* -1: /dev/null, or the capture pipe for 1 and 2 */
+	int fds[3];  /* -1: /dev/null, or the capture pipe for 1 and 2 */
 	int capture; /* write end of the capture pipe, or -1 */
 	int devnull;
 	int errfd; /* exec errors are written here */
 };
 
-#define CHILD_STACK (64 * 1024)
+#define CHILD_STACK   (64 * 1024)
 #define CHILD_ENV_MAX 256
 static char *child_env[CHILD_ENV_MAX];
 static int child_env_ready;
@@ -148,7 +148,8 @@ static pid_t spawn_child(struct child *c)
 	if (stack == MAP_FAILED)
 		return -ENOMEM;
 	/* returns once the child has exec'd or exited */
-	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	pid_t pid = clone(child_main, stack + CHILD_STACK,
+			  CLONE_VM | CLONE_VFORK | SIGCHLD, c);
 	int e = errno;
 	munmap(stack, CHILD_STACK);
 	return pid < 0 ? -e : pid;

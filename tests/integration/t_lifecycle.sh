@@ -187,7 +187,9 @@ json.dump(s, open(sys.argv[3], "w"))
 	wait_until 10 pgrep -fx "sleep $secs" >/dev/null || fail "no background sleep"
 	orphan=$(pgrep -fx "sleep $secs")
 	init=$(task_field "$T_ID" PID)
-	[ -n "$orphan" ] && [ "$orphan" != "$init" ] || fail "orphan '$orphan' init '$init'"
+	if [ -z "$orphan" ] || [ "$orphan" = "$init" ]; then
+		fail "orphan '$orphan' init '$init'"
+	fi
 	# watch the events, and look at the orphan the moment the exit shows
 	local ep i
 	events_subscribe "$T_DIR/events"

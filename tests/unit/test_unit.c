@@ -607,9 +607,11 @@ static void test_mount(void)
 	CHECK(dir[0] == 0 && strcmp(data, "lowerdir=/a/b:/a/c,upperdir=/u") == 0);
 	size_t n = (size_t)snprintf(data, sizeof(data), "index=off,lowerdir=");
 	for (int i = 0; i < 80; i++)
-		n += (size_t)snprintf(data + n, sizeof(data) - n, "%s/var/lib/containerd/"
-				      "io.containerd.snapshotter.v1.overlayfs/snapshots/%d/fs",
-				      i ? ":" : "", 1000 + i);
+		n += (size_t)snprintf(
+			data + n, sizeof(data) - n,
+			"%s/var/lib/containerd/"
+			"io.containerd.snapshotter.v1.overlayfs/snapshots/%d/fs",
+			i ? ":" : "", 1000 + i);
 	snprintf(data + n, sizeof(data) - n, ",upperdir=/up,workdir=/wk");
 	mount_compact_lowerdir(data, dir, sizeof(dir));
 	CHECK(strcmp(dir, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/"
@@ -630,7 +632,8 @@ static void test_mount(void)
 	size_t l = (size_t)snprintf(ld, 16384, "lowerdir=");
 	char path[512];
 	for (int i = 0; i < 70; i++) {
-		snprintf(path, sizeof(path), "%s/a-rather-long-snapshot-directory-name-%03d", base, i);
+		snprintf(path, sizeof(path),
+			 "%s/a-rather-long-snapshot-directory-name-%03d", base, i);
 		mkdir(path, 0755);
 		if (i == 69) {
 			char f[600];
@@ -655,7 +658,8 @@ static void test_mount(void)
 	CHECK(mount_unmount_all(target) == 0);
 	CHECK(access(probe, F_OK) != 0);
 	for (int i = 0; i < 70; i++) {
-		snprintf(path, sizeof(path), "%s/a-rather-long-snapshot-directory-name-%03d", base, i);
+		snprintf(path, sizeof(path),
+			 "%s/a-rather-long-snapshot-directory-name-%03d", base, i);
 		if (i == 69) {
 			char f[600];
 			snprintf(f, sizeof(f), "%s/bottom", path);
