@@ -218,6 +218,20 @@ static int copier_start(struct pio *io, int slot, int src, int dst)
 	return 0;
 }
 
+/* Start a copy src -> dst in slot; if either fd is missing (< 0, with err
+ * saying why) or the copy cannot start, close whichever fds are open. */
+static int copier_start_or_close(struct pio *io, int slot, int src, int dst, int err)
+{
+	int r = src < 0 || dst < 0 ? err : copier_start(io, slot, src, dst);
+	if (r < 0) {
+		if (src >= 0)
+			close(src);
+		if (dst >= 0)
+			close(dst);
+	}
+	return r;
+}
+
 /* Strip a fifo:// scheme; file:// gives a regular file. */
 static const char *io_path(const char *uri, int *is_file)
 {
@@ -382,18 +396,10 @@ int io_open(struct pio *io, const struct io_cfg *cfg)
 			log_warn("chown stdio pipe: %s", strerror(errno));
 		fcntl(ours, F_SETFL, O_NONBLOCK);
 		int ext = i == 0 ? open_stdin(io, paths[0]) : open_output(paths[i]);
-		if (ext < 0) {
-			r = -errno;
-			close(ours);
+		r = i == 0 ? copier_start_or_close(io, i, ext, ours, -errno)
+			   : copier_start_or_close(io, i, ours, ext, -errno);
+		if (r < 0)
 			goto fail;
-		}
-		r = i == 0 ? copier_start(io, i, ext, ours)
-			   : copier_start(io, i, ours, ext);
-		if (r < 0) {
-			close(ours);
-			close(ext);
-			goto fail;
-		}
 	}
 	return 0;
 fail:
@@ -501,14 +507,8 @@ int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 	if (cfg->in && cfg->in[0]) {
 		int in = open_stdin(io, cfg->in);
 		int w = in >= 0 ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
-		if (in < 0 || w < 0 || (r = copier_start(io, 0, in, w)) < 0) {
-			r = r ? r : -errno;
-			if (in >= 0)
-				close(in);
-			if (w >= 0)
-				close(w);
+		if ((r = copier_start_or_close(io, 0, in, w, -errno)) < 0)
 			return r;
-		}
 	}
 	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
 		/* the pty's output goes into the logger's stdout pipe */
@@ -518,23 +518,13 @@ int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 		io->child[1] = -1;
 		close(io->child[2]);
 		io->child[2] = -1;
-		if (rd < 0 || (r = copier_start(io, 1, rd, out)) < 0) {
-			close(out);
-			if (rd >= 0)
-				close(rd);
-			return r ? r : -EMFILE;
-		}
+		if ((r = copier_start_or_close(io, 1, rd, out, -errno)) < 0)
+			return r;
 	} else if (cfg->out && cfg->out[0]) {
 		int out = open_output(cfg->out);
 		int rd = out >= 0 ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
-		if (out < 0 || rd < 0 || (r = copier_start(io, 1, rd, out)) < 0) {
-			r = r ? r : -errno;
-			if (out >= 0)
-				close(out);
-			if (rd >= 0)
-				close(rd);
+		if ((r = copier_start_or_close(io, 1, rd, out, -errno)) < 0)
 			return r;
-		}
 	}
 	return 0;
 }
