@@ -35,6 +35,7 @@
 #include "json.h"
 #include "mount.h"
 #include "pbcb.h"
+#include "runc.h"
 #include "sha256.h"
 #include "task.h"
 
@@ -560,10 +561,15 @@ int bootstrap_delete(const struct shim_flags *f)
 	} else if (!getcwd(bundle, sizeof(bundle))) {
 		snprintf(bundle, sizeof(bundle), ".");
 	}
-	char root[1024] = DEFAULT_ROOT, binary[1024] = "runc", path[1200];
+	/* options.json holds the runtime options when they are not the
+	 * defaults; the runc flags are then the ones the daemon used. */
+	struct runc_cfg *cfg = arena_alloc(a, sizeof(*cfg));
+	char root[1024] = DEFAULT_ROOT, path[1200];
+	if (!cfg)
+		die("out of memory");
+	snprintf(cfg->bundle, sizeof(cfg->bundle), "%s", bundle);
 	snprintf(path, sizeof(path), "%s/options.json", bundle);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int systemd = 0;
 	if (fd >= 0) {
 		size_t len;
 		char *js = read_all(fd, 1 << 20, &len);
@@ -574,52 +580,38 @@ int bootstrap_delete(const struct shim_flags *f)
 			    tmp[0])
 				snprintf(root, sizeof(root), "%s", tmp);
 			if (json_top_string(a, js, len, "binary_name", tmp,
-					    sizeof(tmp)) == 0 &&
-			    tmp[0])
-				snprintf(binary, sizeof(binary), "%s", tmp);
-			systemd = strstr(js, "\"systemd_cgroup\":true") != NULL;
+					    sizeof(tmp)) == 0)
+				snprintf(cfg->binary, sizeof(cfg->binary), "%s", tmp);
+			cfg->systemd_cgroup =
+				strstr(js, "\"systemd_cgroup\":true") != NULL;
 			free(js);
 		}
 	}
-	char nsroot[1300], logp[1200];
-	snprintf(nsroot, sizeof(nsroot), "%s/%s", root, f->namespace);
-	snprintf(logp, sizeof(logp), "%s/log.json", bundle);
-	const char *argv[] = { binary,
-			       "--root",
-			       nsroot,
-			       "--log",
-			       logp,
-			       "--log-format",
-			       "json",
-			       systemd ? "--systemd-cgroup" : "delete",
-			       systemd ? "delete" : "--force",
-			       systemd ? "--force" : f->id,
-			       systemd ? f->id : NULL,
-			       NULL };
+	snprintf(cfg->root, sizeof(cfg->root), "%s/%s", root, f->namespace);
 	/* containerd runs `delete` after every shim exit, normally long after
 	 * the task's own Delete removed the container, and waits for it: skip
 	 * runc when it has no state for the id (runc and crun both keep it in
 	 * <root>/<id>), which is what `delete --force` would find anyway. */
 	char state[1400];
-	snprintf(state, sizeof(state), "%s/%s", nsroot, f->id);
-	if (task_valid_id(f->id) && access(state, F_OK) == 0)
+	snprintf(state, sizeof(state), "%s/%s", cfg->root, f->id);
+	size_t n;
+	const char **argv = runc_argv(a, cfg, 3, &n);
+	if (argv && task_valid_id(f->id) && access(state, F_OK) == 0) {
+		argv[n++] = "delete";
+		argv[n++] = "--force";
+		argv[n++] = f->id;
+		argv[n] = NULL;
 		run_wait(argv);
+	}
 	snprintf(path, sizeof(path), "%s/rootfs", bundle);
 	mount_unmount_all(path);
 
 	containerd_task_v2_DeleteResponse r;
 	memset(&r, 0, sizeof(r));
 	snprintf(path, sizeof(path), "%s/init.pid", bundle);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		char buf[32];
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			r.pid = (uint32_t)atoi(buf);
-		}
-	}
+	int pid = runc_read_pid(path);
+	if (pid > 0)
+		r.pid = (uint32_t)pid;
 	r.exit_status = 128 + SIGKILL;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -627,11 +619,11 @@ int bootstrap_delete(const struct shim_flags *f)
 	r.exited_at.seconds = ts.tv_sec;
 	r.exited_at.nanos = (int32_t)ts.tv_nsec;
 	uint8_t out[64];
-	long n = pb_encode_buf(out, sizeof(out), containerd_task_v2_DeleteResponse_fields,
-			       &r);
-	if (n < 0)
+	long len = pb_encode_buf(out, sizeof(out),
+				 containerd_task_v2_DeleteResponse_fields, &r);
+	if (len < 0)
 		die("encode delete response");
-	fwrite(out, 1, (size_t)n, stdout);
+	fwrite(out, 1, (size_t)len, stdout);
 	arena_free(a);
 	return 0;
 }

@@ -275,6 +275,23 @@ const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra
 	return v;
 }
 
+int runc_read_pid(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = 0;
+	int pid = 0;
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		pid = pid * 10 + (buf[i] - '0');
+	return pid > 0 ? pid : -EINVAL;
+}
+
 int runc_exit_code(int status)
 {
 	if (WIFEXITED(status))

@@ -23,11 +23,11 @@ typedef void (*runc_done_fn)(void *ctx, int status, const char *out, size_t outl
 
 /* The runc flags shared by all commands of one container. */
 struct runc_cfg {
-	char binary[256];
+	char binary[1024]; /* Options.binary_name, bounded like it */
 	char root[1100];
 	char bundle[1024];
 	int systemd_cgroup;
-	char criu[256];
+	char criu[1024];
 };
 
 /* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE). */
@@ -43,6 +43,8 @@ const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra
 /* "<what> failed: <last error in log.json>" or a generic message. */
 char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 		 int status, const char *out, size_t outlen);
+/* The pid in a --pid-file runc wrote, or a negative errno. */
+int runc_read_pid(const char *path);
 /* Exit code convention: WEXITSTATUS, or 128+signal. */
 int runc_exit_code(int status);
 

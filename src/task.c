@@ -156,23 +156,6 @@ int runc_ok(int status)
 	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-int read_pid_file(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = 0;
-	int pid = 0;
-	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-		pid = pid * 10 + (buf[i] - '0');
-	return pid > 0 ? pid : -EINVAL;
-}
-
 int write_file(const char *dir, const char *name, const char *data, size_t len)
 {
 	char path[PATH_MAX_LEN + 64], tmp[PATH_MAX_LEN + 64];
@@ -223,7 +206,7 @@ int proc_io_attach(struct proc *p)
 
 int proc_runc_pid(struct proc *p, const char *pidfile)
 {
-	int pid = read_pid_file(pidfile);
+	int pid = runc_read_pid(pidfile);
 	if (pid < 0)
 		return pid;
 	int r = proc_io_attach(p);

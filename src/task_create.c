@@ -133,14 +133,22 @@ static int apply_options(struct call *c, struct container *ct,
 	if (strcmp(root, DEFAULT_ROOT) == 0 && !ct->rc.binary[0] &&
 	    !ct->rc.systemd_cgroup)
 		return 0;
-	char esc_root[1100], esc_bin[600], json[2048];
-	json_escape(root, esc_root, sizeof(esc_root));
-	json_escape(ct->rc.binary, esc_bin, sizeof(esc_bin));
-	int n = snprintf(json, sizeof(json),
-			 "{\"binary_name\":\"%s\",\"root\":\"%s\",\"systemd_cgroup\":%s}",
-			 esc_bin, esc_root, ct->rc.systemd_cgroup ? "true" : "false");
-	if (n > 0 && (size_t)n < sizeof(json))
-		write_file(ct->bundle, "options.json", json, (size_t)n);
+	/* escaping can grow a string sixfold; the arena holds the worst case */
+	size_t cap = 6 * (strlen(root) + strlen(ct->rc.binary)) + 8;
+	char *esc_root = arena_alloc(c->arena, cap),
+	     *esc_bin = arena_alloc(c->arena, cap);
+	if (!esc_root || !esc_bin) {
+		log_warn("options.json for %s: out of memory", ct->id);
+		return 0;
+	}
+	json_escape(root, esc_root, cap);
+	json_escape(ct->rc.binary, esc_bin, cap);
+	char *json = arena_printf(
+		c->arena,
+		"{\"binary_name\":\"%s\",\"root\":\"%s\",\"systemd_cgroup\":%s}", esc_bin,
+		esc_root, ct->rc.systemd_cgroup ? "true" : "false");
+	if (json)
+		write_file(ct->bundle, "options.json", json, strlen(json));
 	const char *bin = ct->rc.binary[0] ? ct->rc.binary : "runc";
 	write_file(ct->bundle, "runtime", bin, strlen(bin));
 	return 0;
