@@ -442,38 +442,46 @@ int bootstrap_start(const struct shim_flags *f)
 	return 0;
 }
 
-/* Run argv, collecting its stdout (at most cap bytes); returns the length
- * or a negative errno, and -ECHILD if it did not exit 0. */
-static long run_capture(const char *const argv[], char *out, size_t cap)
+/* Run argv and wait for it (blocking is fine outside the daemon), with its
+ * stdout in out (at most cap bytes), or on /dev/null when out is NULL.
+ * Returns the length read, a negative errno, or -ECHILD if it did not
+ * exit 0. */
+static long run_child(const char *const argv[], char *out, size_t cap)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	int p[2] = { -1, -1 };
+	if (out && pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	pid_t pid = fork();
 	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
+		int e = errno;
+		if (out) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return -e;
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 		dup2(null, 0);
-		dup2(p[1], 1);
+		dup2(out ? p[1] : null, 1);
 		dup2(null, 2);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		unsetenv("NOTIFY_SOCKET");
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	close(p[1]);
 	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(p[0], out + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || (n += (size_t)r) == cap)
-			break;
+	if (out) {
+		close(p[1]);
+		for (;;) {
+			ssize_t r = read(p[0], out + n, cap - n);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0 || (n += (size_t)r) == cap)
+				break;
+		}
+		close(p[0]);
 	}
-	close(p[0]);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -503,7 +511,7 @@ int bootstrap_info(const struct shim_flags *f, const char *version, const char *
 		die("out of memory");
 	const char *argv[] = { so.binary_name[0] ? so.binary_name : "runc", "features",
 			       NULL };
-	long n = run_capture(argv, feat, cap);
+	long n = run_child(argv, feat, cap);
 	pb_ostream_t os;
 	uint8_t ver[512];
 	os = pb_ostream_from_buffer(ver, sizeof(ver));
@@ -528,28 +536,6 @@ int bootstrap_info(const struct shim_flags *f, const char *version, const char *
 	fwrite(buf, 1, os.bytes_written, stdout);
 	arena_free(a);
 	return 0;
-}
-
-static int run_wait(const char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		unsetenv("NOTIFY_SOCKET");
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return st;
 }
 
 int bootstrap_delete(const struct shim_flags *f)
@@ -601,7 +587,7 @@ int bootstrap_delete(const struct shim_flags *f)
 		argv[n++] = "--force";
 		argv[n++] = f->id;
 		argv[n] = NULL;
-		run_wait(argv);
+		run_child(argv, NULL, 0);
 	}
 	snprintf(path, sizeof(path), "%s/rootfs", bundle);
 	mount_unmount_all(path);
