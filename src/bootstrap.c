@@ -7,6 +7,7 @@
  * there is no loop yet.
  */
 #include "bootstrap.h"
+#include "bundle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -215,21 +216,6 @@ static void grouping(struct arena *a, const struct shim_flags *f, char *out, siz
 	free(js);
 }
 
-static int write_address_file(const char *addr)
-{
-	int fd = open(".address.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return -errno;
-	size_t n = strlen(addr);
-	ssize_t w = write(fd, addr, n);
-	close(fd);
-	if (w != (ssize_t)n || rename(".address.tmp", "address") < 0) {
-		unlink(".address.tmp");
-		return -EIO;
-	}
-	return 0;
-}
-
 /* Bind path; on a live socket return -EADDRINUSE, on a stale one retry. */
 static int bind_socket(const char *path)
 {
@@ -417,14 +403,14 @@ int bootstrap_start(const struct shim_flags *f)
 	int lfd = bind_socket(path);
 	if (lfd == -EADDRINUSE) {
 		/* Another container of this group: its shim serves us too. */
-		if (write_address_file(addr) < 0)
-			die("write address file: %s", strerror(errno));
+		if ((r = bundle_write(".", "address", addr, strlen(addr), 0666)) < 0)
+			die("write address file: %s", strerror(-r));
 		fputs(addr, stdout);
 		return 0;
 	}
 	if (lfd < 0)
 		die("listen %s: %s", path, strerror(-lfd));
-	if ((r = write_address_file(addr)) < 0) {
+	if ((r = bundle_write(".", "address", addr, strlen(addr), 0666)) < 0) {
 		unlink(path);
 		die("write address file: %s", strerror(-r));
 	}

@@ -156,23 +156,6 @@ int runc_ok(int status)
 	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-int write_file(const char *dir, const char *name, const char *data, size_t len)
-{
-	char path[PATH_MAX_LEN + 64], tmp[PATH_MAX_LEN + 64];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	ssize_t w = write(fd, data, len);
-	close(fd);
-	if (w != (ssize_t)len || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
-}
-
 /*
  * A process's stdio before runc runs: pipes (and the FIFO copies), or for a
  * terminal the console socket, whose flag is appended to argv.

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundle.h"
 #include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
@@ -148,9 +149,9 @@ static int apply_options(struct call *c, struct container *ct,
 		"{\"binary_name\":\"%s\",\"root\":\"%s\",\"systemd_cgroup\":%s}", esc_bin,
 		esc_root, ct->rc.systemd_cgroup ? "true" : "false");
 	if (json)
-		write_file(ct->bundle, "options.json", json, strlen(json));
+		bundle_write(ct->bundle, "options.json", json, strlen(json), 0600);
 	const char *bin = ct->rc.binary[0] ? ct->rc.binary : "runc";
-	write_file(ct->bundle, "runtime", bin, strlen(bin));
+	bundle_write(ct->bundle, "runtime", bin, strlen(bin), 0600);
 	return 0;
 }
 

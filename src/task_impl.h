@@ -37,7 +37,6 @@ int op_spawn(struct op *o, const char *const *argv, const int fds[3], runc_done_
 int runc_ok(int status);
 /* The process `exec_id` of container `id`, or NULL after NOT_FOUND. */
 struct proc *lookup(struct call *c, const char *id, const char *exec_id);
-int write_file(const char *dir, const char *name, const char *data, size_t len);
 int proc_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
 int proc_io_attach(struct proc *p);
 /* After a successful runc create/exec/restore: the pid from `pidfile`, with
