@@ -41,7 +41,6 @@
 #include "task.h"
 
 #define SOCKET_DIR    "/run/containerd/s"
-#define DEFAULT_ROOT  "/run/containerd/runc"
 #define GROUP_LABEL   "io.containerd.runc.v2.group"
 #define SANDBOX_LABEL "io.kubernetes.cri.sandbox-id"
 
@@ -536,7 +535,7 @@ int bootstrap_delete(const struct shim_flags *f)
 	/* options.json holds the runtime options when they are not the
 	 * defaults; the runc flags are then the ones the daemon used. */
 	struct runc_cfg *cfg = arena_alloc(a, sizeof(*cfg));
-	char root[1024] = DEFAULT_ROOT, path[1200];
+	char root[1024] = RUNC_DEFAULT_ROOT, path[1200];
 	if (!cfg)
 		die("out of memory");
 	snprintf(cfg->bundle, sizeof(cfg->bundle), "%s", bundle);

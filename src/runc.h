@@ -19,6 +19,9 @@
 
 enum { RUNC_CAPTURE = 1 };
 
+/* runc --root when the runtime options give none; /<namespace> follows. */
+#define RUNC_DEFAULT_ROOT "/run/containerd/runc"
+
 typedef void (*runc_done_fn)(void *ctx, int status, const char *out, size_t outlen);
 
 /* The runc flags shared by all commands of one container. */

@@ -25,7 +25,6 @@
 #include "task.h"
 #include "task_impl.h"
 
-#define DEFAULT_ROOT "/run/containerd/runc"
 
 static void create_cleanup(struct container *ct)
 {
@@ -113,7 +112,7 @@ static int apply_options(struct call *c, struct container *ct,
 					    containerd_runc_v1_Options_fields, opt) < 0)
 			return -EINVAL;
 	}
-	const char *root = opt && opt->root[0] ? opt->root : DEFAULT_ROOT;
+	const char *root = opt && opt->root[0] ? opt->root : RUNC_DEFAULT_ROOT;
 	if ((size_t)snprintf(ct->rc.root, sizeof(ct->rc.root), "%s/%s", root,
 			     shim_namespace) >= sizeof(ct->rc.root))
 		return -ENAMETOOLONG;
@@ -131,7 +130,7 @@ static int apply_options(struct call *c, struct container *ct,
 	 * the defaults there is nothing to find (delete falls back to them),
 	 * and two file creations are most of Create's own CPU time on a
 	 * disk-backed state directory, so they are written only when needed. */
-	if (strcmp(root, DEFAULT_ROOT) == 0 && !ct->rc.binary[0] &&
+	if (strcmp(root, RUNC_DEFAULT_ROOT) == 0 && !ct->rc.binary[0] &&
 	    !ct->rc.systemd_cgroup)
 		return 0;
 	/* escaping can grow a string sixfold; the arena holds the worst case */
