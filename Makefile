@@ -91,7 +91,16 @@ $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c s
 		src/pbcb.c src/loop.c $(GEN_C) $(NANOPB_SRC)/pb_common.c \
 		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
-UNIT_BINS := $(BUILD)/unit/test_unit $(BUILD)/unit/test_cgroup $(BUILD)/fuzz/fuzz_input
+# The lifecycle model alone: no ttrpc, no events (they must not be needed).
+LC_SRCS := src/container.c src/cgroup.c src/iocopy.c src/runc.c src/spawn.c src/loop.c \
+	src/log.c src/json.c src/arena.c src/pbcb.c
+$(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c $(LC_SRCS) $(GEN_H) $(NANOPB_SRC)/pb.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_lifecycle.c $(LC_SRCS) \
+		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
+
+UNIT_BINS := $(BUILD)/unit/test_unit $(BUILD)/unit/test_cgroup $(BUILD)/unit/test_lifecycle \
+	$(BUILD)/fuzz/fuzz_input
 
 unit: deps $(UNIT_BINS) all
 	tests/run-tests.sh unit

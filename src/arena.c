@@ -1,11 +1,17 @@
 /*
  * arena.c - per-request bump allocator over mmap'd chunks.
  *
- * Arena descriptors come from a fixed pool with a free list; the pool size
- * bounds how many requests can be in flight at once.  The first chunk is
- * small because most requests (State, Kill, Wait) need a few hundred bytes;
- * later chunks grow to fit.  mmap hands out zeroed pages that only become
- * resident when touched, so an oversized chunk costs address space only.
+ * Arena descriptors come from a fixed pool (capacity.h) handed out lazily,
+ * with a free list; the last LIM_RESERVED are kept for the shim's own work
+ * (arena_new_reserved), so that no client can take the memory an event or
+ * a kill --all needs.  The first chunk is small because most requests
+ * (State, Kill, Wait) need a few hundred bytes; later chunks grow to fit.
+ *
+ * Released first chunks go to a small warm list and are reused as they
+ * are (the used part zeroed again) instead of being unmapped and mapped
+ * afresh: a request then costs no mmap, no page fault and no munmap.  The
+ * list is bounded in count and only takes chunks whose touched part is
+ * small, so what it keeps resident stays a few pages.
  */
 #include "arena.h"
 
@@ -14,9 +20,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define ARENA_MAX 256
-#define CHUNK_MIN (64 * 1024)
-#define ALIGN	  16
+#include "capacity.h"
+
+#define POOL	   (LIM_ARENAS + LIM_RESERVED)
+#define CHUNK_MIN  (64 * 1024)
+#define WARM_MAX   4
+#define WARM_TOUCH (16 * 1024) /* a chunk touched beyond this is unmapped */
+#define ALIGN	   16
 
 struct chunk {
 	struct chunk *next;
@@ -33,18 +43,20 @@ struct arena {
 /* Descriptors never handed out yet are taken in order from pool_next, so
  * the pool's untouched tail costs no resident memory; released ones go on
  * the free list. */
-static struct arena pool[ARENA_MAX];
+static struct arena pool[POOL];
 static struct arena *free_list;
 static unsigned pool_next;
 static unsigned in_use;
 static size_t mapped;
+static struct chunk *warm[WARM_MAX];
+static unsigned nwarm;
 
-struct arena *arena_new(void)
+static struct arena *take(void)
 {
 	struct arena *a = free_list;
 	if (a)
 		free_list = a->next_free;
-	else if (pool_next < ARENA_MAX)
+	else if (pool_next < POOL)
 		a = &pool[pool_next++];
 	else
 		return NULL;
@@ -55,6 +67,33 @@ struct arena *arena_new(void)
 	return a;
 }
 
+struct arena *arena_new(void)
+{
+	if (in_use >= LIM_ARENAS)
+		return NULL;
+	return take();
+}
+
+struct arena *arena_new_reserved(void)
+{
+	return take();
+}
+
+unsigned arena_available(void)
+{
+	return in_use >= LIM_ARENAS ? 0 : LIM_ARENAS - in_use;
+}
+
+static void chunk_release(struct chunk *c)
+{
+	if (c->size == CHUNK_MIN && c->used <= WARM_TOUCH && nwarm < WARM_MAX) {
+		warm[nwarm++] = c;
+		return;
+	}
+	mapped -= c->size;
+	munmap(c, c->size);
+}
+
 void arena_free(struct arena *a)
 {
 	if (!a)
@@ -62,8 +101,7 @@ void arena_free(struct arena *a)
 	struct chunk *c = a->head;
 	while (c) {
 		struct chunk *next = c->next;
-		mapped -= c->size;
-		munmap(c, c->size);
+		chunk_release(c);
 		c = next;
 	}
 	a->head = NULL;
@@ -78,6 +116,27 @@ static size_t align_up(size_t n, size_t to)
 	return (n + to - 1) & ~(to - 1);
 }
 
+static struct chunk *chunk_new(size_t size, size_t hdr)
+{
+	struct chunk *c;
+	if (size == CHUNK_MIN && nwarm) {
+		c = warm[--nwarm];
+		/* memory from arena_alloc is zeroed: clear what was used */
+		memset((char *)c + hdr, 0, c->used - hdr);
+	} else {
+		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		c = m;
+		c->size = size;
+		mapped += size;
+	}
+	c->used = hdr;
+	c->next = NULL;
+	return c;
+}
+
 void *arena_alloc(struct arena *a, size_t n)
 {
 	if (!a || n > ((size_t)1 << 30))
@@ -89,20 +148,22 @@ void *arena_alloc(struct arena *a, size_t n)
 		size_t size = align_up(hdr + n, 4096);
 		if (size < CHUNK_MIN)
 			size = CHUNK_MIN;
-		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		if (!(c = chunk_new(size, hdr)))
 			return NULL;
-		c = m;
-		c->size = size;
-		c->used = hdr;
 		c->next = a->head;
 		a->head = c;
-		mapped += size;
 	}
 	void *p = (char *)c + c->used;
 	c->used += n;
 	return p;
+}
+
+size_t arena_size(const struct arena *a)
+{
+	size_t n = 0;
+	for (const struct chunk *c = a ? a->head : NULL; c; c = c->next)
+		n += c->size;
+	return n;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
@@ -151,4 +212,9 @@ unsigned arena_in_use(void)
 size_t arena_mapped(void)
 {
 	return mapped;
+}
+
+size_t arena_warm(void)
+{
+	return nwarm;
 }

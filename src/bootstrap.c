@@ -8,6 +8,7 @@
  */
 #include "bootstrap.h"
 #include "bundle.h"
+#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -306,46 +307,9 @@ static void adjust_oom_score(pid_t pid)
 	close(fd);
 }
 
-struct daemon_args {
-	const char *const *argv;
-	int lfd;
-};
-
-/* Runs in the child until exec, on its own stack and sharing our memory
- * (CLONE_VM | CLONE_VFORK): it only touches its fds and locals. */
-static int daemon_child(void *arg)
-{
-	const struct daemon_args *d = arg;
-	setpgid(0, 0);
-	int null = open("/dev/null", O_RDWR);
-	if (d->lfd != 3) {
-		if (dup2(d->lfd, 3) < 0)
-			_exit(127);
-		close(d->lfd);
-	}
-	fcntl(3, F_SETFD, 0);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 3)
-			close(null);
-	}
-	/* Exec our own file by its path, so that the daemon's comm (ps, top)
-	 * is the binary's name and not "exe"; /proc/self/exe if it is gone. */
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		execv(self, (char *const *)d->argv);
-	}
-	execv("/proc/self/exe", (char *const *)d->argv);
-	_exit(127);
-}
-
-/* The daemon: ourselves again, with the listener as fd 3, in its own
- * process group.  No fork: the child borrows our memory until it execs, so
- * the daemon starts without copying the start process's page tables. */
+/* The daemon: ourselves again, with the listener as fd 3 and 0-2 on
+ * /dev/null, in its own process group (spawn.c: no fork, so the daemon
+ * starts without copying the start process's page tables). */
 static pid_t spawn_daemon(const struct shim_flags *f, int lfd)
 {
 	const char *argv[] = { "containerd-shim-runc-v2-c",
@@ -357,17 +321,15 @@ static pid_t spawn_daemon(const struct shim_flags *f, int lfd)
 			       f->address,
 			       f->debug ? "-debug" : NULL,
 			       NULL };
-	struct daemon_args d = { argv, lfd };
-	size_t size = 64 * 1024;
-	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
+	int fds[4] = { -1, -1, -1, lfd };
+	struct spawn_req s = {
+		.argv = argv, .fds = fds, .nfds = 4, .flags = SPAWN_SELF | SPAWN_SETPGID
+	};
+	pid_t pid = spawn(&s);
+	if (pid < 0) {
+		errno = (int)-pid;
 		return -1;
-	pid_t pid =
-		clone(daemon_child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
-	int e = errno;
-	munmap(stack, size);
-	errno = e;
+	}
 	return pid;
 }
 
@@ -436,28 +398,20 @@ static long run_child(const char *const argv[], char *out, size_t cap)
 	int p[2] = { -1, -1 };
 	if (out && pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	pid_t pid = fork();
+	int fds[3] = { -1, out ? p[1] : -1, -1 };
+	struct spawn_req s = {
+		.argv = argv, .fds = fds, .nfds = 3, .flags = SPAWN_PDEATHSIG
+	};
+	pid_t pid = spawn(&s);
+	if (out)
+		close(p[1]);
 	if (pid < 0) {
-		int e = errno;
-		if (out) {
+		if (out)
 			close(p[0]);
-			close(p[1]);
-		}
-		return -e;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(null, 0);
-		dup2(out ? p[1] : null, 1);
-		dup2(null, 2);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		unsetenv("NOTIFY_SOCKET");
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
+		return pid;
 	}
 	size_t n = 0;
 	if (out) {
-		close(p[1]);
 		for (;;) {
 			ssize_t r = read(p[0], out + n, cap - n);
 			if (r < 0 && errno == EINTR)

@@ -16,6 +16,7 @@
  */
 #include "cgroup.h"
 #include "cgroup_impl.h"
+#include "capacity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,7 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define OOM_MAX	     256
+#define OOM_MAX	     LIM_OOM
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *cg_root = "/sys/fs/cgroup";

@@ -1,51 +1,135 @@
 /*
- * container.c - container and process tables, exits, Wait.
+ * container.c - the lifecycle model: tables of containers and processes,
+ * the [state][event] table, exits and the order they are reported in.
+ *
+ * Nothing here answers a call or publishes an event: the task layer does,
+ * through lc_hooks.  Slots are handed out from a lazily used pool (a
+ * never-used slot is never touched), and each carries a generation that
+ * changes when it is freed, so a struct ref to a freed slot goes stale.
  */
 #include "container.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "cgroup.h"
-#include "containerd_events_task.pb.h"
-#include "containerd_task_v2.pb.h"
-#include "events.h"
 #include "log.h"
 #include "pbcb.h"
-#include "ttrpc.h"
 
-#define MAX_WAITERS   256
-#define MAX_UNCLAIMED 64
-#define GO_ZERO_TIME  (-62135596800LL)
+#define GO_ZERO_TIME (-62135596800LL)
+
+/* containerd.v1.types.Status */
+enum {
+	ST_UNKNOWN_ = 0,
+	ST_CREATED_ = 1,
+	ST_RUNNING_ = 2,
+	ST_STOPPED_ = 3,
+	ST_PAUSED_ = 4,
+	ST_PAUSING_ = 5
+};
 
 char shim_namespace[256];
-void (*container_kill_orphans)(struct container *ct);
+struct lc_hooks lc_hooks;
 
-/* The tables are large and mostly never touched; whether a slot is in use
- * is kept apart, so that a scan reads a few hundred bytes instead of
- * faulting in a page per entry. */
-static struct container containers[MAX_CONTAINERS];
-static struct proc procs[MAX_PROCS];
-static unsigned char ct_used[MAX_CONTAINERS];
-static unsigned char proc_used[MAX_PROCS];
+static struct container containers[LIM_CONTAINERS];
+static struct proc procs[LIM_PROCS];
+/* Whether a slot is in use is kept apart, so a scan reads a few KiB
+ * instead of faulting in a page per entry. */
+static unsigned char ct_used[LIM_CONTAINERS];
+static unsigned char proc_used[LIM_PROCS];
+static unsigned ct_high, proc_high; /* slots ever used */
+static unsigned ct_count, proc_count;
 
-struct waiter {
-	struct call *call;
-	struct proc *proc;
+/*
+ * The transitions.  X: not allowed in that state.  An exit is reported
+ * (PE_EXIT) only from a state where the process has really run; one
+ * reaped during NEW or STARTING waits for the start to settle.
+ */
+#define X 0xff
+static const unsigned char next_state[PS__COUNT][PE__COUNT] = {
+	/*              CREATED     START        STARTED     START_FAILED PAUSE       PAUSED     PAUSE_FAILED RESUMED     EXIT        DELETE */
+	[PS_NEW] = { PS_CREATED, PS_STARTING, X, X, X, X, X, X, X, PS_DELETED },
+	[PS_CREATED] = { X, PS_STARTING, X, X, X, X, X, X, PS_STOPPED, PS_DELETED },
+	[PS_STARTING] = { X, X, PS_RUNNING, PS_CREATED, X, X, X, X, X, X },
+	[PS_RUNNING] = { X, X, X, X, PS_PAUSING, X, X, X, PS_STOPPED, X },
+	[PS_PAUSING] = { X, X, X, X, X, PS_PAUSED, PS_RUNNING, X, PS_STOPPED, X },
+	[PS_PAUSED] = { X, X, X, X, X, X, X, PS_RUNNING, PS_STOPPED, X },
+	[PS_STOPPED] = { X, X, X, X, X, X, X, X, X, PS_DELETED },
+	[PS_DELETED] = { X, X, X, X, X, X, X, X, X, X },
 };
-static struct waiter waiters[MAX_WAITERS];
+
+/* ---- exits reaped before their pid was known ---- */
 
 struct unclaimed {
 	pid_t pid;
 	int status;
 	struct timespec at;
+	uint64_t seq;
 };
-static struct unclaimed unclaimed[MAX_UNCLAIMED];
-static unsigned unclaimed_next;
+static struct unclaimed unclaimed[LIM_UNCLAIMED];
+static unsigned n_unclaimed;
+static uint64_t seq;	  /* counts reaps and pid-reporting job starts */
+static unsigned pid_jobs; /* pid-reporting jobs in flight */
+
+/* Drop what no job in flight can claim any more: exits reaped before the
+ * oldest such job began. */
+static void unclaimed_purge(void)
+{
+	uint64_t oldest = UINT64_MAX;
+	if (pid_jobs)
+		for (unsigned i = 0; i < proc_high; i++)
+			if (proc_used[i] && procs[i].pid_seq && procs[i].pid_seq < oldest)
+				oldest = procs[i].pid_seq;
+	unsigned k = 0;
+	for (unsigned i = 0; i < n_unclaimed; i++) {
+		if (unclaimed[i].seq < oldest)
+			log_debug("dropping the exit of pid %d: no process had it",
+				  unclaimed[i].pid);
+		else
+			unclaimed[k++] = unclaimed[i];
+	}
+	n_unclaimed = k;
+}
+
+unsigned lc_unclaimed(void)
+{
+	return n_unclaimed;
+}
+
+/* ---- tables ---- */
+
+struct ref ct_ref(const struct container *ct)
+{
+	struct ref r = { (uint32_t)(ct - containers), ct->gen };
+	return r;
+}
+
+struct container *ct_get(struct ref r)
+{
+	if (!r.gen || r.slot >= LIM_CONTAINERS || !ct_used[r.slot] ||
+	    containers[r.slot].gen != r.gen)
+		return NULL;
+	return &containers[r.slot];
+}
+
+struct ref proc_ref(const struct proc *p)
+{
+	struct ref r = { (uint32_t)(p - procs), p->gen };
+	return r;
+}
+
+struct proc *proc_get(struct ref r)
+{
+	if (!r.gen || r.slot >= LIM_PROCS || !proc_used[r.slot] ||
+	    procs[r.slot].gen != r.gen)
+		return NULL;
+	return &procs[r.slot];
+}
 
 struct container *container_find(const char *id)
 {
-	for (int i = 0; i < MAX_CONTAINERS; i++)
+	for (unsigned i = 0; i < ct_high; i++)
 		if (ct_used[i] && strcmp(containers[i].id, id) == 0)
 			return &containers[i];
 	return NULL;
@@ -53,29 +137,32 @@ struct container *container_find(const char *id)
 
 struct container *container_new(const char *id)
 {
-	for (int i = 0; i < MAX_CONTAINERS; i++)
-		if (!ct_used[i]) {
-			struct container *ct = &containers[i];
-			memset(ct, 0, sizeof(*ct));
-			ct_used[i] = 1;
-			ct->oom_watch = -1;
-			PB_SETSTR(ct->id, id);
-			return ct;
-		}
-	return NULL;
+	unsigned i = 0;
+	while (i < ct_high && ct_used[i])
+		i++;
+	if (i >= LIM_CONTAINERS)
+		return NULL;
+	if (i == ct_high)
+		ct_high++;
+	struct container *ct = &containers[i];
+	uint32_t gen = ct->gen + 1;
+	memset(ct, 0, sizeof(*ct));
+	ct->gen = gen ? gen : 1;
+	ct_used[i] = 1;
+	ct_count++;
+	ct->oom_watch = -1;
+	PB_SETSTR(ct->id, id);
+	return ct;
 }
 
 static void on_oom(void *ctx)
 {
-	struct container *ct = ctx;
-	containerd_events_TaskOOM ev;
-	memset(&ev, 0, sizeof(ev));
-	PB_SETSTR(ev.container_id, ct->id);
-	events_publish("/tasks/oom", containerd_events_TaskOOM_fields, &ev,
-		       "containerd.events.TaskOOM");
+	struct container *ct = ctx; /* unwatched before ct is freed */
+	if (lc_hooks.oom)
+		lc_hooks.oom(ct);
 }
 
-void container_watch_oom(struct container *ct, pid_t pid)
+void lc_watch_oom(struct container *ct, pid_t pid)
 {
 	if (ct->oom_watch >= 0)
 		return;
@@ -91,71 +178,281 @@ void container_free(struct container *ct)
 	if (ct->oom_watch >= 0)
 		cgroup_oom_unwatch(ct->oom_watch);
 	ct->oom_watch = -1;
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (proc_used[i] && procs[i].ct == ct)
-			proc_free(&procs[i]);
+	while (ct->procs)
+		proc_free(ct->procs);
+	ct->gen++;
+	if (!ct->gen)
+		ct->gen = 1;
 	ct_used[ct - containers] = 0;
+	ct_count--;
 }
 
 unsigned container_count(void)
 {
-	unsigned n = 0;
-	for (int i = 0; i < MAX_CONTAINERS; i++)
-		n += ct_used[i];
-	return n;
+	return ct_count;
 }
 
 struct proc *proc_new(struct container *ct, const char *exec_id)
 {
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (!proc_used[i]) {
-			struct proc *p = &procs[i];
-			memset(p, 0, sizeof(*p));
-			proc_used[i] = 1;
-			p->ct = ct;
-			PB_SETSTR(p->id, exec_id);
-			io_init(&p->io);
-			if (!exec_id[0])
-				ct->init = p;
-			return p;
-		}
-	return NULL;
+	unsigned i = 0;
+	while (i < proc_high && proc_used[i])
+		i++;
+	if (i >= LIM_PROCS)
+		return NULL;
+	if (i == proc_high)
+		proc_high++;
+	struct proc *p = &procs[i];
+	uint32_t gen = p->gen + 1;
+	memset(p, 0, sizeof(*p));
+	p->gen = gen ? gen : 1;
+	proc_used[i] = 1;
+	proc_count++;
+	p->ct = ct;
+	p->state = PS_NEW;
+	PB_SETSTR(p->id, exec_id);
+	io_init(&p->io);
+	p->next = ct->procs;
+	ct->procs = p;
+	if (!exec_id[0])
+		ct->init = p;
+	return p;
 }
 
 struct proc *proc_find(struct container *ct, const char *exec_id)
 {
 	if (!exec_id[0])
 		return ct->init;
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (proc_used[i] && procs[i].ct == ct &&
-		    strcmp(procs[i].id, exec_id) == 0)
-			return &procs[i];
+	for (struct proc *p = ct->procs; p; p = p->next)
+		if (p != ct->init && strcmp(p->id, exec_id) == 0)
+			return p;
 	return NULL;
 }
 
 struct proc *proc_find_pid(struct container *ct, pid_t pid)
 {
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (proc_used[i] && procs[i].ct == ct && procs[i].pid == pid)
-			return &procs[i];
+	for (struct proc *p = ct->procs; p; p = p->next)
+		if (p->pid == pid)
+			return p;
 	return NULL;
 }
 
 void proc_free(struct proc *p)
 {
-	proc_drop_waiters(p);
+	struct container *ct = p->ct;
+	struct ref old = proc_ref(p);
+	p->state = PS_DELETED;
+	if (p->pid_seq) {
+		p->pid_seq = 0;
+		pid_jobs--;
+	}
 	io_close(&p->io);
 	if (p->spec)
 		munmap(p->spec, p->spec_map);
 	p->spec = NULL;
-	if (p->ct && p->ct->init == p)
-		p->ct->init = NULL;
+	for (struct proc **pp = &ct->procs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (ct->init == p)
+		ct->init = NULL;
+	p->gen++;
+	if (!p->gen)
+		p->gen = 1;
 	proc_used[p - procs] = 0;
+	proc_count--;
+	if (n_unclaimed)
+		unclaimed_purge();
+	if (lc_hooks.gone)
+		lc_hooks.gone(old);
 }
 
-void proc_exited_at(const struct proc *p, int64_t *sec, int32_t *nsec)
+/* ---- states and exits ---- */
+
+static void exit_try(struct proc *p);
+
+static int execs_pending(const struct container *ct)
 {
-	if (p->exited && p->exit_done) {
+	for (const struct proc *p = ct->procs; p; p = p->next)
+		if (p != ct->init &&
+		    (p->state == PS_STARTING ||
+		     (p->pid && p->state != PS_STOPPED && p->state != PS_NEW)))
+			return 1;
+	return 0;
+}
+
+static void exit_complete(struct proc *p)
+{
+	struct container *ct = p->ct;
+	/* an OOM kill is reported before the exit it caused */
+	if (p == ct->init && ct->oom_watch >= 0)
+		cgroup_oom_drain(ct->oom_watch);
+	p->state = next_state[p->state][PE_EXIT];
+	log_debug("process %s/%s (pid %d) exited with %d", ct->id, p->id, p->pid,
+		  p->exit_status);
+	if (lc_hooks.exited)
+		lc_hooks.exited(p);
+}
+
+/* Report p's exit if nothing holds it back any more. */
+static void exit_try(struct proc *p)
+{
+	if (!p->reaped || next_state[p->state][PE_EXIT] == X)
+		return;
+	struct container *ct = p->ct;
+	if (p == ct->init) {
+		if (!ct->own_pidns && ct->orphans != 2 && lc_hooks.kill_orphans) {
+			/* What it left behind goes first, as with the Go shim: a
+			 * client that sees the exit sees them gone. */
+			if (!ct->orphans) {
+				ct->orphans = 1;
+				lc_hooks.kill_orphans(ct);
+			}
+			return;
+		}
+		if (execs_pending(ct)) {
+			ct->init_exit_held = 1;
+			return;
+		}
+	}
+	exit_complete(p);
+	if (p != ct->init && ct->init_exit_held && ct->init) {
+		ct->init_exit_held = 0;
+		exit_try(ct->init);
+	}
+}
+
+int lc_event(struct proc *p, enum pevent ev)
+{
+	if (ev == PE_EXIT || ev >= PE__COUNT)
+		return -EINVAL; /* exits go through lc_reaped/exit_try only */
+	unsigned char to = next_state[p->state][ev];
+	if (to == X)
+		return -EINVAL;
+	if (ev == PE_DELETE) {
+		proc_free(p);
+		return 0;
+	}
+	p->state = (enum pstate)to;
+	if (ev == PE_STARTED)
+		p->published = 1;
+	if (ev == PE_CREATED || ev == PE_STARTED || ev == PE_START_FAILED)
+		exit_try(p);
+	return 0;
+}
+
+void lc_orphans_killed(struct container *ct)
+{
+	ct->orphans = 2;
+	if (ct->init)
+		exit_try(ct->init);
+}
+
+static void record_exit(struct proc *p, int status, const struct timespec *at)
+{
+	p->reaped = 1;
+	p->exit_status = runc_exit_code(status);
+	p->exited_at = *at;
+	exit_try(p);
+}
+
+void lc_reaped(pid_t pid, int status)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	seq++;
+	for (unsigned i = 0; i < proc_high; i++) {
+		struct proc *p = &procs[i];
+		if (!proc_used[i])
+			continue;
+		if (p->pid == pid && !p->reaped) {
+			record_exit(p, status, &now);
+			return;
+		}
+		if (io_logger_reaped(&p->io, pid))
+			return;
+	}
+	if (!pid_jobs) {
+		log_debug("pid %d exited: not ours", pid);
+		return;
+	}
+	if (n_unclaimed == LIM_UNCLAIMED) {
+		log_warn("dropping the exit of pid %d: %u unclaimed exits",
+			 unclaimed[0].pid, n_unclaimed);
+		memmove(unclaimed, unclaimed + 1, sizeof(unclaimed[0]) * --n_unclaimed);
+	}
+	struct unclaimed *u = &unclaimed[n_unclaimed++];
+	u->pid = pid;
+	u->status = status;
+	u->at = now;
+	u->seq = seq;
+}
+
+void lc_job_begin(struct proc *p, int reports_pid)
+{
+	p->jobs++;
+	if (reports_pid && !p->pid_seq) {
+		p->pid_seq = ++seq;
+		pid_jobs++;
+	}
+}
+
+void lc_set_pid(struct proc *p, pid_t pid)
+{
+	p->pid = pid;
+	for (unsigned i = 0; i < n_unclaimed; i++) {
+		struct unclaimed u = unclaimed[i];
+		if (u.pid != pid || u.seq < p->pid_seq)
+			continue;
+		memmove(unclaimed + i, unclaimed + i + 1,
+			sizeof(unclaimed[0]) * (n_unclaimed - i - 1));
+		n_unclaimed--;
+		record_exit(p, u.status, &u.at);
+		return;
+	}
+}
+
+void lc_job_end(struct proc *p)
+{
+	if (p->jobs > 0)
+		p->jobs--;
+	if (p->pid_seq) {
+		p->pid_seq = 0;
+		pid_jobs--;
+		unclaimed_purge();
+	}
+	if (!p->jobs && lc_hooks.idle)
+		lc_hooks.idle(p);
+}
+
+void lc_start_failed(struct proc *p)
+{
+	if (lc_event(p, PE_START_FAILED) < 0)
+		return;
+	if (p == p->ct->init || p->reaped)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* as the Go shim reports an exec that never ran */
+	p->reaped = 1;
+	p->exit_status = 255;
+	p->exited_at = now;
+	exit_try(p);
+}
+
+int lc_exited(const struct proc *p)
+{
+	return p->reaped;
+}
+
+int lc_exit_done(const struct proc *p)
+{
+	return p->state == PS_STOPPED || p->state == PS_DELETED;
+}
+
+void lc_exited_at(const struct proc *p, int64_t *sec, int32_t *nsec)
+{
+	if (lc_exit_done(p)) {
 		*sec = p->exited_at.tv_sec;
 		*nsec = (int32_t)p->exited_at.tv_nsec;
 	} else {
@@ -164,176 +461,21 @@ void proc_exited_at(const struct proc *p, int64_t *sec, int32_t *nsec)
 	}
 }
 
-static void answer_wait(struct call *c, struct proc *p)
+int lc_status(const struct proc *p)
 {
-	containerd_task_v2_WaitResponse r;
-	memset(&r, 0, sizeof(r));
-	r.exit_status = (uint32_t)p->exit_status;
-	r.has_exited_at = true;
-	proc_exited_at(p, &r.exited_at.seconds, &r.exited_at.nanos);
-	ttrpc_reply(c, containerd_task_v2_WaitResponse_fields, &r);
-}
-
-static void wait_cancel(struct call *c)
-{
-	for (int i = 0; i < MAX_WAITERS; i++)
-		if (waiters[i].call == c)
-			waiters[i].call = NULL;
-}
-
-void proc_wait(struct proc *p, struct call *c)
-{
-	if (p->exit_done) {
-		answer_wait(c, p);
-		return;
+	const struct proc *init = p->ct->init;
+	if (p != init && init && !p->reaped &&
+	    (init->state == PS_PAUSED || init->state == PS_PAUSING))
+		return init->state == PS_PAUSED ? ST_PAUSED_ : ST_PAUSING_;
+	switch (p->state) {
+	case PS_NEW: return p != init ? ST_CREATED_ : ST_UNKNOWN_;
+	case PS_CREATED:
+	case PS_STARTING: return ST_CREATED_;
+	case PS_RUNNING: return ST_RUNNING_;
+	case PS_PAUSING: return ST_PAUSING_;
+	case PS_PAUSED: return ST_PAUSED_;
+	case PS_STOPPED:
+	case PS_DELETED: return ST_STOPPED_;
+	default: return ST_UNKNOWN_;
 	}
-	for (int i = 0; i < MAX_WAITERS; i++)
-		if (!waiters[i].call) {
-			waiters[i].call = c;
-			waiters[i].proc = p;
-			c->cancel = wait_cancel;
-			return;
-		}
-	ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many waiters");
-}
-
-void proc_drop_waiters(struct proc *p)
-{
-	for (int i = 0; i < MAX_WAITERS; i++)
-		if (waiters[i].call && waiters[i].proc == p) {
-			struct call *c = waiters[i].call;
-			waiters[i].call = NULL;
-			ttrpc_reply_error(c, ST_NOT_FOUND, "process deleted");
-		}
-}
-
-static int running_execs(const struct container *ct)
-{
-	int n = 0;
-	for (int i = 0; i < MAX_PROCS; i++) {
-		const struct proc *p = &procs[i];
-		if (proc_used[i] && p->ct == ct && p != ct->init && p->pid &&
-		    !p->exit_done)
-			n++;
-	}
-	return n;
-}
-
-/* Queue TaskExit (if the start was published) and answer every Wait. */
-static void exit_complete(struct proc *p)
-{
-	p->exit_done = 1;
-	p->state = P_STOPPED;
-	/* an OOM kill is reported before the exit it caused */
-	if (p == p->ct->init && p->ct->oom_watch >= 0)
-		cgroup_oom_drain(p->ct->oom_watch);
-	if (p->started) {
-		containerd_events_TaskExit ev;
-		memset(&ev, 0, sizeof(ev));
-		PB_SETSTR(ev.container_id, p->ct->id);
-		PB_SETSTR(ev.id, p->id[0] ? p->id : p->ct->id);
-		ev.pid = (uint32_t)p->pid;
-		ev.exit_status = (uint32_t)p->exit_status;
-		ev.has_exited_at = true;
-		ev.exited_at.seconds = p->exited_at.tv_sec;
-		ev.exited_at.nanos = (int32_t)p->exited_at.tv_nsec;
-		events_publish("/tasks/exit", containerd_events_TaskExit_fields, &ev,
-			       "containerd.events.TaskExit");
-	}
-	for (int i = 0; i < MAX_WAITERS; i++)
-		if (waiters[i].call && waiters[i].proc == p) {
-			struct call *c = waiters[i].call;
-			waiters[i].call = NULL;
-			answer_wait(c, p);
-		}
-}
-
-static void exit_handle(struct proc *p)
-{
-	struct container *ct = p->ct;
-	if (p == ct->init && !ct->own_pidns && container_kill_orphans &&
-	    ct->orphans != 2) {
-		/* The init's exit waits until what it left behind is killed, as
-		 * the Go shim's does: a client that sees the exit sees them gone. */
-		if (!ct->orphans) {
-			ct->orphans = 1;
-			container_kill_orphans(ct);
-		}
-		return;
-	}
-	if (p == ct->init && running_execs(ct) > 0) {
-		/* Publish the init's exit after its execs' exits. */
-		ct->init_exit_held = 1;
-		return;
-	}
-	exit_complete(p);
-	if (p != ct->init && ct->init_exit_held && ct->init && running_execs(ct) == 0) {
-		ct->init_exit_held = 0;
-		exit_complete(ct->init);
-	}
-}
-
-void container_orphans_killed(struct container *ct)
-{
-	ct->orphans = 2;
-	if (ct->init && ct->init->exited && !ct->init->exit_done && !ct->init->busy)
-		exit_handle(ct->init);
-}
-
-static void proc_exited(struct proc *p, int status, const struct timespec *at)
-{
-	p->exited = 1;
-	p->exit_status = runc_exit_code(status);
-	p->exited_at = *at;
-	log_debug("process %s/%s (pid %d) exited with %d", p->ct->id, p->id, p->pid,
-		  p->exit_status);
-	if (p->busy)
-		return; /* finished when its Start completes */
-	exit_handle(p);
-}
-
-void container_reaped(pid_t pid, int status)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	for (int i = 0; i < MAX_PROCS; i++) {
-		struct proc *p = &procs[i];
-		if (!proc_used[i])
-			continue;
-		if (p->pid == pid && !p->exited) {
-			proc_exited(p, status, &now);
-			return;
-		}
-		if (p->io.logger == pid) {
-			p->io.logger = 0; /* never signal a reused pid */
-			return;
-		}
-	}
-	struct unclaimed *u = &unclaimed[unclaimed_next++ % MAX_UNCLAIMED];
-	u->pid = pid;
-	u->status = status;
-	u->at = now;
-}
-
-void proc_set_pid(struct proc *p, pid_t pid)
-{
-	p->pid = pid;
-	for (int i = 0; i < MAX_UNCLAIMED; i++)
-		if (unclaimed[i].pid == pid) {
-			unclaimed[i].pid = 0;
-			proc_exited(p, unclaimed[i].status, &unclaimed[i].at);
-			return;
-		}
-}
-
-void proc_started(struct proc *p, int ok)
-{
-	p->busy = 0;
-	if (ok) {
-		p->started = 1;
-		if (p->state == P_CREATED || p->state == P_NEW)
-			p->state = P_RUNNING;
-	}
-	if (p->exited && !p->exit_done)
-		exit_handle(p);
 }

@@ -1,48 +1,84 @@
 /*
- * container.h - containers and their processes, their states, and the one
- * place where exits become events and Wait answers.
+ * container.h - the lifecycle model: containers, their processes, the
+ * state of each process and the work in flight on it.
  *
- * Ordering rules enforced here (protocol notes, "Events"):
- *  - no TaskExit before the process's TaskStart/TaskExecStarted: an exit
- *    reaped while its Start is in flight is held until Start completes;
- *  - the init's TaskExit only after every exec of the container has exited;
- *  - an exit reaped before its pid is known (runc had not yet written the
- *    pid file) is kept and matched when the pid is read.
+ * A process's state and exit change only through the functions below,
+ * driven by the [state][event] table in container.c.  The model knows
+ * nothing of ttrpc or events: it reports through the hooks the task layer
+ * sets (`lc_hooks`), so its ordering rules are testable on their own:
+ *  - no exit before the process's start: an exit reaped while its Start is
+ *    in flight is held until the start has completed (or failed);
+ *  - the init's exit after every exec's exit;
+ *  - for an init without its own pid namespace, what it left behind is
+ *    killed (hooks.kill_orphans) before its exit is reported;
+ *  - an OOM kill is reported (hooks.oom) before the exit it caused;
+ *  - an exit reaped before any process claimed its pid is kept only while
+ *    a job that may report that pid (runc create/exec/restore) is in
+ *    flight, and matched only to a process such a job started.
+ *
+ * Everything that outlives a call refers to a container or process by a
+ * `struct ref` (slot and generation); ct_get()/proc_get() return NULL for
+ * a stale one.
  */
 #ifndef CONTAINER_H
 #define CONTAINER_H
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
-#include "runc.h"
-#include "iocopy.h"
 
-#define MAX_CONTAINERS 64
-#define MAX_PROCS      256
-#define ID_MAX	       128
-#define PATH_MAX_LEN   1024
+#include "iocopy.h"
+#include "capacity.h"
+#include "runc.h"
+
+#define ID_MAX	     128
+#define PATH_MAX_LEN 1024
+
+/* A stable name for a container or process: slot and generation. */
+struct ref {
+	uint32_t slot, gen; /* gen 0: none */
+};
 
 enum pstate {
-	P_NEW, /* recorded (exec) or being created */
-	P_CREATED,
-	P_RUNNING,
-	P_PAUSING,
-	P_PAUSED,
-	P_STOPPED,
+	PS_NEW,	     /* an init whose runc create runs; an exec not started */
+	PS_CREATED,  /* init created, not started */
+	PS_STARTING, /* runc start/exec/restore in flight */
+	PS_RUNNING,
+	PS_PAUSING,
+	PS_PAUSED,
+	PS_STOPPED, /* its exit has been reported */
+	PS_DELETED,
+	PS__COUNT
+};
+
+enum pevent {
+	PE_CREATED, /* runc create succeeded */
+	PE_START,   /* runc start/exec/restore spawned */
+	PE_STARTED, /* ... and succeeded */
+	PE_START_FAILED,
+	PE_PAUSE, /* runc pause spawned */
+	PE_PAUSED,
+	PE_PAUSE_FAILED,
+	PE_RESUMED,
+	PE_EXIT,   /* the exit is reported (internal: see lc_reaped) */
+	PE_DELETE, /* removed from the table */
+	PE__COUNT
 };
 
 struct container;
 
 struct proc {
 	struct container *ct;
+	struct proc *next; /* the container's processes */
+	uint32_t gen;
 	char id[ID_MAX]; /* exec id; "" for the init */
 	pid_t pid;
-	enum pstate state;
-	int busy;      /* a runc create/start/exec is in flight */
-	int exited;    /* an exit has been reaped */
-	int exit_done; /* exit handled: event queued, waits answered */
-	int started;   /* its start event has been queued */
-	int exit_status;
+	enum pstate state; /* model-owned */
+	int jobs;	   /* model-owned: runc jobs in flight on it */
+	int reaped;	   /* model-owned: an exit has been reaped */
+	int published;	   /* model-owned: the start event went out */
+	int exit_status;   /* model-owned */
 	struct timespec exited_at;
+	uint64_t pid_seq; /* model-owned: when the job that reports its pid began */
 	int terminal;
 	char in[PATH_MAX_LEN], out[PATH_MAX_LEN], err[PATH_MAX_LEN];
 	struct pio io;
@@ -51,21 +87,39 @@ struct proc {
 };
 
 struct container {
+	uint32_t gen;
 	char id[ID_MAX];
 	char bundle[PATH_MAX_LEN];
 	struct runc_cfg rc;
 	int rootfs_mounted;
-	int init_exit_held; /* init exited while execs still run */
 	int own_pidns;	    /* its own pid namespace: the kernel reaps orphans */
-	int orphans;	    /* 1: runc kill --all running, 2: done */
+	int orphans;	    /* model-owned: 1 runc kill --all running, 2 done */
+	int init_exit_held; /* model-owned */
 	char checkpoint[PATH_MAX_LEN]; /* created from a checkpoint: restore at Start */
 	char parent_checkpoint[PATH_MAX_LEN];
 	char criu_work[PATH_MAX_LEN]; /* Options.criu_work_path */
-	int oom_watch;		      /* cgroup OOM watch handle, or -1 */
+	int oom_watch;		      /* model-owned: cgroup OOM watch, or -1 */
 	uid_t io_uid;		      /* owner of the stdio pipes (runc Options) */
 	gid_t io_gid;
 	struct proc *init;
+	struct proc *procs; /* init and execs */
 };
+
+/* What the model reports; set by the task layer. */
+struct lc_hooks {
+	/* p's exit is final: publish it (if p->published) and answer Waits. */
+	void (*exited)(struct proc *p);
+	/* An OOM kill in ct's cgroup. */
+	void (*oom)(struct container *ct);
+	/* Kill what ct's init left behind (runc kill --all), then call
+	 * lc_orphans_killed(ct). */
+	void (*kill_orphans)(struct container *ct);
+	/* p has no runc job in flight any more. */
+	void (*idle)(struct proc *p);
+	/* The process that `old` named has been removed. */
+	void (*gone)(struct ref old);
+};
+extern struct lc_hooks lc_hooks;
 
 extern char shim_namespace[256];
 
@@ -73,31 +127,44 @@ struct container *container_find(const char *id);
 struct container *container_new(const char *id);
 void container_free(struct container *ct);
 unsigned container_count(void);
+struct ref ct_ref(const struct container *ct);
+struct container *ct_get(struct ref r);
+
 struct proc *proc_new(struct container *ct, const char *exec_id);
 struct proc *proc_find(struct container *ct, const char *exec_id);
 struct proc *proc_find_pid(struct container *ct, pid_t pid);
+/* Remove p (PE_DELETE); its io is closed. */
 void proc_free(struct proc *p);
+struct ref proc_ref(const struct proc *p);
+struct proc *proc_get(struct ref r);
 
-/* Publish /tasks/oom for ct's OOM kills from now on (pid: its init). */
-void container_watch_oom(struct container *ct, pid_t pid);
+/* Apply a state event; -EINVAL (nothing changes) if it is not allowed in
+ * p's state. */
+int lc_event(struct proc *p, enum pevent ev);
+/* The status containerd sees (containerd.v1.types.Status values). */
+int lc_status(const struct proc *p);
+/* An exit has been reaped for p (reported or held). */
+int lc_exited(const struct proc *p);
+/* The exit has been reported (Wait, Delete may answer with it). */
+int lc_exit_done(const struct proc *p);
+/* Go's zero time (year 1) for processes whose exit is not reported. */
+void lc_exited_at(const struct proc *p, int64_t *sec, int32_t *nsec);
+
+/* Work in flight.  A job that will report p's pid (create, exec, restore)
+ * passes reports_pid = 1; then lc_set_pid() (or lc_job_end) follows. */
+void lc_job_begin(struct proc *p, int reports_pid);
+void lc_job_end(struct proc *p);
+/* The pid of p is known: match an exit reaped since its job began. */
+void lc_set_pid(struct proc *p, pid_t pid);
+/* A failed exec start: exit status 255 as for the Go shim, reported now. */
+void lc_start_failed(struct proc *p);
 /* A child that is not a runc job was reaped. */
-void container_reaped(pid_t pid, int status);
-/* Set by task.c: runs `runc kill --all SIGKILL` for a container whose init
- * exited without its own pid namespace (its orphans would live on), and
- * calls container_orphans_killed() when runc is done. */
-extern void (*container_kill_orphans)(struct container *ct);
-void container_orphans_killed(struct container *ct);
-/* The pid of p is now known: match an exit reaped earlier. */
-void proc_set_pid(struct proc *p, pid_t pid);
-/* Start (runc start/exec) completed; the caller has queued the start
- * event already, so a held exit now follows it. */
-void proc_started(struct proc *p, int ok);
-/* Answer Wait now if p has exited, else keep the call until it does. */
-struct call;
-void proc_wait(struct proc *p, struct call *c);
-/* Go's zero time (year 1) for processes that have not exited. */
-void proc_exited_at(const struct proc *p, int64_t *sec, int32_t *nsec);
-/* Forget waits on p (deleted). */
-void proc_drop_waiters(struct proc *p);
+void lc_reaped(pid_t pid, int status);
+/* Watch ct's cgroup for OOM kills from now on (pid: its init). */
+void lc_watch_oom(struct container *ct, pid_t pid);
+/* hooks.kill_orphans is done. */
+void lc_orphans_killed(struct container *ct);
+/* Exits reaped with no owner yet (tests). */
+unsigned lc_unclaimed(void);
 
 #endif

@@ -20,13 +20,13 @@
 #include <unistd.h>
 
 #include "containerd_services_events_ttrpc_v1.pb.h"
+#include "capacity.h"
 #include "log.h"
 #include "loop.h"
 #include "pbcb.h"
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
 
-#define QUEUE_MAX	1024
 #define SEND_TIMEOUT_S	5
 #define REFUSED_RETRIES 5
 
@@ -285,6 +285,7 @@ int events_init(const char *addr, const char *namespace)
 		addr += 7;
 	snprintf(address, sizeof(address), "%s", addr);
 	snprintf(ns, sizeof(ns), "%s", namespace ? namespace : "");
+	dec.reserved = 1;
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (timer_fd < 0)
 		return -errno;
@@ -299,9 +300,12 @@ unsigned events_pending(void)
 int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *msg,
 		   const char *type_url)
 {
-	struct arena *a = arena_new();
-	if (!a)
+	/* the shim's own work: never short of an arena because of a client */
+	struct arena *a = arena_new_reserved();
+	if (!a) {
+		log_error("event %s: no memory to encode it", topic);
 		return -ENOMEM;
+	}
 	int r = -ENOMEM;
 	containerd_services_events_ttrpc_v1_ForwardRequest *fw =
 		arena_alloc(a, sizeof(*fw));
@@ -332,15 +336,16 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 		r = -EINVAL;
 		goto out;
 	}
-	if (queued >= QUEUE_MAX) {
-		log_error("event queue full, dropping %s", topic);
-		r = -ENOSPC;
-		goto out;
-	}
+	/* The queue is bounded by memory only: a long containerd outage must
+	 * not lose exits.  Say so when it grows unusually long. */
+	if (queued == LIM_EVENTS)
+		log_warn("%u events queued: containerd has not taken any for a while",
+			 queued);
 	size_t map_len = (sizeof(struct event) + n + 4095) & ~(size_t)4095;
 	struct event *e = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (e == MAP_FAILED) {
+		log_error("event %s lost: no memory to queue it", topic);
 		r = -ENOMEM;
 		goto out;
 	}

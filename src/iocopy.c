@@ -26,10 +26,11 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "capacity.h"
 #include "log.h"
 #include "loop.h"
+#include "spawn.h"
 
-#define MAX_COPIERS  256
 #define SPLICE_CHUNK (64 * 1024)
 #define BUF_SIZE     4096
 
@@ -43,9 +44,13 @@ struct copier {
 	size_t len, off;
 	struct pio *io;
 	int slot; /* index in io->cp */
+	int next_free;
 };
 
-static struct copier copiers[MAX_COPIERS];
+/* Handed out lazily (untouched slots cost nothing), reused from a free
+ * list. */
+static struct copier copiers[LIM_COPIERS];
+static int copiers_high, copiers_free = -1;
 
 void io_init(struct pio *io)
 {
@@ -71,6 +76,8 @@ static void copier_end(struct copier *c)
 		munmap(c->buf, BUF_SIZE);
 	io->cp[c->slot] = NULL;
 	memset(c, 0, sizeof(*c));
+	c->next_free = copiers_free;
+	copiers_free = (int)(c - copiers);
 	if (io->on_drained && !io_busy(io))
 		io->on_drained(io->ctx);
 }
@@ -194,14 +201,16 @@ static void on_dst(int fd, uint32_t ev, void *data)
 
 static int copier_start(struct pio *io, int slot, int src, int dst)
 {
-	struct copier *c = NULL;
-	for (int i = 0; i < MAX_COPIERS; i++)
-		if (!copiers[i].used) {
-			c = &copiers[i];
-			break;
-		}
-	if (!c)
+	struct copier *c;
+	if (copiers_free >= 0) {
+		c = &copiers[copiers_free];
+		copiers_free = c->next_free;
+	} else if (copiers_high < LIM_COPIERS) {
+		c = &copiers[copiers_high++];
+	} else {
+		log_warn("open stdio: all %d copiers in use", LIM_COPIERS);
 		return -ENOSPC;
+	}
 	struct stat st;
 	c->used = 1;
 	c->src = src;
@@ -213,6 +222,8 @@ static int copier_start(struct pio *io, int slot, int src, int dst)
 	if (loop_add(src, EPOLLIN, on_src, c) < 0) {
 		io->cp[slot] = NULL;
 		memset(c, 0, sizeof(*c));
+		c->next_free = copiers_free;
+		copiers_free = (int)(c - copiers);
 		return -EMFILE;
 	}
 	return 0;
@@ -338,24 +349,30 @@ static int io_binary(struct pio *io, const struct io_cfg *cfg)
 		close(err[1]);
 		return -e;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		signal(SIGPIPE, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* move the three ends out of the way, then into 3, 4, 5 */
-		int a = fcntl(out[0], F_DUPFD, 10), b = fcntl(err[0], F_DUPFD, 10),
-		    c = fcntl(ready[1], F_DUPFD, 10);
-		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 ||
-		    dup2(c, 5) < 0)
-			_exit(127);
-		setenv("CONTAINER_ID", cfg->id ? cfg->id : "", 1);
-		setenv("CONTAINER_NAMESPACE", cfg->ns ? cfg->ns : "", 1);
-		execv(path, argv);
-		_exit(127);
-	}
-	int e = errno;
+	/* its environment: ours (without NOTIFY_SOCKET) and the two names */
+	extern char **environ;
+	size_t ne = 0;
+	while (environ[ne])
+		ne++;
+	char *env[ne + 3];
+	size_t k = 0;
+	char idv[300], nsv[300];
+	snprintf(idv, sizeof(idv), "CONTAINER_ID=%s", cfg->id ? cfg->id : "");
+	snprintf(nsv, sizeof(nsv), "CONTAINER_NAMESPACE=%s", cfg->ns ? cfg->ns : "");
+	for (size_t i = 0; i < ne; i++)
+		if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) &&
+		    strncmp(environ[i], "CONTAINER_ID=", 13) &&
+		    strncmp(environ[i], "CONTAINER_NAMESPACE=", 20))
+			env[k++] = environ[i];
+	env[k++] = idv;
+	env[k++] = nsv;
+	env[k] = NULL;
+	/* 0-2 on /dev/null, the pipes as 3, 4 and 5, nothing else */
+	int fds[6] = { -1, -1, -1, out[0], err[0], ready[1] };
+	const char *const *cargv = (const char *const *)argv;
+	struct spawn_req sr = { .argv = cargv, .envp = env, .fds = fds, .nfds = 6 };
+	pid_t pid = spawn(&sr);
+	int e = pid < 0 ? (int)-pid : 0;
 	close(out[0]);
 	close(err[0]);
 	close(ready[1]);
@@ -363,6 +380,7 @@ static int io_binary(struct pio *io, const struct io_cfg *cfg)
 		close(out[1]);
 		close(err[1]);
 		close(ready[0]);
+		log_warn("binary logger %s: %s", path, strerror(e));
 		return -e;
 	}
 	io->logger = pid;
@@ -422,6 +440,14 @@ void io_close_stdin(struct pio *io)
 		close(io->stdin_hold);
 		io->stdin_hold = -1;
 	}
+}
+
+int io_logger_reaped(struct pio *io, pid_t pid)
+{
+	if (!io->logger || io->logger != pid)
+		return 0;
+	io->logger = 0; /* never signal a reused pid */
+	return 1;
 }
 
 int io_busy(const struct pio *io)

@@ -55,6 +55,8 @@ void io_child_close(struct pio *io);
 void io_close_stdin(struct pio *io);
 /* 1 while stdout/stderr copies are still running. */
 int io_busy(const struct pio *io);
+/* 1 if pid was io's binary:// logger (now reaped). */
+int io_logger_reaped(struct pio *io, pid_t pid);
 void io_close(struct pio *io);
 void io_init(struct pio *io);
 

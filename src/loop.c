@@ -1,13 +1,20 @@
 /*
  * loop.c - epoll set and fd-indexed handler table.
+ *
+ * The table covers every fd the process may open: loop_init raises
+ * RLIMIT_NOFILE to its hard limit and maps the table to match (its pages
+ * cost memory only once an fd that high is in use).
  */
 #include "loop.h"
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-#define LOOP_MAX_FD 4096
-#define LOOP_BATCH  32
+#include "capacity.h"
+
+#define LOOP_BATCH 64
 
 struct handler {
 	loop_fn fn;
@@ -16,17 +23,47 @@ struct handler {
 
 static int epfd = -1;
 static int stopping;
-static struct handler handlers[LOOP_MAX_FD];
+static struct handler *handlers;
+static int max_fd;
+void (*loop_after_batch)(void);
+
+int loop_fd_limit(void)
+{
+	if (!max_fd) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			if (rl.rlim_cur < rl.rlim_max) {
+				rl.rlim_cur = rl.rlim_max;
+				setrlimit(RLIMIT_NOFILE, &rl);
+				getrlimit(RLIMIT_NOFILE, &rl);
+			}
+			max_fd = rl.rlim_cur > LIM_FDS_MAX ? LIM_FDS_MAX
+							   : (int)rl.rlim_cur;
+		}
+		if (max_fd < 1024)
+			max_fd = 1024;
+	}
+	return max_fd;
+}
 
 int loop_init(void)
 {
+	int n = loop_fd_limit();
+	if (!handlers) {
+		void *m = mmap(NULL, sizeof(struct handler) * (size_t)n,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		handlers = m;
+	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	return epfd < 0 ? -errno : 0;
 }
 
 int loop_add(int fd, uint32_t events, loop_fn fn, void *data)
 {
-	if (fd < 0 || fd >= LOOP_MAX_FD)
+	if (fd < 0 || fd >= max_fd)
 		return -EMFILE;
 	struct epoll_event ev = { .events = events, .data.fd = fd };
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -44,7 +81,7 @@ int loop_mod(int fd, uint32_t events)
 
 void loop_del(int fd)
 {
-	if (fd < 0 || fd >= LOOP_MAX_FD)
+	if (fd < 0 || fd >= max_fd)
 		return;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 	handlers[fd].fn = NULL;
@@ -65,10 +102,12 @@ int loop_run_once(int timeout_ms)
 	for (int i = 0; i < n && !stopping; i++) {
 		int fd = evs[i].data.fd;
 		/* A callback earlier in the batch may have closed fd. */
-		if (fd < 0 || fd >= LOOP_MAX_FD || !handlers[fd].fn)
+		if (fd < 0 || fd >= max_fd || !handlers[fd].fn)
 			continue;
 		handlers[fd].fn(fd, evs[i].events, handlers[fd].data);
 	}
+	if (loop_after_batch && !stopping)
+		loop_after_batch();
 	return n;
 }
 

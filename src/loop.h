@@ -15,7 +15,10 @@
 
 typedef void (*loop_fn)(int fd, uint32_t events, void *data);
 
+/* Raises RLIMIT_NOFILE to its hard limit and sizes the handler table. */
 int loop_init(void);
+/* The fd limit in effect (raised on first use). */
+int loop_fd_limit(void);
 int loop_add(int fd, uint32_t events, loop_fn fn, void *data);
 int loop_mod(int fd, uint32_t events);
 void loop_del(int fd);
@@ -23,5 +26,8 @@ int loop_run(void);
 /* One round of waiting (at most timeout_ms) and dispatch; for tests. */
 int loop_run_once(int timeout_ms);
 void loop_stop(void);
+/* Run after each batch of events, before waiting again (work deferred by
+ * a callback, such as a connection that may be read again). */
+extern void (*loop_after_batch)(void);
 
 #endif

@@ -54,7 +54,7 @@ static void reap(void)
 		if (pid <= 0)
 			return;
 		if (!runc_reaped(pid, status))
-			container_reaped(pid, status);
+			lc_reaped(pid, status);
 	}
 }
 

@@ -26,11 +26,11 @@ bool pbcb_bytes(pb_istream_t *is, pb_ostream_t *os, const pb_field_t *field)
 	}
 	if (!is)
 		return true;
+	/* In place: every decode here reads from a buffer (pb_decode_arena)
+	 * that outlives the message, so the field points into it. */
 	size_t n = is->bytes_left;
-	uint8_t *p = arena_alloc(pbcb_arena, n ? n : 1);
-	if (!p)
-		PB_RETURN_ERROR(is, "out of memory");
-	if (!pb_read(is, p, n))
+	const uint8_t *p = is->state;
+	if (!pb_read(is, NULL, n))
 		return false;
 	b->ptr = p;
 	b->len = n;

@@ -1,9 +1,10 @@
 /*
  * runc.c - spawning runc and collecting its result.
  *
- * An exec failure is written by the child as an errno on a CLOEXEC pipe; the
- * parent reads that pipe when it reaps the child (the write happens before
- * the child exits, so the bytes are there by then).  Captured output is read
+ * A job is started by spawn() (an exec failure is spawn's error) and is
+ * named by a handle of slot and generation, so that a caller that gave up
+ * can kill it without ever hitting a later job in the same slot.  Captured
+ * output is read
  * from a non-blocking pipe as it arrives so that runc never stalls on a full
  * pipe, and drained when runc is reaped.
  */
@@ -22,15 +23,17 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "capacity.h"
 #include "log.h"
 #include "loop.h"
+#include "spawn.h"
 
-#define MAX_JOBS    64
+#define JOBS_TOTAL  (LIM_JOBS + LIM_RESERVED)
 #define CAPTURE_MAX (1u << 20)
 
 struct job {
 	pid_t pid;
-	int errfd; /* exec-error pipe, read end */
+	unsigned gen;
 	int outfd; /* capture pipe, read end, or -1 */
 	char *out; /* mmap'd capture buffer */
 	size_t outlen;
@@ -38,7 +41,7 @@ struct job {
 	void *ctx;
 };
 
-static struct job jobs[MAX_JOBS];
+static struct job jobs[JOBS_TOTAL];
 
 static void capture_read(struct job *j)
 {
@@ -77,176 +80,114 @@ static void on_capture(int fd, uint32_t events, void *data)
 	}
 }
 
-/*
- * The child is started with clone(CLONE_VM | CLONE_VFORK): it borrows our
- * memory until it execs, so there is no page-table copy and no copy-on-write
- * fault in the daemon afterwards (a fork cost about as much CPU as the rest
- * of a container's life).  The child therefore touches nothing shared: it
- * works on its own stack and the struct below, and gets a prepared
- * environment instead of calling unsetenv.
- */
-struct child {
-	const char *const *argv;
-	int fds[3];  /* -1: /dev/null, or the capture pipe for 1 and 2 */
-	int capture; /* write end of the capture pipe, or -1 */
-	int devnull;
-	int errfd; /* exec errors are written here */
-};
-
-#define CHILD_STACK   (64 * 1024)
-#define CHILD_ENV_MAX 256
-static char *child_env[CHILD_ENV_MAX];
-static int child_env_ready;
-
-/* Our environment without NOTIFY_SOCKET, built once. */
-static void child_env_init(void)
+static struct job *job_alloc(int reserved)
 {
-	extern char **environ;
-	int n = 0;
-	for (char **e = environ; e && *e && n < CHILD_ENV_MAX - 1; e++)
-		if (strncmp(*e, "NOTIFY_SOCKET=", 14) != 0)
-			child_env[n++] = *e;
-	child_env[n] = NULL;
-	child_env_ready = 1;
+	/* Client work may not take the last LIM_RESERVED slots. */
+	int lim = reserved ? JOBS_TOTAL : LIM_JOBS;
+	for (int i = 0; i < lim; i++)
+		if (!jobs[i].pid)
+			return &jobs[i];
+	return NULL;
 }
 
-static int child_main(void *arg)
+uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
+		    runc_done_fn fn, void *ctx, int *err)
 {
-	const struct child *c = arg;
-	sigset_t none;
-	sigemptyset(&none);
-	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	int src[3];
-	for (int i = 0; i < 3; i++) {
-		src[i] = c->fds[i];
-		if (src[i] < 0)
-			src[i] = (i > 0 && c->capture >= 0) ? c->capture : c->devnull;
+	struct job *j = job_alloc(flags & RUNC_RESERVED);
+	if (!j) {
+		*err = -EAGAIN;
+		return 0;
 	}
-	/* Move sources above 2 first so dup2 never clobbers one. */
-	for (int i = 0; i < 3; i++)
-		if (src[i] >= 0 && src[i] <= 2)
-			src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
-	for (int i = 0; i < 3; i++)
-		if (src[i] < 0 || dup2(src[i], i) < 0)
-			goto fail;
-	execvpe(c->argv[0], (char *const *)c->argv, child_env);
-fail:;
-	int e = errno;
-	ssize_t w = write(c->errfd, &e, sizeof(e));
-	(void)w;
-	_exit(127);
-}
-
-static pid_t spawn_child(struct child *c)
-{
-	if (!child_env_ready)
-		child_env_init();
-	char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		return -ENOMEM;
-	/* returns once the child has exec'd or exited */
-	pid_t pid = clone(child_main, stack + CHILD_STACK,
-			  CLONE_VM | CLONE_VFORK | SIGCHLD, c);
-	int e = errno;
-	munmap(stack, CHILD_STACK);
-	return pid < 0 ? -e : pid;
-}
-
-int runc_spawn(const char *const argv[], const int fds[3], int flags, runc_done_fn fn,
-	       void *ctx, pid_t *pid_out)
-{
-	struct job *j = NULL;
-	for (int i = 0; i < MAX_JOBS; i++)
-		if (!jobs[i].pid) {
-			j = &jobs[i];
-			break;
-		}
-	if (!j)
-		return -EAGAIN;
-	int ep[2], cp[2] = { -1, -1 };
-	if (pipe2(ep, O_CLOEXEC) < 0)
-		return -errno;
+	int cp[2] = { -1, -1 };
 	if ((flags & RUNC_CAPTURE) && pipe2(cp, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(ep[0]);
-		close(ep[1]);
-		return -e;
+		*err = -errno;
+		return 0;
 	}
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct child c = { argv, { fds[0], fds[1], fds[2] }, cp[1], devnull, ep[1] };
-	pid_t pid = spawn_child(&c);
+	int cfds[3];
+	for (int i = 0; i < 3; i++)
+		cfds[i] = fds[i] >= 0 ? fds[i] : (i > 0 && cp[1] >= 0 ? cp[1] : -1);
+	struct spawn_req s = {
+		.argv = argv, .fds = cfds, .nfds = 3, .flags = SPAWN_PDEATHSIG
+	};
+	pid_t pid = spawn(&s);
+	if (cp[1] >= 0)
+		close(cp[1]);
 	if (pid < 0) {
-		int e = -pid;
-		close(ep[0]);
-		close(ep[1]);
-		if (cp[0] >= 0) {
+		if (cp[0] >= 0)
 			close(cp[0]);
-			close(cp[1]);
-		}
-		if (devnull >= 0)
-			close(devnull);
-		return -e;
+		*err = pid;
+		return 0;
 	}
-	close(ep[1]);
-	if (devnull >= 0)
-		close(devnull);
+	unsigned gen = j->gen + 1;
 	memset(j, 0, sizeof(*j));
+	j->gen = gen ? gen : 1;
 	j->pid = pid;
-	j->errfd = ep[0];
 	j->outfd = -1;
 	j->fn = fn;
 	j->ctx = ctx;
 	if (cp[0] >= 0) {
-		close(cp[1]);
 		fcntl(cp[0], F_SETFL, O_NONBLOCK);
 		j->outfd = cp[0];
 		if (loop_add(cp[0], EPOLLIN, on_capture, j) < 0) {
 			/* Still drained at exit; only a huge output could stall. */
-			log_warn("runc capture: too many fds");
+			log_warn("runc capture: cannot watch its pipe");
 		}
 	}
-	if (pid_out)
-		*pid_out = pid;
 	log_debug("spawned %s %s (pid %d)", argv[0], argv[1] ? argv[1] : "", pid);
-	return 0;
+	*err = 0;
+	return (uint32_t)(j - jobs) << 20 | (j->gen & 0xfffff);
+}
+
+static struct job *job_get(uint32_t h)
+{
+	uint32_t slot = h >> 20;
+	if (!h || slot >= JOBS_TOTAL || !jobs[slot].pid ||
+	    (jobs[slot].gen & 0xfffff) != (h & 0xfffff))
+		return NULL;
+	return &jobs[slot];
+}
+
+int runc_cancel(uint32_t h)
+{
+	struct job *j = job_get(h);
+	if (!j)
+		return -ESRCH;
+	log_warn("runc (pid %d): no caller waits any more, killing it", j->pid);
+	return kill(j->pid, SIGKILL) < 0 ? -errno : 0;
+}
+
+unsigned runc_jobs(void)
+{
+	unsigned n = 0;
+	for (int i = 0; i < JOBS_TOTAL; i++)
+		n += jobs[i].pid != 0;
+	return n;
 }
 
 int runc_reaped(pid_t pid, int status)
 {
 	struct job *j = NULL;
-	for (int i = 0; i < MAX_JOBS; i++)
+	for (int i = 0; i < JOBS_TOTAL; i++)
 		if (jobs[i].pid == pid) {
 			j = &jobs[i];
 			break;
 		}
 	if (!j)
 		return 0;
-	int e = 0;
-	if (read(j->errfd, &e, sizeof(e)) == (ssize_t)sizeof(e) && e)
-		status = -e;
-	close(j->errfd);
 	if (j->outfd >= 0) {
 		capture_read(j);
 		loop_del(j->outfd);
 		close(j->outfd);
 	}
 	struct job done = *j;
+	unsigned gen = j->gen;
 	memset(j, 0, sizeof(*j));
+	j->gen = gen;
 	if (done.fn)
 		done.fn(done.ctx, status, done.out ? done.out : "", done.outlen);
 	if (done.out)
 		munmap(done.out, CAPTURE_MAX);
 	return 1;
-}
-
-void runc_forget(void *ctx)
-{
-	for (int i = 0; i < MAX_JOBS; i++)
-		if (jobs[i].pid && jobs[i].ctx == ctx)
-			jobs[i].ctx = NULL;
 }
 
 const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra,

@@ -1,23 +1,28 @@
 /*
  * runc.h - runc (or crun) as an asynchronous child.
  *
- * runc_spawn() forks and execs, and returns at once; the job's callback runs
- * from the SIGCHLD reaper once runc has exited, with its wait status (or a
- * negative errno if exec itself failed) and its captured stdout+stderr.
- * Every child gets a clean signal mask, PDEATHSIG=SIGKILL, no NOTIFY_SOCKET
- * and only the fds meant for it.
+ * runc_spawn() starts runc (spawn.c) and returns a job handle at once; the
+ * job's callback runs from the SIGCHLD reaper once runc has exited, with its
+ * wait status and its captured stdout+stderr.  An exec failure is
+ * runc_spawn's own error (the callback never runs).  The callback's ctx is
+ * the caller's: whatever it names must be checked for staleness there.
  *
  *   const char *argv[] = { ..., NULL };
  *   int fds[3] = { -1, -1, -1 };      // -1: /dev/null, or captured
- *   runc_spawn(argv, fds, RUNC_CAPTURE, done_cb, ctx);
+ *   uint32_t job = runc_spawn(argv, fds, RUNC_CAPTURE, done_cb, ctx, &err);
+ *   runc_cancel(job);                 // SIGKILL; the callback still runs
  */
 #ifndef RUNC_H
 #define RUNC_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "arena.h"
 
-enum { RUNC_CAPTURE = 1 };
+enum {
+	RUNC_CAPTURE = 1,
+	RUNC_RESERVED = 2, /* the shim's own work: may use the reserved slots */
+};
 
 /* runc --root when the runtime options give none; /<namespace> follows. */
 #define RUNC_DEFAULT_ROOT "/run/containerd/runc"
@@ -33,13 +38,16 @@ struct runc_cfg {
 	char criu[1024];
 };
 
-/* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE). */
-int runc_spawn(const char *const argv[], const int fds[3], int flags, runc_done_fn fn,
-	       void *ctx, pid_t *pid_out);
+/* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE).
+ * Returns the job's handle (never 0), or 0 with *err set. */
+uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
+		    runc_done_fn fn, void *ctx, int *err);
+/* Kill a job that nobody waits for any more; -ESRCH if it has ended. */
+int runc_cancel(uint32_t job);
+/* Jobs in flight (tests, diagnostics). */
+unsigned runc_jobs(void);
 /* Called by the reaper; returns 1 if pid was one of our runc jobs. */
 int runc_reaped(pid_t pid, int status);
-/* A runc job whose requester went away: run its callback with ctx NULL. */
-void runc_forget(void *ctx);
 /* argv of "runc <global flags>" followed by up to `extra` more slots. */
 const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra,
 		       size_t *argc);

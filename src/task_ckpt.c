@@ -24,30 +24,27 @@
 
 /* ---- Restore (Start of a task created from a checkpoint) ---- */
 
-static void restore_done(void *ctx, int status, const char *out, size_t outlen)
+static void restore_done(struct op *o, struct proc *p, int status, const char *out,
+			 size_t outlen)
 {
-	struct op *o = ctx;
-	struct proc *p = o->proc;
 	struct container *ct = p->ct;
 	int pid = -EINVAL;
-	if (runc_ok(status)) {
+	if (task_runc_ok(status)) {
 		char path[PATH_MAX_LEN + 16];
 		snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
-		pid = proc_runc_pid(p, path);
+		pid = task_runc_pid(p, path);
 	}
 	if (pid < 0) {
-		char *msg = runc_error(o->call->arena, &ct->rc,
-				       "OCI runtime restore failed", status, out, outlen);
 		io_close(&p->io);
-		p->busy = 0;
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
-				  msg ? msg : "restore failed");
+		task_runc_error(o->call, p, "restore",
+				task_runc_ok(status) ? 1 << 8 : status, out, outlen);
+		lc_event(p, PE_START_FAILED);
 		return;
 	}
 	ct->checkpoint[0] = 0;
-	container_watch_oom(ct, pid);
-	proc_set_pid(p, pid);
-	start_done(ctx, 0, "", 0);
+	lc_watch_oom(ct, pid);
+	lc_set_pid(p, pid);
+	task_started(o->call, p);
 }
 
 void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
@@ -70,21 +67,21 @@ void restore_start(struct call *c, struct op *o, struct proc *p, const char **ar
 	argv[n++] = "--no-subreaper";
 	argv[n++] = "--bundle";
 	argv[n++] = ct->bundle;
-	int r = proc_io_open(c, p, argv, &n);
+	int r = task_io_open(c, p, argv, &n);
 	if (r < 0) {
 		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
 		return;
 	}
 	argv[n++] = ct->id;
 	argv[n] = NULL;
-	p->busy = 1;
-	r = runc_spawn(argv, p->io.child, RUNC_CAPTURE, restore_done, o, NULL);
+	o->reports_pid = 1;
+	r = task_op_spawn(o, p, argv, p->io.child, 1, restore_done);
 	io_child_close(&p->io);
 	if (r < 0) {
-		p->busy = 0;
 		io_close(&p->io);
-		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+		return;
 	}
+	lc_event(p, PE_START);
 }
 
 /* ---- Checkpoint ---- */
@@ -96,11 +93,11 @@ struct ckpt {
 
 static void remove_tree(const char *path, int depth);
 
-static void checkpoint_done(void *ctx, int status, const char *out, size_t outlen)
+static void checkpoint_done(struct op *o, struct proc *p, int status, const char *out,
+			    size_t outlen)
 {
-	struct op *o = ctx;
 	struct ckpt *k = o->call->owner;
-	if (!runc_ok(status)) {
+	if (!task_runc_ok(status)) {
 		/* keep criu's log where the Go shim leaves it */
 		char src[PATH_MAX_LEN + 48], dst[PATH_MAX_LEN + 32];
 		snprintf(src, sizeof(src), "%s/dump.log", k->work);
@@ -119,12 +116,8 @@ static void checkpoint_done(void *ctx, int status, const char *out, size_t outle
 		}
 		if (in >= 0)
 			close(in);
-		char *msg =
-			runc_error(o->call->arena, &o->proc->ct->rc,
-				   "OCI runtime checkpoint failed", status, out, outlen);
 		remove_tree(k->work, 0);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
-				  msg ? msg : "checkpoint failed");
+		task_runc_error(o->call, p, "checkpoint", status, out, outlen);
 		return;
 	}
 	remove_tree(k->work, 0);
@@ -137,13 +130,13 @@ void task_checkpoint(struct call *c)
 		DECODE(c, containerd_task_v2_CheckpointTaskRequest);
 	if (!req)
 		return;
-	struct proc *p = lookup(c, req->id, "");
+	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (p->exited || p->state == P_CREATED) {
+	if (lc_exited(p) || p->state != PS_RUNNING) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
 				  "cannot checkpoint a %s container",
-				  p->exited ? "stopped" : "created");
+				  lc_exited(p) ? "stopped" : "non-running");
 		return;
 	}
 	containerd_runc_v1_CheckpointOptions *opt = arena_alloc(c->arena, sizeof(*opt));
@@ -172,8 +165,8 @@ void task_checkpoint(struct call *c)
 	}
 	size_t n;
 	const char **argv;
-	struct op *o = op_begin(c, p, "checkpoint", 24 + opt->empty_namespaces_count * 2,
-				&argv, &n);
+	struct op *o = task_op(c, p, "checkpoint", 24 + opt->empty_namespaces_count * 2,
+			       &argv, &n);
 	if (!o)
 		return;
 	PB_SETSTR(k->bundle, p->ct->bundle);
@@ -207,8 +200,7 @@ void task_checkpoint(struct call *c)
 	argv[n++] = p->ct->id;
 	argv[n] = NULL;
 	c->owner = k;
-	static const int nofds[3] = { -1, -1, -1 };
-	op_spawn(o, argv, nofds, checkpoint_done);
+	task_op_spawn(o, p, argv, NULL, 1, checkpoint_done);
 }
 
 /* rm -r for criu's work folder: bounded depth, symlinks not followed, and

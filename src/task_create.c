@@ -1,8 +1,7 @@
 /*
  * task_create.c - Create: runtime options, rootfs mounts, stdio, `runc
  * create`, and what happens when it ends (the TaskCreate event, calls that
- * waited, or the cleanup of a failed create).  Also the killing of what an
- * init without its own pid namespace leaves behind.
+ * waited, or the cleanup of a failed create).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +23,6 @@
 #include "pbcb.h"
 #include "task.h"
 #include "task_impl.h"
-
 
 static void create_cleanup(struct container *ct)
 {
@@ -58,44 +56,43 @@ static void publish_create(struct call *c, struct container *ct, struct proc *p,
 		       "containerd.events.TaskCreate");
 }
 
-static void create_done(void *ctx, int status, const char *out, size_t outlen)
+static void create_done(struct op *o, struct proc *p, int status, const char *out,
+			size_t outlen)
 {
-	struct op *o = ctx;
-	struct proc *p = o->proc;
 	struct container *ct = p->ct;
-	if (!runc_ok(status)) {
+	struct ref ref = ct_ref(ct);
+	if (!task_runc_ok(status)) {
 		char *msg = runc_error(o->call->arena, &ct->rc,
 				       "OCI runtime create failed", status, out, outlen);
 		log_error("create %s: %s", ct->id, msg ? msg : "");
 		create_cleanup(ct);
 		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
 				  msg ? msg : "OCI runtime create failed");
-		replay_deferred(ct);
+		task_create_ended(ref);
 		return;
 	}
 	char path[PATH_MAX_LEN + 16];
 	snprintf(path, sizeof(path), "%s/init.pid", ct->bundle);
-	int pid = proc_runc_pid(p, path);
+	int pid = task_runc_pid(p, path);
 	if (pid < 0) {
+		/* runc holds a container we cannot drive: delete it */
 		log_error("create %s: init pid or console: %s", ct->id, strerror(-pid));
+		task_runc_forget(ct);
 		create_cleanup(ct);
 		ttrpc_reply_error(o->call, ST_UNKNOWN,
 				  "create %s: init pid or console: %s", ct->id,
 				  strerror(-pid));
+		task_create_ended(ref);
 		return;
 	}
-	p->state = P_CREATED;
-	p->busy = 0;
 	cgroup_enable_controllers(pid);
-	container_watch_oom(ct, pid);
-	proc_set_pid(p, pid);
-
+	lc_watch_oom(ct, pid);
+	lc_set_pid(p, pid);
 	publish_create(o->call, ct, p, pid);
 	containerd_task_v2_CreateTaskResponse resp = { .pid = (uint32_t)pid };
 	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &resp);
-	if (p->exited && !p->exit_done)
-		proc_started(p, 0);
-	replay_deferred(ct);
+	lc_event(p, PE_CREATED); /* an exit reaped meanwhile is reported now */
+	task_create_ended(ref);
 }
 
 static int apply_options(struct call *c, struct container *ct,
@@ -173,37 +170,6 @@ static int config_own_pidns(struct arena *a, const char *bundle)
 	return n > 0 && json_own_pidns(a, js, (size_t)n) == 1;
 }
 
-static void kill_orphans_done(void *ctx, int status, const char *out, size_t outlen)
-{
-	struct container *ct = ctx;
-	if (!runc_ok(status))
-		log_warn("kill --all after init exit: %.*s",
-			 (int)(outlen > 200 ? 200 : outlen), out);
-	container_orphans_killed(ct);
-}
-
-void kill_orphans(struct container *ct)
-{
-	struct arena *a = arena_new();
-	size_t n;
-	const char **argv = a ? runc_argv(a, &ct->rc, 5, &n) : NULL;
-	int r = -ENOMEM;
-	if (argv) {
-		argv[n++] = "kill";
-		argv[n++] = "--all";
-		argv[n++] = ct->id;
-		argv[n++] = "9";
-		argv[n] = NULL;
-		static const int nofds[3] = { -1, -1, -1 };
-		r = runc_spawn(argv, nofds, RUNC_CAPTURE, kill_orphans_done, ct, NULL);
-	}
-	arena_free(a);
-	if (r < 0) {
-		log_warn("kill --all %s: %s", ct->id, strerror(-r));
-		container_orphans_killed(ct);
-	}
-}
-
 void task_create(struct call *c)
 {
 	containerd_task_v2_CreateTaskRequest *req =
@@ -265,7 +231,7 @@ void task_create(struct call *c)
 
 	size_t n;
 	const char **argv;
-	struct op *o = op_begin(c, p, "create", 10, &argv, &n);
+	struct op *o = task_op(c, p, "create", 10, &argv, &n);
 	if (!o) {
 		create_cleanup(ct);
 		return;
@@ -274,7 +240,7 @@ void task_create(struct call *c)
 		/* Restored at Start (runc restore); nothing runs until then. */
 		PB_SETSTR(ct->checkpoint, req->checkpoint);
 		PB_SETSTR(ct->parent_checkpoint, req->parent_checkpoint);
-		p->state = P_CREATED;
+		lc_event(p, PE_CREATED);
 		c->owner = req;
 		publish_create(c, ct, p, 0);
 		containerd_task_v2_CreateTaskResponse resp = { .pid = 0 };
@@ -286,7 +252,7 @@ void task_create(struct call *c)
 	argv[n++] = ct->bundle;
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
-	int r = proc_io_open(c, p, argv, &n);
+	int r = task_io_open(c, p, argv, &n);
 	if (r < 0) {
 		create_cleanup(ct);
 		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
@@ -295,11 +261,9 @@ void task_create(struct call *c)
 	argv[n++] = ct->id;
 	argv[n] = NULL;
 	c->owner = req;
-	p->busy = 1;
-	r = runc_spawn(argv, p->io.child, 0, create_done, o, NULL);
+	o->reports_pid = 1;
+	r = task_op_spawn(o, p, argv, p->io.child, 0, create_done);
 	io_child_close(&p->io);
-	if (r < 0) {
+	if (r < 0)
 		create_cleanup(ct);
-		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
-	}
 }

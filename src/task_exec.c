@@ -25,59 +25,49 @@
 
 /* ---- Exec ---- */
 
-static void exec_done(void *ctx, int status, const char *out, size_t outlen)
+static void exec_done(struct op *o, struct proc *p, int status, const char *out,
+		      size_t outlen)
 {
-	struct op *o = ctx;
-	struct proc *p = o->proc;
 	struct container *ct = p->ct;
 	unlink(o->call->owner); /* the process.json */
 	int pid = -EINVAL;
-	if (runc_ok(status)) {
+	if (task_runc_ok(status)) {
 		char path[PATH_MAX_LEN + ID_MAX + 8];
 		snprintf(path, sizeof(path), "%s/%s.pid", ct->bundle, p->id);
-		pid = proc_runc_pid(p, path);
+		pid = task_runc_pid(p, path);
 	}
 	if (pid < 0) {
-		char *msg = runc_error(o->call->arena, &ct->rc, "OCI runtime exec failed",
-				       status, out, outlen);
 		io_close(&p->io);
-		p->busy = 0;
-		p->exited = p->exit_done = 1;
-		p->exit_status = 255;
-		p->state = P_STOPPED;
-		clock_gettime(CLOCK_REALTIME, &p->exited_at);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "exec failed");
+		if (task_runc_ok(status))
+			ttrpc_reply_error(
+				o->call, ST_UNKNOWN,
+				"OCI runtime exec failed: exec pid or console: %s",
+				strerror(-pid));
+		else
+			task_runc_error(o->call, p, "exec", status, out, outlen);
+		lc_start_failed(p); /* Waits are answered now, with 255 */
 		return;
 	}
-	proc_set_pid(p, pid);
-	containerd_events_TaskExecStarted ev;
-	memset(&ev, 0, sizeof(ev));
-	PB_SETSTR(ev.container_id, ct->id);
-	PB_SETSTR(ev.exec_id, p->id);
-	ev.pid = (uint32_t)pid;
-	events_publish("/tasks/exec-started", containerd_events_TaskExecStarted_fields,
-		       &ev, "containerd.events.TaskExecStarted");
-	containerd_task_v2_StartResponse r = { .pid = (uint32_t)pid };
-	ttrpc_reply(o->call, containerd_task_v2_StartResponse_fields, &r);
-	proc_started(p, 1);
+	lc_set_pid(p, pid);
+	task_started(o->call, p);
 }
 
 void exec_start(struct call *c, struct proc *p)
 {
 	struct container *ct = p->ct;
 	struct proc *init = ct->init;
-	if (!init || init->exited || init->state == P_STOPPED) {
+	if (!init || lc_exited(init) || init->state == PS_STOPPED) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
 				  "container %s is not running: cannot start exec",
 				  ct->id);
 		return;
 	}
-	if (init->state == P_PAUSED || init->state == P_PAUSING) {
+	if (init->state == PS_PAUSED || init->state == PS_PAUSING) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is paused",
 				  ct->id);
 		return;
 	}
-	if (p->state != P_NEW || p->busy) {
+	if (p->state != PS_NEW) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
 				  "exec %s was already started", p->id);
 		return;
@@ -100,7 +90,7 @@ void exec_start(struct call *c, struct proc *p)
 	}
 	size_t n;
 	const char **argv;
-	struct op *o = op_begin(c, p, "exec", 11, &argv, &n);
+	struct op *o = task_op(c, p, "exec", 11, &argv, &n);
 	if (!o) {
 		unlink(spec_path);
 		return;
@@ -111,7 +101,7 @@ void exec_start(struct call *c, struct proc *p)
 	argv[n++] = "--detach";
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
-	int r = proc_io_open(c, p, argv, &n);
+	int r = task_io_open(c, p, argv, &n);
 	if (r < 0) {
 		unlink(spec_path);
 		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
@@ -120,15 +110,15 @@ void exec_start(struct call *c, struct proc *p)
 	argv[n++] = ct->id;
 	argv[n] = NULL;
 	c->owner = spec_path;
-	p->busy = 1;
-	r = runc_spawn(argv, p->io.child, 0, exec_done, o, NULL);
+	o->reports_pid = 1;
+	r = task_op_spawn(o, p, argv, p->io.child, 0, exec_done);
 	io_child_close(&p->io);
 	if (r < 0) {
-		p->busy = 0;
 		unlink(spec_path);
 		io_close(&p->io);
-		ttrpc_reply_error(c, ST_UNAVAILABLE, "spawn runc: %s", strerror(-r));
+		return;
 	}
+	lc_event(p, PE_START);
 }
 
 void task_exec(struct call *c)
@@ -152,7 +142,7 @@ void task_exec(struct call *c)
 				  req->exec_id);
 		return;
 	}
-	if (!ct->init || ct->init->exited) {
+	if (!ct->init || lc_exited(ct->init)) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is stopped",
 				  ct->id);
 		return;

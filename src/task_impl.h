@@ -1,7 +1,8 @@
 /*
- * task_impl.h - what the task service's files share: request decoding, the
- * runc job bound to a call, and helpers for pid files and a process's
- * stdio.  Not for use outside task*.c.
+ * task_impl.h - the layer under the task handlers (task_core.c): request
+ * decoding, lookup, calls that wait for a Create, runc jobs bound to a
+ * call, a process's stdio and pid, and the events of the lifecycle.  Not
+ * for use outside task*.c.
  */
 #ifndef TASK_IMPL_H
 #define TASK_IMPL_H
@@ -9,6 +10,7 @@
 
 #include "container.h"
 #include "containerd_task_v2.pb.h"
+#include "park.h"
 #include "ttrpc.h"
 
 /* The generated messages have members named stdin/stdout/stderr, which
@@ -19,40 +21,64 @@
 
 #define DECODE(c, T) ((T *)ttrpc_decode((c), T##_fields, sizeof(T)))
 
-/* A runc job bound to a call: the call is answered when runc exits. */
+struct op;
+/* A job's completion: p is live (checked by generation), o->call is to be
+ * answered (a reply to one answered early only frees it). */
+typedef void (*op_done_fn)(struct op *o, struct proc *p, int status, const char *out,
+			   size_t outlen);
+
+/* A runc job bound to a call.  It lives in the call's arena, which stays
+ * until the job completes; it names its process by reference, so a
+ * completion for a process deleted meanwhile is dropped. */
 struct op {
 	struct call *call;
-	struct proc *proc;
+	struct ref proc;
+	uint32_t park;
 	const char *what;
 	int arg;
+	int reports_pid;
+	op_done_fn done;
 };
 
+/* The process `exec_id` of container `id`, or NULL once c is answered
+ * (NOT_FOUND) or parked (its container's Create is still running). */
+struct proc *task_lookup(struct call *c, const char *id, const char *exec_id);
 /* A runc job for call c about p, and runc's argv with its global flags
  * and room for `extra` more (*n counts what is filled); NULL once the call
  * has been answered. */
-struct op *op_begin(struct call *c, struct proc *p, const char *what, size_t extra,
-		    const char ***argv, size_t *n);
-/* Spawn runc with captured output; on failure the call is answered. */
-int op_spawn(struct op *o, const char *const *argv, const int fds[3], runc_done_fn fn);
-int runc_ok(int status);
-/* The process `exec_id` of container `id`, or NULL after NOT_FOUND. */
-struct proc *lookup(struct call *c, const char *id, const char *exec_id);
-int proc_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
-int proc_io_attach(struct proc *p);
+struct op *task_op(struct call *c, struct proc *p, const char *what, size_t extra,
+		   const char ***argv, size_t *n);
+/* Spawn the job (fds: its stdio, -1 for none; capture: its output); on
+ * failure the call is answered and a negative errno returned. */
+int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
+		  int capture, op_done_fn done);
+int task_runc_ok(int status);
+/* Answer c with runc's error for a failed job ("<what> failed: ..."). */
+void task_runc_error(struct call *c, struct proc *p, const char *what, int status,
+		     const char *out, size_t outlen);
+/* A process's stdio before runc runs (pipes, or the console socket whose
+ * flag is appended to argv). */
+int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
 /* After a successful runc create/exec/restore: the pid from `pidfile`, with
  * a terminal's pty attached; a negative errno if either failed (the process
  * is then killed). */
-int proc_runc_pid(struct proc *p, const char *pidfile);
+int task_runc_pid(struct proc *p, const char *pidfile);
+/* Publish /tasks/start (init) or /tasks/exec-started, answer c with the pid,
+ * then tell the model (the held exit, if any, follows). */
+void task_started(struct call *c, struct proc *p);
+/* Run the calls that waited for the Create of ct (ct may be gone). */
+void task_create_ended(struct ref ct);
+/* Resume function that runs the call's handler again. */
+void task_rerun(struct call *c, struct ref target);
+/* Run `runc delete --force` for a container we give up on (no call). */
+void task_runc_forget(struct container *ct);
+/* Set the lifecycle hooks (exit, OOM, orphans, idle, gone). */
+void task_core_init(void);
 
-/* Completion of runc start, shared with restore. */
-void start_done(void *ctx, int status, const char *out, size_t outlen);
-void exec_start(struct call *c, struct proc *p);
+/* Restore (Start of a container created from a checkpoint). */
 void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
 		   size_t n);
-
-/* Run the calls that waited for the Create of ct (ct may be gone). */
-void replay_deferred(const struct container *ct);
-void kill_orphans(struct container *ct);
+void exec_start(struct call *c, struct proc *p);
 
 void task_create(struct call *c);
 void task_exec(struct call *c);

@@ -23,14 +23,12 @@
 
 #include "task_impl.h"
 
-static void pids_done(void *ctx, int status, const char *out, size_t outlen)
+static void pids_done(struct op *o, struct proc *p, int status, const char *out,
+		      size_t outlen)
 {
-	struct op *o = ctx;
 	struct call *c = o->call;
-	if (!runc_ok(status)) {
-		char *msg = runc_error(c->arena, &o->proc->ct->rc,
-				       "OCI runtime ps failed", status, out, outlen);
-		ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "ps failed");
+	if (!task_runc_ok(status)) {
+		task_runc_error(c, p, "ps", status, out, outlen);
 		return;
 	}
 	enum { MAXP = 65536 };
@@ -46,7 +44,7 @@ static void pids_done(void *ctx, int status, const char *out, size_t outlen)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		struct proc *e = proc_find_pid(o->proc->ct, pids[i]);
+		struct proc *e = proc_find_pid(p->ct, pids[i]);
 		v[i].pid = (uint32_t)pids[i];
 		v[i].exec_id = e && e->id[0] ? e->id : NULL;
 	}
@@ -62,12 +60,12 @@ void task_pids(struct call *c)
 	containerd_task_v2_PidsRequest *req = DECODE(c, containerd_task_v2_PidsRequest);
 	if (!req)
 		return;
-	struct proc *p = lookup(c, req->id, "");
+	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
 	size_t n;
 	const char **argv;
-	struct op *o = op_begin(c, p, "ps", 5, &argv, &n);
+	struct op *o = task_op(c, p, "ps", 5, &argv, &n);
 	if (!o)
 		return;
 	argv[n++] = "ps";
@@ -75,29 +73,24 @@ void task_pids(struct call *c)
 	argv[n++] = "json";
 	argv[n++] = p->ct->id;
 	argv[n] = NULL;
-	static const int nofds[3] = { -1, -1, -1 };
-	op_spawn(o, argv, nofds, pids_done);
+	task_op_spawn(o, p, argv, NULL, 1, pids_done);
 }
 
 /* ---- Pause / Resume ---- */
 
-static void pause_done(void *ctx, int status, const char *out, size_t outlen)
+static void pause_done(struct op *o, struct proc *p, int status, const char *out,
+		       size_t outlen)
 {
-	struct op *o = ctx;
-	struct proc *p = o->proc;
 	int pause = o->arg;
-	if (!runc_ok(status)) {
-		if (p->state == P_PAUSING)
-			p->state = P_RUNNING;
-		char *msg = runc_error(o->call->arena, &p->ct->rc,
-				       pause ? "OCI runtime pause failed"
-					     : "OCI runtime resume failed",
-				       status, out, outlen);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "failed");
+	if (!task_runc_ok(status)) {
+		if (pause)
+			lc_event(p, PE_PAUSE_FAILED);
+		task_runc_error(o->call, p, pause ? "pause" : "resume", status, out,
+				outlen);
 		return;
 	}
-	if (!p->exited)
-		p->state = pause ? P_PAUSED : P_RUNNING;
+	/* refused if the process exited meanwhile: its state stays */
+	lc_event(p, pause ? PE_PAUSED : PE_RESUMED);
 	containerd_events_TaskPaused ev; /* TaskResumed has the same shape */
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, p->ct->id);
@@ -115,32 +108,29 @@ static void pause_resume(struct call *c, int pause)
 	containerd_task_v2_PauseRequest *req = DECODE(c, containerd_task_v2_PauseRequest);
 	if (!req)
 		return;
-	struct proc *p = lookup(c, req->id, "");
+	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (p->exited || (pause && p->state != P_RUNNING) ||
-	    (!pause && p->state != P_PAUSED)) {
+	if (lc_exited(p) || (pause && p->state != PS_RUNNING) ||
+	    (!pause && p->state != PS_PAUSED)) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot %s a %s container",
 				  pause ? "pause" : "resume",
-				  p->exited ? "stopped"
-				  : pause   ? "non-running"
-					    : "non-paused");
+				  lc_exited(p) ? "stopped"
+				  : pause      ? "non-running"
+					       : "non-paused");
 		return;
 	}
 	size_t n;
 	const char **argv;
-	struct op *o = op_begin(c, p, pause ? "pause" : "resume", 3, &argv, &n);
+	struct op *o = task_op(c, p, pause ? "pause" : "resume", 3, &argv, &n);
 	if (!o)
 		return;
 	o->arg = pause;
 	argv[n++] = pause ? "pause" : "resume";
 	argv[n++] = p->ct->id;
 	argv[n] = NULL;
-	if (pause)
-		p->state = P_PAUSING;
-	static const int nofds[3] = { -1, -1, -1 };
-	if (op_spawn(o, argv, nofds, pause_done) < 0 && pause)
-		p->state = P_RUNNING;
+	if (task_op_spawn(o, p, argv, NULL, 1, pause_done) == 0 && pause)
+		lc_event(p, PE_PAUSE);
 }
 
 void task_pause(struct call *c)
@@ -155,13 +145,11 @@ void task_resume(struct call *c)
 
 /* ---- Update ---- */
 
-static void update_done(void *ctx, int status, const char *out, size_t outlen)
+static void update_done(struct op *o, struct proc *p, int status, const char *out,
+			size_t outlen)
 {
-	struct op *o = ctx;
-	if (!runc_ok(status)) {
-		char *msg = runc_error(o->call->arena, &o->proc->ct->rc,
-				       "OCI runtime update failed", status, out, outlen);
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s", msg ? msg : "update failed");
+	if (!task_runc_ok(status)) {
+		task_runc_error(o->call, p, "update", status, out, outlen);
 		return;
 	}
 	ttrpc_reply(o->call, NULL, NULL);
@@ -173,10 +161,10 @@ void task_update(struct call *c)
 		DECODE(c, containerd_task_v2_UpdateTaskRequest);
 	if (!req)
 		return;
-	struct proc *p = lookup(c, req->id, "");
+	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (p->exited) {
+	if (lc_exited(p)) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
 				  "cannot update a stopped container");
 		return;
@@ -204,7 +192,7 @@ void task_update(struct call *c)
 	fcntl(pp[0], F_SETFL, 0);
 	size_t n;
 	const char **argv;
-	struct op *o = op_begin(c, p, "update", 4, &argv, &n);
+	struct op *o = task_op(c, p, "update", 4, &argv, &n);
 	if (!o) {
 		close(pp[0]);
 		return;
@@ -214,7 +202,7 @@ void task_update(struct call *c)
 	argv[n++] = p->ct->id;
 	argv[n] = NULL;
 	int fds[3] = { pp[0], -1, -1 };
-	op_spawn(o, argv, fds, update_done);
+	task_op_spawn(o, p, argv, fds, 1, update_done);
 	close(pp[0]);
 }
 
@@ -225,10 +213,10 @@ void task_stats(struct call *c)
 	containerd_task_v2_StatsRequest *req = DECODE(c, containerd_task_v2_StatsRequest);
 	if (!req)
 		return;
-	struct proc *p = lookup(c, req->id, "");
+	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (!p->pid || p->exited) {
+	if (!p->pid || lc_exited(p)) {
 		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process",
 				  req->id);
 		return;

@@ -1,6 +1,12 @@
 /*
  * ttrpc.c - ttrpc frames and the server: connections, streams in flight,
  * dispatch by service and method, replies in completion order.
+ *
+ * Backpressure: a connection with too many calls in flight or too many
+ * reply bytes queued (capacity.h), or arriving while the arena pool's client
+ * share is used up, is not read until that has drained.  The bytes already
+ * read but not yet decoded wait in a small stash; nothing is closed, and
+ * no other connection is held up.
  */
 #include "ttrpc.h"
 
@@ -8,15 +14,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "capacity.h"
 #include "loop.h"
 #include "pbcb.h"
 #include "ttrpc.pb.h"
 
-#define MAX_CONN     64
 #define MAX_SERVICES 4
 #define READ_CHUNK   8192
 
@@ -45,24 +53,31 @@ void ttrpc_hdr_get(const uint8_t i[TTRPC_HDR_LEN], struct ttrpc_hdr *h)
 
 void ttrpc_dec_reset(struct ttrpc_dec *d)
 {
+	int reserved = d->reserved;
 	arena_free(d->arena);
 	memset(d, 0, sizeof(*d));
+	d->reserved = reserved;
 }
 
-int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_frame_fn fn,
-		   void *ctx)
+long ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_frame_fn fn,
+		    void *ctx)
 {
-	while (n > 0) {
+	const uint8_t *start = data;
+	d->nomem = 0;
+	for (;;) {
 		if (d->skip) {
 			size_t k = n < d->skip ? n : d->skip;
 			d->skip -= k;
 			data += k;
 			n -= k;
-			if (!d->skip)
-				d->hgot = 0;
+			if (d->skip)
+				break;
+			d->hgot = 0;
 			continue;
 		}
 		if (d->hgot < TTRPC_HDR_LEN) {
+			if (!n)
+				break;
 			size_t k = TTRPC_HDR_LEN - d->hgot;
 			if (k > n)
 				k = n;
@@ -71,7 +86,7 @@ int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_fra
 			data += k;
 			n -= k;
 			if (d->hgot < TTRPC_HDR_LEN)
-				return 0;
+				break;
 			ttrpc_hdr_get(d->hbuf, &d->h);
 			d->got = 0;
 			if (d->h.len > TTRPC_MAX_PAYLOAD) {
@@ -79,14 +94,20 @@ int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_fra
 				int r = fn(ctx, &d->h, NULL, NULL);
 				if (r < 0)
 					return r;
+				if (r > 0)
+					break;
 				continue;
 			}
-			d->arena = arena_new();
+		}
+		if (!d->arena) {
+			/* the payload goes straight into the request's arena */
+			d->arena = d->reserved ? arena_new_reserved() : arena_new();
 			d->buf = d->arena ? arena_alloc(d->arena, d->h.len) : NULL;
 			if (!d->buf) {
 				arena_free(d->arena);
 				d->arena = NULL;
-				return -ENOMEM;
+				d->nomem = 1; /* the header is kept: feed again later */
+				break;
 			}
 		}
 		size_t k = d->h.len - d->got;
@@ -97,7 +118,7 @@ int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_fra
 		data += k;
 		n -= k;
 		if (d->got < d->h.len)
-			return 0;
+			break;
 		struct arena *a = d->arena;
 		d->arena = NULL;
 		d->hgot = 0;
@@ -105,8 +126,10 @@ int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_fra
 		d->buf = NULL;
 		if (r < 0)
 			return r;
+		if (r > 0)
+			break;
 	}
-	return 0;
+	return data - start;
 }
 
 /* ---- server ---- */
@@ -115,13 +138,23 @@ struct outbuf {
 	struct outbuf *next;
 	struct arena *arena; /* freed once written; NULL for none */
 	const uint8_t *data;
-	size_t len, off;
+	size_t len, off, cost;
 };
 
+/* Connections are indexed by their fd; the table is mapped to the fd
+ * limit and a slot costs memory once that fd is in use. */
 struct conn {
-	int fd;
+	int open;
 	unsigned gen;
 	uint32_t last_stream;
+	unsigned calls;	     /* in flight, parked ones included */
+	size_t queued;	     /* memory held by replies not yet written */
+	int paused;	     /* not read: over a cap, or no arena */
+	int listed;	     /* on the wake or starved list */
+	int next;	     /* next fd on that list, or -1 */
+	struct arena *stash; /* bytes read but not decoded while paused */
+	const uint8_t *stash_data;
+	size_t stash_len;
 	struct ttrpc_dec dec;
 	struct outbuf *out_head, *out_tail;
 };
@@ -131,12 +164,16 @@ struct service {
 	const struct ttrpc_method *methods;
 };
 
-static struct conn conns[MAX_CONN];
+static struct conn *conns;
+static int nslots;
 static unsigned conn_gen;
 static unsigned nconns;
+/* Paused connections to look at after this batch, and those waiting for
+ * an arena; linked through conn.next (a slot keeps its links across a
+ * close and reopen, and a listed slot is only ever looked at). */
+static int wake_head = -1, starved_head = -1;
 static struct service services[MAX_SERVICES];
-static struct call *calls; /* doubly linked, unanswered */
-void (*ttrpc_on_idle)(void);
+void (*ttrpc_on_close)(int conn, unsigned gen);
 
 int ttrpc_register(const char *service, const struct ttrpc_method *methods)
 {
@@ -154,55 +191,74 @@ unsigned ttrpc_connections(void)
 	return nconns;
 }
 
-static void call_unlink(struct call *c)
+static int conn_over_cap(const struct conn *k)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (calls == c)
-		calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->next = c->prev = NULL;
+	return k->calls >= LIM_CONN_CALLS || k->queued >= LIM_CONN_QUEUE;
+}
+
+static void conn_interest(struct conn *k, int fd)
+{
+	uint32_t ev = k->paused ? 0 : EPOLLIN;
+	if (k->out_head)
+		ev |= EPOLLOUT;
+	loop_mod(fd, ev);
+}
+
+static void conn_pause(struct conn *k, int fd)
+{
+	if (!k->paused) {
+		k->paused = 1;
+		conn_interest(k, fd);
+	}
+}
+
+/* Something that held k back has eased: have it looked at after this
+ * batch (never from inside a reply, which may be deep in a handler). */
+static void conn_maybe_ready(struct conn *k)
+{
+	if (k->paused && !k->listed && !k->dec.nomem && !conn_over_cap(k)) {
+		k->listed = 1;
+		k->next = wake_head;
+		wake_head = (int)(k - conns);
+	}
 }
 
 static void conn_close(struct conn *k)
 {
-	int idx = (int)(k - conns);
-	loop_del(k->fd);
-	close(k->fd);
-	k->fd = -1;
+	int fd = (int)(k - conns);
+	unsigned gen = k->gen;
+	loop_del(fd);
+	close(fd);
+	k->open = 0;
 	ttrpc_dec_reset(&k->dec);
+	arena_free(k->stash);
+	k->stash = NULL;
 	for (struct outbuf *o = k->out_head, *n; o; o = n) {
 		n = o->next;
 		arena_free(o->arena);
 	}
 	k->out_head = k->out_tail = NULL;
-	for (struct call *c = calls, *n; c; c = n) {
-		n = c->next;
-		if (c->conn != idx || c->gen != k->gen || c->dead)
-			continue;
-		c->dead = 1;
-		if (c->cancel) {
-			c->cancel(c);
-			call_unlink(c);
-			arena_free(c->arena);
-		}
-	}
+	k->paused = 0;
 	nconns--;
-	if (!nconns && ttrpc_on_idle)
-		ttrpc_on_idle();
+	/* parked calls of this connection are dropped by their owner */
+	if (ttrpc_on_close)
+		ttrpc_on_close(fd, gen);
 }
 
 static int conn_flush(struct conn *k)
 {
+	int fd = (int)(k - conns);
+	int had = k->out_head != NULL;
 	while (k->out_head) {
 		struct outbuf *o = k->out_head;
-		ssize_t w = write(k->fd, o->data + o->off, o->len - o->off);
+		ssize_t w = write(fd, o->data + o->off, o->len - o->off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
-				return loop_mod(k->fd, EPOLLIN | EPOLLOUT);
+			if (errno == EAGAIN) {
+				conn_interest(k, fd);
+				return 0;
+			}
 			return -errno;
 		}
 		o->off += (size_t)w;
@@ -211,9 +267,13 @@ static int conn_flush(struct conn *k)
 		k->out_head = o->next;
 		if (!k->out_head)
 			k->out_tail = NULL;
+		k->queued -= o->cost;
 		arena_free(o->arena);
 	}
-	return loop_mod(k->fd, EPOLLIN);
+	if (had)
+		conn_interest(k, fd);
+	conn_maybe_ready(k);
+	return 0;
 }
 
 /* Queue header+payload (both inside `a`, which the queue then owns). */
@@ -227,26 +287,23 @@ static void conn_send(struct conn *k, struct arena *a, uint8_t *frame, size_t le
 	o->arena = a;
 	o->data = frame;
 	o->len = len;
+	o->cost = arena_size(a);
+	k->queued += o->cost;
 	if (k->out_tail)
 		k->out_tail->next = o;
 	else
 		k->out_head = o;
 	k->out_tail = o;
-	if (conn_flush(k) < 0)
+	if (k->out_head == o && conn_flush(k) < 0)
 		conn_close(k);
 }
 
-static struct conn *call_conn(const struct call *c)
+static struct conn *conn_get(int idx, unsigned gen)
 {
-	if (c->dead || c->conn < 0 || c->conn >= MAX_CONN)
+	if (!conns || idx < 0 || idx >= nslots)
 		return NULL;
-	struct conn *k = &conns[c->conn];
-	return (k->fd >= 0 && k->gen == c->gen) ? k : NULL;
-}
-
-int ttrpc_call_dead(const struct call *c)
-{
-	return call_conn(c) == NULL;
+	struct conn *k = &conns[idx];
+	return (k->open && k->gen == gen) ? k : NULL;
 }
 
 /* Encode Response{status, payload} as one frame and send it. */
@@ -288,21 +345,34 @@ static void send_response(struct conn *k, struct arena *a, uint32_t stream, int 
 	conn_send(k, a, frame, TTRPC_HDR_LEN + (size_t)w);
 }
 
+/* One call of k is over (answered or dropped). */
+static void call_gone(struct conn *k)
+{
+	if (k->calls)
+		k->calls--;
+	conn_maybe_ready(k);
+}
+
 static void call_finish(struct call *c, int code, const char *msg,
 			const struct pbbytes *pl)
 {
-	call_unlink(c);
-	struct conn *k = call_conn(c);
+	struct conn *k = c->answered ? NULL : conn_get(c->conn, c->gen);
+	c->answered = 1;
 	if (!k) {
 		arena_free(c->arena);
 		return;
 	}
+	call_gone(k);
 	send_response(k, c->arena, c->stream, code, msg, pl);
 }
 
 void ttrpc_reply(struct call *c, const pb_msgdesc_t *fields, const void *msg)
 {
 	struct pbbytes pl = { 0 };
+	if (c->answered || !conn_get(c->conn, c->gen)) {
+		call_finish(c, 0, NULL, NULL); /* nobody to answer: just free */
+		return;
+	}
 	if (fields && pb_encode_arena(c->arena, fields, msg, &pl) < 0) {
 		call_finish(c, ST_INTERNAL, "cannot encode response", NULL);
 		return;
@@ -312,11 +382,73 @@ void ttrpc_reply(struct call *c, const pb_msgdesc_t *fields, const void *msg)
 
 void ttrpc_reply_error(struct call *c, int code, const char *fmt, ...)
 {
+	if (c->answered || !conn_get(c->conn, c->gen)) {
+		call_finish(c, 0, NULL, NULL);
+		return;
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	char *m = arena_vprintf(c->arena, fmt, ap);
 	va_end(ap);
 	call_finish(c, code, m ? m : "error", NULL);
+}
+
+void ttrpc_answer_early(struct call *c, int code, const char *msg)
+{
+	struct conn *k = c->answered ? NULL : conn_get(c->conn, c->gen);
+	c->answered = 1;
+	if (!k)
+		return;
+	call_gone(k);
+	struct arena *a = arena_new_reserved();
+	if (a)
+		send_response(k, a, c->stream, code, msg, NULL);
+}
+
+int ttrpc_call_open(const struct call *c)
+{
+	return !c->answered && conn_get(c->conn, c->gen) != NULL;
+}
+
+void ttrpc_detach(struct call *c, struct ttrpc_peer *p)
+{
+	p->conn = c->conn;
+	p->gen = c->gen;
+	p->stream = c->stream;
+	arena_free(c->arena);
+}
+
+struct call *ttrpc_attach(const struct ttrpc_peer *p)
+{
+	if (!conn_get(p->conn, p->gen))
+		return NULL;
+	struct arena *a = arena_new_reserved();
+	struct call *c = a ? arena_alloc(a, sizeof(*c)) : NULL;
+	if (!c) {
+		arena_free(a);
+		return NULL;
+	}
+	c->arena = a;
+	c->conn = p->conn;
+	c->gen = p->gen;
+	c->stream = p->stream;
+	c->method = "";
+	return c;
+}
+
+void ttrpc_drop(struct call *c)
+{
+	struct conn *k = c->answered ? NULL : conn_get(c->conn, c->gen);
+	if (k)
+		call_gone(k);
+	arena_free(c->arena);
+}
+
+void ttrpc_drop_peer(const struct ttrpc_peer *p)
+{
+	struct conn *k = conn_get(p->conn, p->gen);
+	if (k)
+		call_gone(k);
 }
 
 void *ttrpc_decode(struct call *c, const pb_msgdesc_t *fields, size_t size)
@@ -334,16 +466,14 @@ void *ttrpc_decode(struct call *c, const pb_msgdesc_t *fields, size_t size)
 	return m;
 }
 
-/* An error answered without a request arena (pool exhausted, oversized). */
+/* An error answered without a request arena (oversized frame). */
 static void reply_early(struct conn *k, uint32_t stream, int code, const char *msg)
 {
-	struct arena *a = arena_new();
-	if (!a) {
-		/* Nothing to answer with: drop the connection, not the shim. */
-		conn_close(k);
-		return;
-	}
-	send_response(k, a, stream, code, msg, NULL);
+	struct arena *a = arena_new_reserved();
+	if (a)
+		send_response(k, a, stream, code, msg, NULL);
+	else
+		log_warn("cannot answer stream %u: no memory", stream);
 }
 
 static const struct ttrpc_method *lookup(const char *svc, const char *meth, int *code)
@@ -361,16 +491,25 @@ static const struct ttrpc_method *lookup(const char *svc, const char *meth, int 
 	return NULL;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* 0: go on decoding; 1: stop (over a cap); -EPIPE: the connection closed. */
 static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		    uint8_t *payload)
 {
 	struct conn *k = ctx;
 	int idx = (int)(k - conns);
 	unsigned gen = k->gen;
+#define AFTER() (!k->open || k->gen != gen ? -EPIPE : conn_over_cap(k) ? 1 : 0)
 	if (!payload) {
 		reply_early(k, h->stream, ST_RESOURCE_EXHAUSTED,
 			    "message length exceeds maximum of 4194304 bytes");
-		return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
+		return AFTER();
 	}
 	if (h->type != TTRPC_REQUEST) {
 		/* Data frames belong to streaming calls, which we do not serve. */
@@ -380,7 +519,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 	if ((h->stream & 1) == 0 || h->stream <= k->last_stream) {
 		send_response(k, a, h->stream, ST_INVALID_ARGUMENT, "invalid stream id",
 			      NULL);
-		return k->fd < 0 ? -EPIPE : 0;
+		return AFTER();
 	}
 	k->last_stream = h->stream;
 	ttrpc_Request *req = arena_alloc(a, sizeof(*req));
@@ -388,24 +527,23 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 	if (!req || !c) {
 		send_response(k, a, h->stream, ST_RESOURCE_EXHAUSTED, "out of memory",
 			      NULL);
-		return 0;
+		return AFTER();
 	}
 	c->arena = a;
 	c->conn = idx;
 	c->gen = gen;
 	c->stream = h->stream;
-	c->next = calls;
-	if (calls)
-		calls->prev = c;
-	calls = c;
+	k->calls++;
 	if (pb_decode_arena(a, payload, h->len, ttrpc_Request_fields, req) < 0) {
 		c->method = "";
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid request: %s",
 				  pbcb_error ? pbcb_error : "decode");
-		return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
+		return AFTER();
 	}
 	c->payload = req->payload;
 	c->method = req->method;
+	if (req->timeout_nano > 0)
+		c->deadline = now_ns() + req->timeout_nano;
 	int known_service;
 	const struct ttrpc_method *m = lookup(req->service, req->method, &known_service);
 	if (!m) {
@@ -414,31 +552,81 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		else
 			ttrpc_reply_error(c, ST_UNIMPLEMENTED, "service %s",
 					  req->service);
-		return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
+		return AFTER();
 	}
 	log_debug("%s/%s stream %u", req->service, req->method, h->stream);
 	c->fn = m->fn;
 	m->fn(c);
 	/* A reply that failed to write may have closed the connection: stop
 	 * decoding its remaining bytes into a reset decoder. */
-	return k->fd < 0 || k->gen != gen ? -EPIPE : 0;
+	return AFTER();
+#undef AFTER
+}
+
+/* Feed bytes to k's decoder; what is left when it must stop is stashed.
+ * Returns -1 if k was closed. */
+static int conn_feed(struct conn *k, const uint8_t *buf, size_t n)
+{
+	int fd = (int)(k - conns);
+	unsigned gen = k->gen;
+	long used = ttrpc_dec_feed(&k->dec, buf, n, on_frame, k);
+	if (!k->open || k->gen != gen)
+		return -1;
+	if (used < 0) {
+		conn_close(k);
+		return -1;
+	}
+	size_t rest = n - (size_t)used;
+	if (!rest && !k->dec.nomem && !conn_over_cap(k)) {
+		if (buf == k->stash_data)
+			k->stash_len = 0;
+		return 0;
+	}
+	/* paused: keep the rest for later */
+	if (!rest) {
+		if (buf == k->stash_data)
+			k->stash_len = 0;
+	} else if (buf != k->stash_data) {
+		struct arena *s = arena_new_reserved();
+		uint8_t *copy = s ? arena_alloc(s, n - (size_t)used) : NULL;
+		if (!copy) {
+			arena_free(s);
+			log_warn("connection %d: no memory to hold its input, closing",
+				 fd);
+			conn_close(k);
+			return -1;
+		}
+		memcpy(copy, buf + used, n - (size_t)used);
+		k->stash = s;
+		k->stash_data = copy;
+		k->stash_len = n - (size_t)used;
+	} else {
+		k->stash_data += used;
+		k->stash_len -= (size_t)used;
+	}
+	if (k->dec.nomem && !k->listed) {
+		k->listed = 1;
+		k->next = starved_head;
+		starved_head = fd;
+	}
+	conn_pause(k, fd);
+	return 0;
 }
 
 static void on_conn(int fd, uint32_t events, void *data)
 {
 	struct conn *k = data;
-	(void)fd;
 	if (events & EPOLLOUT) {
 		if (conn_flush(k) < 0) {
 			conn_close(k);
 			return;
 		}
 	}
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (k->paused || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	uint8_t buf[READ_CHUNK];
-	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t n = read(k->fd, buf, sizeof(buf));
+	for (int rounds = 0; rounds < 16 && !k->paused; rounds++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -447,16 +635,48 @@ static void on_conn(int fd, uint32_t events, void *data)
 			conn_close(k);
 			return;
 		}
-		unsigned gen = k->gen;
-		if (ttrpc_dec_feed(&k->dec, buf, (size_t)n, on_frame, k) < 0) {
-			if (k->fd >= 0 && k->gen == gen)
-				conn_close(k);
-			return;
-		}
-		if (k->fd < 0 || k->gen != gen)
+		if (conn_feed(k, buf, (size_t)n) < 0)
 			return;
 		if ((size_t)n < sizeof(buf))
 			return;
+	}
+}
+
+/* Connections that may be read again: decode their stash, then watch
+ * them again unless they must pause once more. */
+static void resume_ready(void)
+{
+	if (starved_head >= 0 && arena_available() > 0) {
+		/* move the starved to the wake list */
+		while (starved_head >= 0) {
+			int fd = starved_head;
+			starved_head = conns[fd].next;
+			conns[fd].next = wake_head;
+			wake_head = fd;
+		}
+	}
+	while (wake_head >= 0) {
+		int fd = wake_head;
+		struct conn *k = &conns[fd];
+		wake_head = k->next;
+		k->listed = 0;
+		if (!k->open || !k->paused)
+			continue;
+		k->dec.nomem = 0;
+		if (conn_over_cap(k))
+			continue; /* listed again when it drains */
+		k->paused = 0;
+		if (k->stash) {
+			if (conn_feed(k, k->stash_data, k->stash_len) < 0)
+				continue;
+			if (!k->stash_len) {
+				arena_free(k->stash);
+				k->stash = NULL;
+				k->stash_data = NULL;
+			}
+		}
+		if (!k->paused)
+			conn_interest(k, fd);
 	}
 }
 
@@ -467,7 +687,10 @@ static void on_accept(int lfd, uint32_t events, void *data)
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept: %s (the fd limit is %d)",
+					 strerror(errno), loop_fd_limit());
+			else if (errno != EAGAIN && errno != EINTR)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
@@ -479,23 +702,21 @@ static void on_accept(int lfd, uint32_t events, void *data)
 			close(fd);
 			continue;
 		}
-		struct conn *k = NULL;
-		for (int i = 0; i < MAX_CONN; i++)
-			if (conns[i].fd < 0) {
-				k = &conns[i];
-				break;
-			}
-		if (!k) {
-			log_warn("too many connections");
+		if (fd >= nslots) {
+			log_warn("connection on fd %d: above the fd limit", fd);
 			close(fd);
 			continue;
 		}
+		struct conn *k = &conns[fd];
+		int listed = k->listed, next = k->next;
 		memset(k, 0, sizeof(*k));
-		k->fd = fd;
+		k->listed = listed;
+		k->next = next;
+		k->open = 1;
 		k->gen = ++conn_gen;
 		if (loop_add(fd, EPOLLIN, on_conn, k) < 0) {
 			close(fd);
-			k->fd = -1;
+			k->open = 0;
 			continue;
 		}
 		nconns++;
@@ -504,16 +725,24 @@ static void on_accept(int lfd, uint32_t events, void *data)
 
 int ttrpc_listen(int fd)
 {
-	for (int i = 0; i < MAX_CONN; i++)
-		conns[i].fd = -1;
+	if (!conns) {
+		nslots = loop_fd_limit();
+		void *m = mmap(NULL, sizeof(struct conn) * (size_t)nslots,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		conns = m;
+	}
+	loop_after_batch = resume_ready;
 	return loop_add(fd, EPOLLIN, on_accept, NULL);
 }
 
 int ttrpc_flush_pending(void)
 {
 	int left = 0;
-	for (int i = 0; i < MAX_CONN; i++)
-		if (conns[i].fd >= 0 && conns[i].out_head) {
+	for (int i = 0; i < nslots; i++)
+		if (conns[i].open && conns[i].out_head) {
 			if (conn_flush(&conns[i]) < 0)
 				continue;
 			left += conns[i].out_head != NULL;

@@ -8,10 +8,13 @@
  * Server: ttrpc_register() a service's methods, ttrpc_listen() on a
  * listening socket.  Every request becomes a `struct call` living in its
  * arena; the handler answers with ttrpc_reply()/ttrpc_reply_error() at once,
- * or keeps the call and answers later (Wait, or a request waiting for runc).
- * Answering frees the arena.  If the connection closes first, a parked call
- * whose owner set `cancel` is cancelled and freed; any other call is freed
- * when answered and its answer dropped.
+ * or parks the call and answers later.  Answering frees the arena; an
+ * answer to a call whose connection is gone is dropped.  A call answered
+ * early (ttrpc_answer_early: a deadline) keeps its arena until its owner
+ * replies or drops it, which then only frees it.  A parked call that needs
+ * nothing but its address can be detached (its arena freed) and attached
+ * again to be answered.  The server owns no parked calls: it tells their
+ * owner when a connection closes (ttrpc_on_close).
  */
 #ifndef TTRPC_H
 #define TTRPC_H
@@ -58,18 +61,23 @@ struct ttrpc_dec {
 	struct arena *arena;
 	uint8_t *buf;
 	size_t got;
-	size_t skip; /* bytes of an oversized payload still to discard */
+	size_t skip;  /* bytes of an oversized payload still to discard */
+	int nomem;    /* stopped: no arena for the next frame (feed again) */
+	int reserved; /* take arenas from the reserved share */
 };
 
 /*
  * Called once per frame.  For an oversized frame `a` and `payload` are
  * NULL (the payload is discarded).  Otherwise the callee owns `a`.
- * A negative return stops decoding and is returned by ttrpc_dec_feed.
+ * A negative return stops decoding and is returned by ttrpc_dec_feed; a
+ * positive one stops it after this frame.
  */
 typedef int (*ttrpc_frame_fn)(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 			      uint8_t *payload);
-int ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_frame_fn fn,
-		   void *ctx);
+/* Returns the bytes consumed (all of them unless fn stopped it or no
+ * arena was left, d->nomem), or fn's negative return. */
+long ttrpc_dec_feed(struct ttrpc_dec *d, const uint8_t *data, size_t n, ttrpc_frame_fn fn,
+		    void *ctx);
 void ttrpc_dec_reset(struct ttrpc_dec *d);
 
 struct call;
@@ -81,32 +89,50 @@ struct ttrpc_method {
 
 struct call {
 	struct arena *arena;
-	struct call *next, *prev; /* all calls not yet answered */
+	int conn; /* connection slot and generation */
+	unsigned gen;
+	uint32_t stream;
+	int answered;		/* answered early: a reply only frees it */
+	int64_t deadline;	/* CLOCK_MONOTONIC ns from timeout_nano, or 0 */
+	void *owner;		/* for the handler's own use */
+	struct pbbytes payload; /* the request message */
+	const char *method;
+	ttrpc_method_fn fn; /* its handler, to run it again later */
+};
+
+/* Where a detached call is answered. */
+struct ttrpc_peer {
 	int conn;
 	unsigned gen;
 	uint32_t stream;
-	int dead;			/* its connection is gone */
-	void (*cancel)(struct call *c); /* set by a handler that parks it */
-	void *owner;			/* for the handler's own use */
-	struct pbbytes payload;		/* the request message */
-	const char *method;
-	ttrpc_method_fn fn; /* its handler, to run it again later */
 };
 
 int ttrpc_register(const char *service, const struct ttrpc_method *methods);
 int ttrpc_listen(int fd);
 /* Number of open connections, for Shutdown and tests. */
 unsigned ttrpc_connections(void);
-/* Called when the last connection has flushed and closed, if set. */
-extern void (*ttrpc_on_idle)(void);
+/* Set by the owner of parked calls: connection (conn, gen) has closed. */
+extern void (*ttrpc_on_close)(int conn, unsigned gen);
 
 /* Decode the request message of `c` into a zeroed struct from its arena. */
 void *ttrpc_decode(struct call *c, const pb_msgdesc_t *fields, size_t size);
 void ttrpc_reply(struct call *c, const pb_msgdesc_t *fields, const void *msg);
 void ttrpc_reply_error(struct call *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Answer calls whose connection is gone are freed; returns 1 if c is dead. */
-int ttrpc_call_dead(const struct call *c);
+/* An error answer now, from a reserved arena; c stays the caller's until
+ * it replies (which then only frees it) or drops it. */
+void ttrpc_answer_early(struct call *c, int code, const char *msg);
+/* 1 while c can still be answered. */
+int ttrpc_call_open(const struct call *c);
+/* Free c without answering (its connection closed, or it was answered
+ * early). */
+void ttrpc_drop(struct call *c);
+/* Keep only c's address (its arena is freed); ttrpc_attach() gives a call
+ * to answer it with (NULL if the connection is gone); ttrpc_drop_peer()
+ * gives it up. */
+void ttrpc_detach(struct call *c, struct ttrpc_peer *p);
+struct call *ttrpc_attach(const struct ttrpc_peer *p);
+void ttrpc_drop_peer(const struct ttrpc_peer *p);
 /* Write everything still queued, for a clean exit. */
 int ttrpc_flush_pending(void);
 

@@ -82,6 +82,7 @@ for s in "${suites[@]}"; do
 		run_suite "unit: codecs, framing, arena, flags, json, ttrpc server" \
 			"$BUILD/unit/test_unit"
 		run_suite "unit: cgroup stats and OOM (real cgroups)" "$BUILD/unit/test_cgroup"
+		run_suite "unit: lifecycle model (no server, no runc)" "$BUILD/unit/test_lifecycle"
 		run_suite "unit: fuzz smoke" fuzz_smoke
 		run_suite "unit: smaps parser" env SMAPS="$BUILD/tools/smaps" \
 			bash tests/unit/test_smaps.sh

@@ -21,6 +21,7 @@
 
 #include "arena.h"
 #include "bootstrap.h"
+#include "capacity.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
 #include "containerd_runtime_bootstrap_v1.pb.h"
@@ -185,13 +186,27 @@ static void test_arena(void)
 	CHECK(arena_mapped() >= (1 << 20));
 	arena_free(a);
 	CHECK(arena_in_use() == base);
-	CHECK(arena_mapped() == 0);
+	/* the big chunk is unmapped; the small one may be kept warm */
+	CHECK(arena_mapped() <= arena_warm() * 65536 && arena_warm() <= 4);
 
-	struct arena *all[300];
+	/* a warm chunk comes back zeroed */
+	a = arena_new();
+	p = arena_alloc(a, 64);
+	zero = 1;
+	for (int i = 0; i < 64; i++)
+		zero &= p[i] == 0;
+	CHECK(zero);
+	arena_free(a);
+
+	/* the client share runs out; the reserved one is still there */
+	static struct arena *all[LIM_ARENAS + 1];
 	int n = 0;
-	while (n < 300 && (all[n] = arena_new()) != NULL)
+	while (n < LIM_ARENAS + 1 && (all[n] = arena_new()) != NULL)
 		n++;
-	CHECK(n == 256);
+	CHECK(n == LIM_ARENAS && arena_available() == 0);
+	struct arena *r = arena_new_reserved();
+	CHECK(r != NULL && arena_alloc(r, 10) != NULL);
+	arena_free(r);
 	for (int i = 0; i < n; i++)
 		arena_free(all[i]);
 	CHECK(arena_in_use() == 0);
@@ -265,7 +280,7 @@ static void test_framing(void)
 	struct ttrpc_dec d;
 	memset(&d, 0, sizeof(d));
 	ngot = 0;
-	CHECK(ttrpc_dec_feed(&d, buf, n, collect, NULL) == 0);
+	CHECK(ttrpc_dec_feed(&d, buf, n, collect, NULL) >= 0);
 	CHECK(frames_ok());
 	ttrpc_dec_reset(&d);
 	end();
@@ -273,7 +288,7 @@ static void test_framing(void)
 	begin("frames split byte by byte");
 	ngot = 0;
 	for (size_t i = 0; i < n; i++)
-		CHECK(ttrpc_dec_feed(&d, buf + i, 1, collect, NULL) == 0);
+		CHECK(ttrpc_dec_feed(&d, buf + i, 1, collect, NULL) >= 0);
 	CHECK(frames_ok());
 	ttrpc_dec_reset(&d);
 	end();
@@ -281,8 +296,8 @@ static void test_framing(void)
 	begin("frames split at every position");
 	for (size_t cut = 1; cut < n; cut++) {
 		ngot = 0;
-		CHECK(ttrpc_dec_feed(&d, buf, cut, collect, NULL) == 0);
-		CHECK(ttrpc_dec_feed(&d, buf + cut, n - cut, collect, NULL) == 0);
+		CHECK(ttrpc_dec_feed(&d, buf, cut, collect, NULL) >= 0);
+		CHECK(ttrpc_dec_feed(&d, buf + cut, n - cut, collect, NULL) >= 0);
 		CHECK(frames_ok());
 	}
 	ttrpc_dec_reset(&d);
@@ -294,18 +309,18 @@ static void test_framing(void)
 	struct ttrpc_hdr big = { TTRPC_MAX_PAYLOAD + 1, 7, 1, 0 };
 	uint8_t bh[10];
 	ttrpc_hdr_put(bh, &big);
-	CHECK(ttrpc_dec_feed(&d, bh, 10, collect, NULL) == 0);
+	CHECK(ttrpc_dec_feed(&d, bh, 10, collect, NULL) >= 0);
 	CHECK(ngot == 1 && got[0].oversized && got[0].h.stream == 7);
 	static uint8_t junk[65536];
 	size_t left = big.len;
 	while (left) {
 		size_t k = left < sizeof(junk) ? left : sizeof(junk);
-		CHECK(ttrpc_dec_feed(&d, junk, k, collect, NULL) == 0);
+		CHECK(ttrpc_dec_feed(&d, junk, k, collect, NULL) >= 0);
 		left -= k;
 	}
 	CHECK(ngot == 1);
 	ngot = 0;
-	CHECK(ttrpc_dec_feed(&d, buf, n, collect, NULL) == 0);
+	CHECK(ttrpc_dec_feed(&d, buf, n, collect, NULL) >= 0);
 	CHECK(frames_ok());
 	ttrpc_dec_reset(&d);
 	end();

@@ -1,0 +1,257 @@
+/*
+ * park.c - the table of parked calls, their deadlines and their
+ * connections' closing.
+ *
+ * Slots come from a lazily used pool with a free list and carry a
+ * generation, so a job's handle to its slot never reaches a later call.
+ * One timerfd is armed for the earliest deadline; when it fires the table
+ * is scanned (deadlines are rare, parking is O(1)).
+ */
+#include "park.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capacity.h"
+#include "log.h"
+#include "loop.h"
+
+#define DRAIN_WAIT_NS (10LL * 1000000000LL)
+
+struct parked {
+	uint32_t gen;
+	unsigned char used, why, detached;
+	struct call *call;	/* attached */
+	struct ttrpc_peer peer; /* detached */
+	struct ref target;
+	uint32_t job;
+	int64_t deadline; /* CLOCK_MONOTONIC ns, 0: none */
+	park_fn resume;
+	int next_free;
+};
+
+static struct parked table[LIM_PARKED];
+static int high; /* slots ever used */
+static int free_head = -1;
+static unsigned count;
+static int timer_fd = -1;
+static int64_t armed; /* the deadline the timer is set for, 0: none */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void arm(int64_t when)
+{
+	if (!when || (armed && armed <= when) || timer_fd < 0)
+		return;
+	struct itimerspec it = { 0 };
+	it.it_value.tv_sec = when / 1000000000LL;
+	it.it_value.tv_nsec = when % 1000000000LL;
+	if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL) == 0)
+		armed = when;
+}
+
+static struct parked *slot_new(void)
+{
+	int i;
+	if (free_head >= 0) {
+		i = free_head;
+		free_head = table[i].next_free;
+	} else if (high < LIM_PARKED) {
+		i = high++;
+	} else {
+		return NULL;
+	}
+	struct parked *e = &table[i];
+	uint32_t gen = e->gen + 1;
+	memset(e, 0, sizeof(*e));
+	e->gen = gen ? gen : 1;
+	e->used = 1;
+	count++;
+	return e;
+}
+
+static void slot_free(struct parked *e)
+{
+	e->used = 0;
+	e->gen++;
+	e->next_free = free_head;
+	free_head = (int)(e - table);
+	count--;
+}
+
+unsigned park_count(void)
+{
+	return count;
+}
+
+int park_call(struct call *c, enum park_for why, struct ref target, park_fn resume)
+{
+	struct parked *e = slot_new();
+	if (!e) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many parked calls (%d)",
+				  LIM_PARKED);
+		return -ENOSPC;
+	}
+	e->why = (unsigned char)why;
+	e->target = target;
+	e->resume = resume;
+	e->deadline = c->deadline;
+	if (why == PARK_DRAIN) {
+		int64_t limit = now_ns() + DRAIN_WAIT_NS;
+		if (!e->deadline || limit < e->deadline)
+			e->deadline = limit;
+	}
+	if (why == PARK_EXIT) {
+		/* a Wait needs only its address: its memory goes back now */
+		e->detached = 1;
+		ttrpc_detach(c, &e->peer);
+	} else {
+		e->call = c;
+	}
+	arm(e->deadline);
+	return 0;
+}
+
+uint32_t park_job(struct call *c, uint32_t job)
+{
+	struct parked *e = slot_new();
+	if (!e)
+		return 0; /* untracked: no deadline, still answered by the job */
+	e->why = PARK_JOB;
+	e->call = c;
+	e->job = job;
+	e->deadline = c->deadline;
+	arm(e->deadline);
+	return (uint32_t)(e - table) << 12 | (e->gen & 0xfff);
+}
+
+static struct parked *job_slot(uint32_t h)
+{
+	uint32_t i = h >> 12;
+	if (!h || i >= (uint32_t)high || !table[i].used ||
+	    (table[i].gen & 0xfff) != (h & 0xfff) || table[i].why != PARK_JOB)
+		return NULL;
+	return &table[i];
+}
+
+void park_job_done(uint32_t h)
+{
+	struct parked *e = job_slot(h);
+	if (e)
+		slot_free(e);
+}
+
+/* The call of e, attached again if it was detached (NULL: nobody to answer). */
+static struct call *take_call(struct parked *e)
+{
+	struct call *c = e->detached ? ttrpc_attach(&e->peer) : e->call;
+	if (!c && e->detached)
+		ttrpc_drop_peer(&e->peer);
+	return c;
+}
+
+void park_wake(enum park_for why, struct ref target)
+{
+	for (int i = 0; i < high; i++) {
+		struct parked *e = &table[i];
+		if (!e->used || e->why != why || e->target.slot != target.slot ||
+		    e->target.gen != target.gen)
+			continue;
+		park_fn fn = e->resume;
+		struct call *c = take_call(e);
+		slot_free(e);
+		if (c)
+			fn(c, target);
+	}
+}
+
+static void expire(struct parked *e)
+{
+	if (e->why == PARK_JOB) {
+		/* answered now; the job's completion later only frees the call */
+		ttrpc_answer_early(e->call, ST_DEADLINE_EXCEEDED,
+				   "context deadline exceeded");
+		uint32_t job = e->job;
+		slot_free(e);
+		runc_cancel(job);
+		return;
+	}
+	if (e->why == PARK_DRAIN) {
+		/* Delete goes on without the rest of the output */
+		log_warn("output still being copied after %lld s, closing it",
+			 DRAIN_WAIT_NS / 1000000000LL);
+		park_fn fn = e->resume;
+		struct ref t = e->target;
+		struct call *c = e->call;
+		slot_free(e);
+		fn(c, t);
+		return;
+	}
+	struct call *c = take_call(e);
+	slot_free(e);
+	if (c)
+		ttrpc_reply_error(c, ST_DEADLINE_EXCEEDED, "context deadline exceeded");
+}
+
+static void on_timer(int fd, uint32_t events, void *data)
+{
+	(void)events;
+	(void)data;
+	uint64_t x;
+	ssize_t r = read(fd, &x, sizeof(x));
+	(void)r;
+	armed = 0;
+	int64_t now = now_ns(), next = 0;
+	for (int i = 0; i < high; i++) {
+		struct parked *e = &table[i];
+		if (!e->used || !e->deadline)
+			continue;
+		if (e->deadline <= now)
+			expire(e);
+		else if (!next || e->deadline < next)
+			next = e->deadline;
+	}
+	/* expire() may have parked more (a Delete going on): rescan those */
+	for (int i = 0; i < high; i++)
+		if (table[i].used && table[i].deadline &&
+		    (!next || table[i].deadline < next))
+			next = table[i].deadline;
+	arm(next);
+}
+
+/* A connection closed: its parked calls go, except a job's, which its
+ * completion frees. */
+static void on_close(int conn, unsigned gen)
+{
+	for (int i = 0; i < high; i++) {
+		struct parked *e = &table[i];
+		if (!e->used || e->why == PARK_JOB)
+			continue;
+		if (e->detached) {
+			if (e->peer.conn == conn && e->peer.gen == gen)
+				slot_free(e);
+		} else if (e->call->conn == conn && e->call->gen == gen &&
+			   e->why != PARK_DRAIN && e->why != PARK_IDLE) {
+			/* a Delete in progress goes on; the rest are dropped */
+			ttrpc_drop(e->call);
+			slot_free(e);
+		}
+	}
+}
+
+int park_init(void)
+{
+	ttrpc_on_close = on_close;
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (timer_fd < 0)
+		return -errno;
+	return loop_add(timer_fd, EPOLLIN, on_timer, NULL);
+}

@@ -1,0 +1,307 @@
+/*
+ * task_core.c - the layer under the task handlers: lookup (and waiting
+ * for a Create), runc jobs bound to calls, a process's stdio and pid, the
+ * start events, and the lifecycle hooks that turn the model's reports
+ * into events and Wait answers.
+ *
+ * A job's completion finds its process again by reference: if the process
+ * was deleted meanwhile (or its slot reused), the result is dropped with a
+ * log line and never applied to whatever holds the slot now.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "containerd_events_task.pb.h"
+#include "events.h"
+#include "log.h"
+#include "pbcb.h"
+#include "task.h"
+#include "task_impl.h"
+
+struct proc *task_lookup(struct call *c, const char *id, const char *exec_id)
+{
+	struct container *ct = container_find(id);
+	if (!ct) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", id);
+		return NULL;
+	}
+	/* containerd lists the task (and may State or Kill it) before Create
+	 * has returned: such calls wait for it, as behind the Go shim's lock */
+	if (ct->init && ct->init->state == PS_NEW && ct->init->jobs > 0) {
+		park_call(c, PARK_CREATE, ct_ref(ct), task_rerun);
+		return NULL;
+	}
+	struct proc *p = proc_find(ct, exec_id);
+	if (!p) {
+		ttrpc_reply_error(c, ST_NOT_FOUND, "process %s: not found",
+				  exec_id[0] ? exec_id : id);
+		return NULL;
+	}
+	return p;
+}
+
+void task_rerun(struct call *c, struct ref target)
+{
+	(void)target;
+	c->fn(c);
+}
+
+void task_create_ended(struct ref ct)
+{
+	park_wake(PARK_CREATE, ct);
+}
+
+struct op *task_op(struct call *c, struct proc *p, const char *what, size_t extra,
+		   const char ***argv, size_t *n)
+{
+	*argv = runc_argv(c->arena, &p->ct->rc, extra, n);
+	struct op *o = *argv ? arena_alloc(c->arena, sizeof(*o)) : NULL;
+	if (!o) {
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	o->call = c;
+	o->proc = proc_ref(p);
+	o->what = what;
+	return o;
+}
+
+static void op_complete(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct op *o = ctx;
+	park_job_done(o->park);
+	struct proc *p = proc_get(o->proc);
+	if (!p) {
+		log_warn("runc %s finished for a process deleted meanwhile: dropped",
+			 o->what);
+		ttrpc_drop(o->call);
+		return;
+	}
+	struct ref r = o->proc;
+	o->done(o, p, status, out, outlen);
+	/* done may have freed p (Delete) */
+	if ((p = proc_get(r)) != NULL)
+		lc_job_end(p);
+}
+
+int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
+		  int capture, op_done_fn done)
+{
+	static const int none[3] = { -1, -1, -1 };
+	int err;
+	o->done = done;
+	uint32_t job = runc_spawn(argv, fds ? fds : none, capture ? RUNC_CAPTURE : 0,
+				  op_complete, o, &err);
+	if (!job) {
+		if (err == -EAGAIN)
+			ttrpc_reply_error(o->call, ST_RESOURCE_EXHAUSTED,
+					  "%s: too many runc jobs in flight (%d)",
+					  o->what, LIM_JOBS);
+		else
+			task_runc_error(o->call, p, o->what, err, "", 0);
+		return err;
+	}
+	lc_job_begin(p, o->reports_pid);
+	o->park = park_job(o->call, job);
+	return 0;
+}
+
+int task_runc_ok(int status)
+{
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void task_runc_error(struct call *c, struct proc *p, const char *what, int status,
+		     const char *out, size_t outlen)
+{
+	char *title = arena_printf(c->arena, "OCI runtime %s failed", what);
+	char *msg = title ? runc_error(c->arena, &p->ct->rc, title, status, out, outlen)
+			  : NULL;
+	ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "runc failed");
+}
+
+int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n)
+{
+	if (p->terminal) {
+		char *path = arena_alloc(c->arena, 108);
+		if (!path)
+			return -ENOMEM;
+		int r = io_console_prepare(&p->io, path, 108);
+		if (r < 0)
+			return r;
+		argv[(*n)++] = "--console-socket";
+		argv[(*n)++] = path;
+		return 0;
+	}
+	struct io_cfg sc = { p->in,	    p->out,    p->err,	      p->ct->io_uid,
+			     p->ct->io_gid, p->ct->id, shim_namespace };
+	return io_open(&p->io, &sc);
+}
+
+int task_runc_pid(struct proc *p, const char *pidfile)
+{
+	int pid = runc_read_pid(pidfile);
+	if (pid < 0)
+		return pid;
+	if (p->terminal) {
+		struct io_cfg sc = { p->in, p->out,    p->err,	      0,
+				     0,	    p->ct->id, shim_namespace };
+		int r = io_console_attach(&p->io, &sc);
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			return r;
+		}
+	}
+	return pid;
+}
+
+void task_started(struct call *c, struct proc *p)
+{
+	if (p == p->ct->init) {
+		containerd_events_TaskStart ev;
+		memset(&ev, 0, sizeof(ev));
+		PB_SETSTR(ev.container_id, p->ct->id);
+		ev.pid = (uint32_t)p->pid;
+		events_publish("/tasks/start", containerd_events_TaskStart_fields, &ev,
+			       "containerd.events.TaskStart");
+	} else {
+		containerd_events_TaskExecStarted ev;
+		memset(&ev, 0, sizeof(ev));
+		PB_SETSTR(ev.container_id, p->ct->id);
+		PB_SETSTR(ev.exec_id, p->id);
+		ev.pid = (uint32_t)p->pid;
+		events_publish("/tasks/exec-started",
+			       containerd_events_TaskExecStarted_fields, &ev,
+			       "containerd.events.TaskExecStarted");
+	}
+	containerd_task_v2_StartResponse r = { .pid = (uint32_t)p->pid };
+	ttrpc_reply(c, containerd_task_v2_StartResponse_fields, &r);
+	lc_event(p, PE_STARTED); /* a held exit follows the start event */
+}
+
+/* ---- jobs the shim runs for itself ---- */
+
+struct own_job {
+	struct arena *a;
+	struct ref ct;
+	int orphans;
+};
+
+static void own_job_done(void *ctx, int status, const char *out, size_t outlen)
+{
+	struct own_job *j = ctx;
+	struct container *ct = ct_get(j->ct);
+	if (!task_runc_ok(status))
+		log_warn("runc %s: %.*s",
+			 j->orphans ? "kill --all after init exit" : "delete",
+			 (int)(outlen > 200 ? 200 : outlen), out);
+	int orphans = j->orphans;
+	arena_free(j->a);
+	if (orphans && ct)
+		lc_orphans_killed(ct);
+}
+
+/* runc with the given verb and arguments for ct; 0 or a negative errno. */
+static int own_job(struct container *ct, int orphans)
+{
+	struct arena *a = arena_new_reserved();
+	struct own_job *j = a ? arena_alloc(a, sizeof(*j)) : NULL;
+	size_t n;
+	const char **argv = j ? runc_argv(a, &ct->rc, 5, &n) : NULL;
+	if (!argv) {
+		arena_free(a);
+		return -ENOMEM;
+	}
+	j->a = a;
+	j->ct = ct_ref(ct);
+	j->orphans = orphans;
+	if (orphans) {
+		argv[n++] = "kill";
+		argv[n++] = "--all";
+		argv[n++] = ct->id;
+		argv[n++] = "9";
+	} else {
+		argv[n++] = "delete";
+		argv[n++] = "--force";
+		argv[n++] = ct->id;
+	}
+	argv[n] = NULL;
+	static const int none[3] = { -1, -1, -1 };
+	int err;
+	if (!runc_spawn(argv, none, RUNC_CAPTURE | RUNC_RESERVED, own_job_done, j,
+			&err)) {
+		arena_free(a);
+		return err;
+	}
+	return 0;
+}
+
+void task_runc_forget(struct container *ct)
+{
+	int r = own_job(ct, 0);
+	if (r < 0)
+		log_warn("runc delete %s: %s", ct->id, strerror(-r));
+}
+
+/* ---- lifecycle hooks ---- */
+
+static void on_exited(struct proc *p)
+{
+	if (p->published) {
+		containerd_events_TaskExit ev;
+		memset(&ev, 0, sizeof(ev));
+		PB_SETSTR(ev.container_id, p->ct->id);
+		PB_SETSTR(ev.id, p->id[0] ? p->id : p->ct->id);
+		ev.pid = (uint32_t)p->pid;
+		ev.exit_status = (uint32_t)p->exit_status;
+		ev.has_exited_at = true;
+		ev.exited_at.seconds = p->exited_at.tv_sec;
+		ev.exited_at.nanos = (int32_t)p->exited_at.tv_nsec;
+		events_publish("/tasks/exit", containerd_events_TaskExit_fields, &ev,
+			       "containerd.events.TaskExit");
+	}
+	park_wake(PARK_EXIT, proc_ref(p));
+}
+
+static void on_oom(struct container *ct)
+{
+	containerd_events_TaskOOM ev;
+	memset(&ev, 0, sizeof(ev));
+	PB_SETSTR(ev.container_id, ct->id);
+	events_publish("/tasks/oom", containerd_events_TaskOOM_fields, &ev,
+		       "containerd.events.TaskOOM");
+}
+
+static void on_kill_orphans(struct container *ct)
+{
+	int r = own_job(ct, 1);
+	if (r < 0) {
+		log_warn("kill --all %s: %s", ct->id, strerror(-r));
+		lc_orphans_killed(ct);
+	}
+}
+
+static void on_idle(struct proc *p)
+{
+	park_wake(PARK_IDLE, proc_ref(p));
+}
+
+static void on_gone(struct ref old)
+{
+	/* whoever waited on it is told it is gone */
+	park_wake(PARK_EXIT, old);
+	park_wake(PARK_IDLE, old);
+	park_wake(PARK_DRAIN, old);
+}
+
+void task_core_init(void)
+{
+	lc_hooks.exited = on_exited;
+	lc_hooks.oom = on_oom;
+	lc_hooks.kill_orphans = on_kill_orphans;
+	lc_hooks.idle = on_idle;
+	lc_hooks.gone = on_gone;
+}
