@@ -229,7 +229,7 @@ static int bind_socket(const char *path)
 			return -errno;
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			chmod(path, 0600);
-			if (listen(fd, 128) < 0) {
+			if (listen(fd, SOMAXCONN) < 0) {
 				int e = errno;
 				close(fd);
 				return -e;

@@ -137,7 +137,7 @@ static int daemon_run(const struct shim_flags *f)
 		listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (listen_fd < 0 ||
 		    bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    listen(listen_fd, 128) < 0) {
+		    listen(listen_fd, SOMAXCONN) < 0) {
 			log_error("listen %s: %s", p, strerror(errno));
 			return 1;
 		}

@@ -3,7 +3,7 @@
 # lines, and ends with the total as "N passed, N failed".  Exit status 1 if
 # anything failed.
 #
-#   tests/run-tests.sh [unit|integration|bench]...   (default: all)
+#   tests/run-tests.sh [unit|integration|daemon|bench]...   (default: all)
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -91,6 +91,8 @@ for s in "${suites[@]}"; do
 		run_suite "integration: private containerd + real runc" \
 			tests/integration/run.sh
 		run_suite "integration: calls racing Create" create_race
+		run_suite "daemon: lifecycle races and hostile clients (fake runc)" \
+			tests/daemon/run.py
 		;;
 	bench)
 		if [ -x tests/bench_smoke.sh ]; then

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Lifecycle races and hostile clients, driven over the daemon's socket
+with the fake runc (fakerunc) on its PATH.
+
+usage: tests/daemon/run.py [TEST...]     (SHIM=binary to test another build)
+Prints "ok NAME" / "FAIL NAME: ..." and "N passed, N failed".
+"""
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+
+from harness import (CREATED, RUNNING, STOPPED, PAUSED, Client, Shim, field,
+                     frame, parse)
+
+passed = failed = 0
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+# ---------------------------------------------------------------- tests
+
+def t_stale_exec_job(s):
+    """A runc exec that outlives its container lands nowhere else."""
+    s.create("c1")
+    s.start("c1")
+    s.exec_("c1", "e1")
+    s.knob("exec.delay", 1.5)
+    st = s.c.send("Start", field(1, "c1") + field(2, "e1"))
+    time.sleep(0.3)  # runc exec is running
+    s.kill("c1")
+    check(s.wait_until(lambda: s.state("c1")[2] == STOPPED), "init not stopped")
+    code, msg, _ = s.delete("c1")  # waits for the exec job, then deletes
+    check(code == 0, "delete: %d %s" % (code, msg))
+    s.knob("exec.delay")
+    for cid in ("c2", "c3"):
+        code, msg, _ = s.create(cid)
+        check(code == 0, "create %s: %s" % (cid, msg))
+        s.start(cid)
+    s.c.wait(st)  # the exec's Start was answered (either way)
+    time.sleep(0.3)
+    for cid in ("c2", "c3"):
+        code, _, status, pid, _ = s.state(cid)
+        check(code == 0 and status == RUNNING and pid > 0,
+              "%s: status %d after the old exec finished" % (cid, status))
+    code, msg, _ = s.kill("c3")
+    check(code == 0, "kill c3: %d %s" % (code, msg))
+    check(s.wait_until(lambda: "/tasks/exit" in s.events.topics("c3")),
+          "no /tasks/exit for c3")
+    check("/tasks/exit" not in s.events.topics("c2"), "c2 reported exited")
+
+
+def t_stale_pause_job(s):
+    """A Pause that completes after its container went changes nothing."""
+    s.create("p1")
+    s.start("p1")
+    s.knob("pause.delay", 1.0)
+    st = s.c.send("Pause", field(1, "p1"))
+    time.sleep(0.2)
+    s.kill("p1")
+    check(s.wait_until(lambda: s.state("p1")[2] == STOPPED), "p1 not stopped")
+    code, msg, _ = s.delete("p1")
+    check(code == 0, "delete p1: %d %s" % (code, msg))
+    s.knob("pause.delay")
+    s.create("p2")
+    s.start("p2")
+    s.c.wait(st)
+    time.sleep(0.2)
+    check(s.state("p2")[2] == RUNNING, "p2 not running")
+    check("/tasks/paused" not in s.events.topics("p2"), "/tasks/paused for p2")
+
+
+def t_waits_do_not_starve(s):
+    """1000 Waits on one connection: others are served, the exit goes out."""
+    s.create("w1")
+    s.start("w1")
+    w = Client(s.sock)
+    streams = [w.send("Wait", field(1, "w1")) for _ in range(1000)]
+    other = Client(s.sock)
+    code, _, status, _, _ = s.state("w1", client=other)
+    check(code == 0 and status == RUNNING, "state on another connection: %d" % code)
+    s.kill("w1", client=other)
+    check(s.wait_until(lambda: "/tasks/exit" in s.events.topics("w1")),
+          "no /tasks/exit")
+    codes = [w.wait(x)[0] for x in streams]
+    check(codes.count(0) == 1000, "waits answered ok: %d" % codes.count(0))
+    check("out of memory" not in s.log().lower(), "out of memory in the log")
+    w.close()
+    other.close()
+
+
+def t_many_waits_many_conns(s):
+    """10 000 Waits parked over 10 connections; State stays prompt."""
+    s.create("m1")
+    s.start("m1")
+    conns = [Client(s.sock) for _ in range(10)]
+    streams = [[c.send("Wait", field(1, "m1")) for _ in range(1000)] for c in conns]
+    time.sleep(0.5)
+    other = Client(s.sock)
+    t0 = time.time()
+    for _ in range(20):
+        code = s.state("m1", client=other)[0]
+        check(code == 0, "state: %d" % code)
+    dt = time.time() - t0
+    check(dt < 5, "20 State calls took %.2f s" % dt)
+    s.kill("m1", client=other)
+    n = 0
+    for c, sts in zip(conns, streams):
+        for x in sts:
+            n += c.wait(x)[0] == 0
+    check(n == 10000, "answered %d of 10000" % n)
+    rss = s.rss_kb()
+    print("# 10 000 parked Waits answered; shim RSS %d kB" % rss)
+    for c in conns:
+        c.close()
+    other.close()
+
+
+def t_thousand_conns(s):
+    """1000 connections open; the 1001st is served."""
+    s.create("k1")
+    conns = [Client(s.sock) for _ in range(1000)]
+    for c in conns[::97]:
+        check(s.state("k1", client=c)[0] == 0, "state on an early connection")
+    last = Client(s.sock)
+    check(s.state("k1", client=last)[0] == 0, "state on the 1001st connection")
+    for c in conns:
+        c.close()
+    last.close()
+
+
+def t_never_reads(s):
+    """A client that writes and never reads: bounded RSS, others served."""
+    s.create("r1")
+    bad = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    bad.connect(s.sock)
+    bad.setblocking(False)
+    small = field(1, "containerd.task.v2.Task") + field(2, "State") + \
+        field(3, field(1, "r1"))
+    big = field(1, "containerd.task.v2.Task") + field(2, "Connect") + \
+        field(3, field(1, "r1") + field(9, b"x" * ((4 << 20) - 200)))
+    stream = 1
+    sent = 0
+    stop = time.time() + 8
+    pending = b""
+    n_small = n_big = 0
+    while time.time() < stop:
+        if not pending:
+            if n_small < 300:
+                pending = frame(stream, small, 1)
+                n_small += 1
+            elif n_big < 200:
+                pending = frame(stream, big, 1)
+                n_big += 1
+            else:
+                break
+            stream += 2
+        try:
+            k = bad.send(pending)
+            pending = pending[k:]
+            sent += k
+        except BlockingIOError:
+            time.sleep(0.05)
+            if s.rss_kb() > 16384:
+                break
+    rss = s.rss_kb()
+    print("# wrote %d MiB without reading; shim RSS %d kB" % (sent >> 20, rss))
+    check(rss < 16384, "RSS %d kB" % rss)
+    other = Client(s.sock)
+    code = s.state("r1", client=other)[0]
+    check(code == 0, "another client: %d" % code)
+    bad.close()
+    other.close()
+    time.sleep(0.3)
+    check(s.proc.poll() is None, "shim died")
+
+
+def t_create_pidfile_fails(s):
+    """runc create succeeded but the pid file is bad: parked calls are
+    answered and the runc container is deleted."""
+    s.knob("create.delay", 0.8)
+    s.knob("create.pid", "garbage")
+    b = s.bundle("f1")
+    cs = s.c.send("Create", field(1, "f1") + field(2, b))
+    time.sleep(0.3)
+    other = Client(s.sock)
+    st = other.send("State", field(1, "f1"))
+    code, msg, _ = s.c.wait(cs)
+    check(code != 0, "create succeeded")
+    code, msg, _ = other.wait(st)
+    check(code == 5, "parked State: %d %s" % (code, msg))
+    check(s.wait_until(lambda: any(c.split()[6:7] == ["delete"] or " delete " in c and "f1" in c
+                                   for c in s.calls())),
+          "runc delete not called: %r" % s.calls())
+    s.knob("create.delay")
+    s.knob("create.pid")
+    other.close()
+
+
+def t_stale_exit_not_pinned(s):
+    """An orphan's exit reaped before anyone claimed its pid does not stop
+    a later exec that is told the same pid."""
+    s.knob("create.orphan", "")
+    s.create("o1")
+    s.start("o1")
+    s.knob("create.orphan")
+    with open(os.path.join(s.knobs, "orphan.pid")) as f:
+        orphan = int(f.read())
+    check(s.wait_until(lambda: not os.path.exists("/proc/%d" % orphan)),
+          "orphan still there")
+    time.sleep(0.2)  # reaped by the shim by now
+    print("# orphan pid %d" % orphan)
+    s.exec_("o1", "e1")
+    s.knob("exec.pid", orphan)
+    code, msg, _ = s.start("o1", "e1")
+    s.knob("exec.pid")
+    check(code == 0, "start: %d %s" % (code, msg))
+    time.sleep(0.3)
+    code, _, status, pid, _ = s.state("o1", "e1")
+    check(status == RUNNING and pid == orphan, "exec status %d pid %d" % (status, pid))
+    check("/tasks/exit" not in s.events.topics("o1"), "exit published for the exec")
+
+
+def t_failed_exec_answers_waits(s):
+    """Waits on an exec whose start fails are answered at once."""
+    s.create("x1")
+    s.start("x1")
+    s.exec_("x1", "bad")
+    w = Client(s.sock)
+    ws = w.send("Wait", field(1, "x1") + field(2, "bad"))
+    s.knob("exec.fail", "exec failed: no such thing")
+    code, msg, _ = s.start("x1", "bad")
+    s.knob("exec.fail")
+    check(code != 0 and "no such thing" in msg, "start: %d %s" % (code, msg))
+    w.s.settimeout(3)
+    try:
+        code, msg, body = w.wait(ws)
+    except socket.timeout:
+        raise Fail("Wait not answered")
+    check(code == 0 and body.get(1, [0])[0] == 255, "wait: %d %r" % (code, body))
+    check(s.delete("x1", "bad")[0] == 0, "delete of the failed exec")
+    w.close()
+
+
+def t_caps(s):
+    """65 containers with a connection each, and 200 execs with piped
+    stdout and stderr, in one shim."""
+    conns = []
+    for i in range(65):
+        c = Client(s.sock)
+        conns.append(c)
+        code, msg, _ = s.create("cap%d" % i, client=c)
+        check(code == 0, "container %d: %d %s" % (i, code, msg))
+        check(s.start("cap%d" % i, client=c)[0] == 0, "start %d" % i)
+    out = os.path.join(s.dir, "out")
+    os.makedirs(out)
+    for i in range(200):
+        code, msg, _ = s.exec_("cap0", "e%d" % i, args=("sleep", "86400"),
+                               stdout=os.path.join(out, "o%d" % i),
+                               stderr=os.path.join(out, "e%d" % i))
+        check(code == 0, "exec %d: %s" % (i, msg))
+        code, msg, _ = s.start("cap0", "e%d" % i)
+        check(code == 0, "exec start %d: %d %s" % (i, code, msg))
+    for c in conns:
+        c.close()
+
+
+def t_deadline(s):
+    """timeout_nano: a parked Wait and a slow runc job get
+    DEADLINE_EXCEEDED; the job's runc is killed."""
+    s.create("d1")
+    s.start("d1")
+    code, msg, _ = s.c.call("Wait", field(1, "d1"), timeout_nano=300_000_000)
+    check(code == 4, "wait: %d %s" % (code, msg))
+    s.knob("pause.delay", 30)
+    t0 = time.time()
+    code, msg, _ = s.c.call("Pause", field(1, "d1"), timeout_nano=500_000_000)
+    dt = time.time() - t0
+    s.knob("pause.delay")
+    check(code == 4 and dt < 5, "pause: %d %s after %.1f s" % (code, msg, dt))
+    with open(os.path.join(s.knobs, "pause.running")) as f:
+        pid = int(f.read().split()[0])
+    check(s.wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
+                       open("/proc/%d/stat" % pid).read().split()[2] == "Z", 5),
+          "runc pause still running")
+    check(s.state("d1")[2] == RUNNING, "state after the killed pause")
+    check(s.state("d1")[0] == 0, "shim still serves")
+
+
+def t_logger_fds(s):
+    """The binary:// logger gets /dev/null as 0-2, its pipes as 3-5 and no
+    other fd; closing 5 is its ready signal."""
+    logger = os.path.join(s.dir, "logger.py")
+    report = os.path.join(s.dir, "fds")
+    with open(logger, "w") as f:
+        f.write("#!/usr/bin/env python3\nimport os\nd = '/proc/self/fd/'\n"
+                "fds = {}\nfor n in os.listdir(d):\n"
+                "    try:\n        fds[n] = os.readlink(d + n)\n"
+                "    except OSError:\n        pass\n"
+                "with open(%r, 'w') as f:\n"
+                "    for n, t in fds.items():\n        f.write('%%s -> %%s\\n' %% (n, t))\n"
+                "os.close(5)\nwhile os.read(3, 65536):\n    pass\n" % (report + ".tmp"))
+        f.write("")
+    os.chmod(logger, 0o755)
+    code, msg, _ = s.create("l1", stdout="binary://" + logger)
+    check(code == 0, "create: %s" % msg)
+    check(s.wait_until(lambda: os.path.exists(report + ".tmp")), "logger did not run")
+    time.sleep(0.2)
+    fds = {}
+    for line in open(report + ".tmp").read().splitlines():
+        n, _, t = line.partition(" -> ")
+        if not t.startswith("/proc/") and t != report + ".tmp" and t != logger:
+            fds[int(n)] = t
+    for i in (0, 1, 2):
+        check(fds.get(i) == "/dev/null", "fd %d is %s" % (i, fds.get(i)))
+    for i in (3, 4, 5):
+        check(fds.get(i, "").startswith("pipe:"), "fd %d is %s" % (i, fds.get(i)))
+    extra = sorted(k for k in fds if k > 5)
+    check(not extra, "extra fds %r" % {k: fds[k] for k in extra})
+
+
+TESTS = [t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
+         t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
+         t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
+         t_never_reads]
+
+
+def main():
+    global passed, failed
+    names = sys.argv[1:]
+    for t in TESTS:
+        name = t.__name__[2:]
+        if names and name not in names:
+            continue
+        s = Shim()
+        try:
+            t(s)
+            check(s.proc.poll() is None, "the shim exited")
+            print("ok", name)
+            passed += 1
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            detail = str(e) if isinstance(e, Fail) else traceback.format_exc(limit=3)
+            print("FAIL %s: %s" % (name, detail))
+            if os.environ.get("VERBOSE"):
+                print(s.log()[-3000:])
+        finally:
+            s.close()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
