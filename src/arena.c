@@ -218,3 +218,17 @@ size_t arena_warm(void)
 {
 	return nwarm;
 }
+
+int arena_has_warm(void)
+{
+	return nwarm > 0;
+}
+
+void arena_trim(void)
+{
+	while (nwarm) {
+		struct chunk *c = warm[--nwarm];
+		mapped -= c->size;
+		munmap(c, c->size);
+	}
+}

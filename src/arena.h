@@ -39,5 +39,8 @@ unsigned arena_in_use(void);
 size_t arena_mapped(void);
 /* Chunks kept warm (tests). */
 size_t arena_warm(void);
+/* Give the warm chunks back (when the daemon is idle). */
+int arena_has_warm(void);
+void arena_trim(void);
 
 #endif

@@ -489,10 +489,13 @@ int bootstrap_delete(const struct shim_flags *f)
 	/* options.json holds the runtime options when they are not the
 	 * defaults; the runc flags are then the ones the daemon used. */
 	struct runc_cfg *cfg = arena_alloc(a, sizeof(*cfg));
-	char root[1024] = RUNC_DEFAULT_ROOT, path[1200];
+	char root[1024] = RUNC_DEFAULT_ROOT, path[1200], binary[1024] = "", rroot[1100];
 	if (!cfg)
 		die("out of memory");
-	snprintf(cfg->bundle, sizeof(cfg->bundle), "%s", bundle);
+	cfg->bundle = bundle;
+	cfg->binary = binary;
+	cfg->criu = "";
+	cfg->root = rroot;
 	snprintf(path, sizeof(path), "%s/options.json", bundle);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -506,13 +509,13 @@ int bootstrap_delete(const struct shim_flags *f)
 				snprintf(root, sizeof(root), "%s", tmp);
 			if (json_top_string(a, js, len, "binary_name", tmp,
 					    sizeof(tmp)) == 0)
-				snprintf(cfg->binary, sizeof(cfg->binary), "%s", tmp);
+				snprintf(binary, sizeof(binary), "%s", tmp);
 			cfg->systemd_cgroup =
 				strstr(js, "\"systemd_cgroup\":true") != NULL;
 			free(js);
 		}
 	}
-	snprintf(cfg->root, sizeof(cfg->root), "%s/%s", root, f->namespace);
+	snprintf(rroot, sizeof(rroot), "%s/%s", root, f->namespace);
 	/* containerd runs `delete` after every shim exit, normally long after
 	 * the task's own Delete removed the container, and waits for it: skip
 	 * runc when it has no state for the id (runc and crun both keep it in

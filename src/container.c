@@ -18,6 +18,8 @@
 #include "pbcb.h"
 
 #define GO_ZERO_TIME (-62135596800LL)
+#define CT_STRS	     (32 * 1024) /* a container's string block (address space) */
+#define PROC_STRS    (8 * 1024)	 /* an exec's */
 
 /* containerd.v1.types.Status */
 enum {
@@ -127,6 +129,39 @@ struct proc *proc_get(struct ref r)
 	return &procs[r.slot];
 }
 
+static const char *strs_add(char **base, size_t *used, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (!n)
+		return "";
+	if (!*base) {
+		void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		*base = m;
+		*used = 0;
+	}
+	if (n + 1 > cap - *used)
+		return NULL;
+	char *d = *base + *used;
+	memcpy(d, s, n + 1);
+	*used += n + 1;
+	return d;
+}
+
+const char *ct_str(struct container *ct, const char *s)
+{
+	return strs_add(&ct->strs, &ct->strs_used, CT_STRS, s);
+}
+
+const char *proc_str(struct proc *p, const char *s)
+{
+	if (p == p->ct->init)
+		return ct_str(p->ct, s);
+	return strs_add(&p->strs, &p->strs_used, PROC_STRS, s);
+}
+
 struct container *container_find(const char *id)
 {
 	for (unsigned i = 0; i < ct_high; i++)
@@ -148,10 +183,16 @@ struct container *container_new(const char *id)
 	uint32_t gen = ct->gen + 1;
 	memset(ct, 0, sizeof(*ct));
 	ct->gen = gen ? gen : 1;
+	ct->oom_watch = -1;
+	ct->bundle = ct->checkpoint = ct->parent_checkpoint = ct->criu_work = "";
+	ct->rc.binary = ct->rc.root = ct->rc.bundle = ct->rc.criu = "";
+	if (!(ct->id = ct_str(ct, id)) || !ct->id[0]) {
+		if (ct->strs)
+			munmap(ct->strs, CT_STRS);
+		return NULL;
+	}
 	ct_used[i] = 1;
 	ct_count++;
-	ct->oom_watch = -1;
-	PB_SETSTR(ct->id, id);
 	return ct;
 }
 
@@ -175,16 +216,21 @@ void lc_watch_oom(struct container *ct, pid_t pid)
 
 void container_free(struct container *ct)
 {
+	/* out of the table first: whatever the gone hooks run finds it gone,
+	 * while its strings are still there to read */
+	ct_used[ct - containers] = 0;
+	ct_count--;
+	ct->gen++;
+	if (!ct->gen)
+		ct->gen = 1;
 	if (ct->oom_watch >= 0)
 		cgroup_oom_unwatch(ct->oom_watch);
 	ct->oom_watch = -1;
 	while (ct->procs)
 		proc_free(ct->procs);
-	ct->gen++;
-	if (!ct->gen)
-		ct->gen = 1;
-	ct_used[ct - containers] = 0;
-	ct_count--;
+	if (ct->strs)
+		munmap(ct->strs, CT_STRS);
+	ct->strs = NULL;
 }
 
 unsigned container_count(void)
@@ -205,11 +251,19 @@ struct proc *proc_new(struct container *ct, const char *exec_id)
 	uint32_t gen = p->gen + 1;
 	memset(p, 0, sizeof(*p));
 	p->gen = gen ? gen : 1;
-	proc_used[i] = 1;
-	proc_count++;
 	p->ct = ct;
 	p->state = PS_NEW;
-	PB_SETSTR(p->id, exec_id);
+	p->id = "";
+	p->in = p->out = p->err = "";
+	if (exec_id[0] &&
+	    !(p->id = strs_add(&p->strs, &p->strs_used, PROC_STRS, exec_id))) {
+		if (p->strs)
+			munmap(p->strs, PROC_STRS);
+		p->strs = NULL;
+		return NULL;
+	}
+	proc_used[i] = 1;
+	proc_count++;
 	io_init(&p->io);
 	p->next = ct->procs;
 	ct->procs = p;
@@ -249,6 +303,9 @@ void proc_free(struct proc *p)
 	if (p->spec)
 		munmap(p->spec, p->spec_map);
 	p->spec = NULL;
+	if (p->strs)
+		munmap(p->strs, PROC_STRS);
+	p->strs = NULL;
 	for (struct proc **pp = &ct->procs; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;

@@ -70,7 +70,7 @@ struct proc {
 	struct container *ct;
 	struct proc *next; /* the container's processes */
 	uint32_t gen;
-	char id[ID_MAX]; /* exec id; "" for the init */
+	const char *id; /* exec id; "" for the init */
 	pid_t pid;
 	enum pstate state; /* model-owned */
 	int jobs;	   /* model-owned: runc jobs in flight on it */
@@ -80,29 +80,33 @@ struct proc {
 	struct timespec exited_at;
 	uint64_t pid_seq; /* model-owned: when the job that reports its pid began */
 	int terminal;
-	char in[PATH_MAX_LEN], out[PATH_MAX_LEN], err[PATH_MAX_LEN];
+	const char *in, *out, *err; /* stdio paths or URIs, "" for none */
 	struct pio io;
+	char *strs; /* an exec's own string block (the init uses its container's) */
+	size_t strs_used;
 	char *spec; /* exec: OCI Process JSON, mmap'd until deleted */
 	size_t spec_len, spec_map;
 };
 
 struct container {
 	uint32_t gen;
-	char id[ID_MAX];
-	char bundle[PATH_MAX_LEN];
+	const char *id;
+	const char *bundle;
 	struct runc_cfg rc;
 	int rootfs_mounted;
-	int own_pidns;	    /* its own pid namespace: the kernel reaps orphans */
-	int orphans;	    /* model-owned: 1 runc kill --all running, 2 done */
-	int init_exit_held; /* model-owned */
-	char checkpoint[PATH_MAX_LEN]; /* created from a checkpoint: restore at Start */
-	char parent_checkpoint[PATH_MAX_LEN];
-	char criu_work[PATH_MAX_LEN]; /* Options.criu_work_path */
-	int oom_watch;		      /* model-owned: cgroup OOM watch, or -1 */
-	uid_t io_uid;		      /* owner of the stdio pipes (runc Options) */
+	int own_pidns;		/* its own pid namespace: the kernel reaps orphans */
+	int orphans;		/* model-owned: 1 runc kill --all running, 2 done */
+	int init_exit_held;	/* model-owned */
+	const char *checkpoint; /* created from a checkpoint: restore at Start */
+	const char *parent_checkpoint;
+	const char *criu_work; /* Options.criu_work_path */
+	int oom_watch;	       /* model-owned: cgroup OOM watch, or -1 */
+	uid_t io_uid;	       /* owner of the stdio pipes (runc Options) */
 	gid_t io_gid;
 	struct proc *init;
 	struct proc *procs; /* init and execs */
+	char *strs;	    /* its strings and its init's, mapped lazily */
+	size_t strs_used;
 };
 
 /* What the model reports; set by the task layer. */
@@ -122,6 +126,14 @@ struct lc_hooks {
 extern struct lc_hooks lc_hooks;
 
 extern char shim_namespace[256];
+
+/* Strings live in a block per container (and per exec), mapped with
+ * address space to spare and touched only as far as they reach, so a
+ * container costs the few hundred bytes its paths take, not fixed
+ * arrays.  ct_str()/proc_str() copy s there (NULL: too long, or no
+ * memory); the copy lives as long as its owner. */
+const char *ct_str(struct container *ct, const char *s);
+const char *proc_str(struct proc *p, const char *s);
 
 struct container *container_find(const char *id);
 struct container *container_new(const char *id);

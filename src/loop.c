@@ -26,6 +26,16 @@ static int stopping;
 static struct handler *handlers;
 static int max_fd;
 void (*loop_after_batch)(void);
+static int (*idle_pending)(void);
+static void (*idle_fn)(void);
+
+#define IDLE_MS 1000
+
+void loop_set_idle(int (*pending)(void), void (*fn)(void))
+{
+	idle_pending = pending;
+	idle_fn = fn;
+}
 
 int loop_fd_limit(void)
 {
@@ -114,9 +124,12 @@ int loop_run_once(int timeout_ms)
 int loop_run(void)
 {
 	while (!stopping) {
-		int r = loop_run_once(-1);
+		int wait = idle_pending && idle_pending() ? IDLE_MS : -1;
+		int r = loop_run_once(wait);
 		if (r < 0)
 			return r;
+		if (r == 0 && wait >= 0 && idle_fn)
+			idle_fn();
 	}
 	return 0;
 }

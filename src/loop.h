@@ -26,6 +26,9 @@ int loop_run(void);
 /* One round of waiting (at most timeout_ms) and dispatch; for tests. */
 int loop_run_once(int timeout_ms);
 void loop_stop(void);
+/* Once nothing has happened for a second and pending() says there is
+ * something to do: fn() (e.g. give back memory kept warm). */
+void loop_set_idle(int (*pending)(void), void (*fn)(void));
 /* Run after each batch of events, before waiting again (work deferred by
  * a callback, such as a connection that may be read again). */
 extern void (*loop_after_batch)(void);

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "bootstrap.h"
 #include "container.h"
 #include "events.h"
@@ -161,6 +162,8 @@ static int daemon_run(const struct shim_flags *f)
 		log_error("daemon setup failed");
 		return 1;
 	}
+	/* idle for a second: the arena chunks kept warm go back */
+	loop_set_idle(arena_has_warm, arena_trim);
 	log_debug("serving %s for %s/%s", socket_path, f->namespace, f->id);
 	int r = loop_run();
 	if (socket_path[0])

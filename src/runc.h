@@ -31,11 +31,11 @@ typedef void (*runc_done_fn)(void *ctx, int status, const char *out, size_t outl
 
 /* The runc flags shared by all commands of one container. */
 struct runc_cfg {
-	char binary[1024]; /* Options.binary_name, bounded like it */
-	char root[1100];
-	char bundle[1024];
+	const char *binary; /* Options.binary_name, or "" for runc */
+	const char *root;
+	const char *bundle;
+	const char *criu; /* or "" */
 	int systemd_cgroup;
-	char criu[1024];
 };
 
 /* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE).

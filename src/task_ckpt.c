@@ -41,7 +41,7 @@ static void restore_done(struct op *o, struct proc *p, int status, const char *o
 		lc_event(p, PE_START_FAILED);
 		return;
 	}
-	ct->checkpoint[0] = 0;
+	ct->checkpoint = "";
 	lc_watch_oom(ct, pid);
 	lc_set_pid(p, pid);
 	task_started(o->call, p);

@@ -77,11 +77,11 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 	if (pid < 0) {
 		/* runc holds a container we cannot drive: delete it */
 		log_error("create %s: init pid or console: %s", ct->id, strerror(-pid));
-		task_runc_forget(ct);
-		create_cleanup(ct);
 		ttrpc_reply_error(o->call, ST_UNKNOWN,
 				  "create %s: init pid or console: %s", ct->id,
 				  strerror(-pid));
+		task_runc_forget(ct);
+		create_cleanup(ct);
 		task_create_ended(ref);
 		return;
 	}
@@ -110,16 +110,14 @@ static int apply_options(struct call *c, struct container *ct,
 			return -EINVAL;
 	}
 	const char *root = opt && opt->root[0] ? opt->root : RUNC_DEFAULT_ROOT;
-	if ((size_t)snprintf(ct->rc.root, sizeof(ct->rc.root), "%s/%s", root,
-			     shim_namespace) >= sizeof(ct->rc.root))
+	char *rr = arena_printf(c->arena, "%s/%s", root, shim_namespace);
+	if (!rr || !(ct->rc.root = ct_str(ct, rr)))
 		return -ENAMETOOLONG;
-	if (opt && opt->binary_name[0])
-		PB_SETSTR(ct->rc.binary, opt->binary_name);
+	if (opt && (!(ct->rc.binary = ct_str(ct, opt->binary_name)) ||
+		    !(ct->rc.criu = ct_str(ct, opt->criu_path)) ||
+		    !(ct->criu_work = ct_str(ct, opt->criu_work_path))))
+		return -ENAMETOOLONG;
 	ct->rc.systemd_cgroup = opt && opt->systemd_cgroup;
-	if (opt && opt->criu_path[0])
-		PB_SETSTR(ct->rc.criu, opt->criu_path);
-	if (opt && opt->criu_work_path[0])
-		PB_SETSTR(ct->criu_work, opt->criu_work_path);
 	ct->io_uid = opt ? opt->io_uid : 0;
 	ct->io_gid = opt ? opt->io_gid : 0;
 
@@ -198,11 +196,17 @@ void task_create(struct call *c)
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many containers");
 		return;
 	}
-	PB_SETSTR(ct->bundle, req->bundle);
-	PB_SETSTR(ct->rc.bundle, req->bundle);
-	PB_SETSTR(p->in, req->stdin);
-	PB_SETSTR(p->out, req->stdout);
-	PB_SETSTR(p->err, req->stderr);
+	if (!(ct->bundle = ct_str(ct, req->bundle)) ||
+	    !(p->in = proc_str(p, req->stdin)) || !(p->out = proc_str(p, req->stdout)) ||
+	    !(p->err = proc_str(p, req->stderr)) ||
+	    !(ct->checkpoint = ct_str(ct, req->checkpoint)) ||
+	    !(ct->parent_checkpoint = ct_str(ct, req->parent_checkpoint))) {
+		container_free(ct);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "create %s: paths too long",
+				  req->id);
+		return;
+	}
+	ct->rc.bundle = ct->bundle;
 	p->terminal = req->terminal;
 	if (apply_options(c, ct, &req->options) < 0) {
 		container_free(ct);
@@ -238,8 +242,6 @@ void task_create(struct call *c)
 	}
 	if (req->checkpoint[0]) {
 		/* Restored at Start (runc restore); nothing runs until then. */
-		PB_SETSTR(ct->checkpoint, req->checkpoint);
-		PB_SETSTR(ct->parent_checkpoint, req->parent_checkpoint);
 		lc_event(p, PE_CREATED);
 		c->owner = req;
 		publish_create(c, ct, p, 0);

@@ -181,9 +181,13 @@ void task_exec(struct call *c)
 	p->spec_len = total;
 	p->spec_map = map;
 	p->terminal = req->terminal;
-	PB_SETSTR(p->in, req->stdin);
-	PB_SETSTR(p->out, req->stdout);
-	PB_SETSTR(p->err, req->stderr);
+	if (!(p->in = proc_str(p, req->stdin)) || !(p->out = proc_str(p, req->stdout)) ||
+	    !(p->err = proc_str(p, req->stderr))) {
+		lc_event(p, PE_DELETE);
+		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "exec %s: paths too long",
+				  req->exec_id);
+		return;
+	}
 	containerd_events_TaskExecAdded ev;
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, ct->id);
