@@ -26,7 +26,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "iocopy.h"
+#include "procio.h"
 #include "capacity.h"
 #include "runc.h"
 

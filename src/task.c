@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "mount.h"
 #include "pbcb.h"
+#include "console.h"
 #include "task_impl.h"
 
 int task_shutdown_requested;

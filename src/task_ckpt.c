@@ -16,7 +16,7 @@
 
 #include "cgroup.h"
 #include "containerd_runc_v1_options.pb.h"
-#include "iocopy.h"
+#include "procio.h"
 #include "log.h"
 #include "pbcb.h"
 

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pbcb.h"
 #include "task.h"
+#include "console.h"
 #include "task_impl.h"
 
 struct proc *task_lookup(struct call *c, const char *id, const char *exec_id)

@@ -16,7 +16,7 @@
 
 #include "containerd_events_task.pb.h"
 #include "events.h"
-#include "iocopy.h"
+#include "procio.h"
 #include "log.h"
 #include "pbcb.h"
 

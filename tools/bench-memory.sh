@@ -17,8 +17,12 @@
 # --annotation`), which is what the runc v2 shims read from config.json to
 # serve a group from one shim process, so N shims serve 2N containers.
 #
+# Pod curve (BENCH_BIGPOD_N="1 10 100 500"): one pod of N containers, all in
+# one shim process, to show what each added container costs a pod shim.
+#
 # Environment:
 #   BENCH_N="1 10 100"   container counts (single mode)
+#   BENCH_BIGPOD_N=""    container counts of the one-pod curve (none if empty)
 #   BENCH_POD=0|1|both   single mode only (default), pod mode only, or both
 #   BENCH_POD_N          pod counts (default: BENCH_N)
 #   BENCH_JOBS=4         concurrent `ctr run -d` while starting containers
@@ -38,6 +42,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BENCH_POD_N:=$BENCH_N}"
 : "${BENCH_JOBS:=4}"
 : "${BENCH_SETTLE:=2}"
+: "${BENCH_BIGPOD_N:=}"
 
 extras=()
 for a in "$@"; do
@@ -58,6 +63,7 @@ case $BENCH_POD in
 both) modes=(single pod) ;;
 *) bench_die "BENCH_POD must be 0, 1 or both" ;;
 esac
+[ -n "$BENCH_BIGPOD_N" ] && modes+=(bigpod)
 
 cleanup() {
 	ctrd_stop
@@ -85,6 +91,10 @@ start_unit() {
 	local -a common=(run -d --runtime "$rt" --fifo-dir "$(ctr_fifo_dir)" --env PATH=/bin)
 	if [ "$mode" = single ]; then
 		ctr_ "${common[@]}" --rootfs "$BENCH_ROOTFS" "c$k" sleep 100000 \
+			>/dev/null 2>"$BENCH_TMP/err.$k" || return 1
+	elif [ "$mode" = bigpod ]; then
+		ctr_ "${common[@]}" --annotation "io.containerd.runc.v2.group=bigpod" \
+			--rootfs "$BENCH_ROOTFS" "g$k" sleep 100000 \
 			>/dev/null 2>"$BENCH_TMP/err.$k" || return 1
 	else
 		for id in "p$k-a" "p$k-b"; do
@@ -158,6 +168,7 @@ memory_md_header
 for mode in "${modes[@]}"; do
 	counts=$BENCH_N
 	[ "$mode" = pod ] && counts=$BENCH_POD_N
+	[ "$mode" = bigpod ] && counts=$BENCH_BIGPOD_N
 	for n in $counts; do
 		for i in "${!SHIM_NAMES[@]}"; do
 			bench_log "memory: $mode N=$n ${SHIM_NAMES[i]}"

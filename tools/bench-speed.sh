@@ -25,12 +25,18 @@
 #              CPU of runc and the container (children) is not included.
 #   parallel   BENCH_CONC (50) `ctr run --rm ... /bin/true` started at once,
 #              wall time until all have exited.
+#   stdout_cpu shim CPU (as shim_cpu) over a container that writes 512 MiB
+#              to stdout (`head -c 512M /dev/zero`) read by ctr into
+#              /dev/null: the copy's cost when the reader is the slower side.
+#   state_rate 1000 State calls written at once (pipelined) on the shim's
+#              own socket for a running container, calls per second until
+#              the last answer (tools/state_rate.py).
 #
 # Environment:
 #   BENCH_RUNS=10        rounds
 #   BENCH_WARMUP=1       untimed rounds before run_rm and start_cmd
 #   BENCH_CONC=50        containers in the parallel test
-#   BENCH_METRICS="run_rm start_cmd shim_cpu parallel"
+#   BENCH_METRICS="run_rm start_cmd shim_cpu parallel stdout_cpu state_rate"
 #   BENCH_OUT=bench      output directory (speed.tsv, speed-raw.tsv)
 #
 # Output: a markdown table on stdout, bench/speed.tsv, bench/speed-raw.tsv.
@@ -44,7 +50,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BENCH_RUNS:=10}"
 : "${BENCH_WARMUP:=1}"
 : "${BENCH_CONC:=50}"
-: "${BENCH_METRICS:=run_rm start_cmd shim_cpu parallel}"
+: "${BENCH_METRICS:=run_rm start_cmd shim_cpu parallel stdout_cpu state_rate}"
 
 extras=()
 for a in "$@"; do
@@ -195,6 +201,60 @@ shim_cpu_once() {
 	us_to 1000000 "$last"
 }
 
+# --- stdout_cpu -----------------------------------------------------------
+stdout_cpu_once() {
+	local i=$1 r=$2 id="out-$2-$1" cp p="" k last=0 rc
+	ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
+		--rootfs "$BENCH_ROOTFS" "$id" head -c 536870912 /dev/zero >/dev/null \
+		2>"$BENCH_TMP/err" &
+	cp=$!
+	for ((k = 0; k < 500; k++)); do
+		p=$(daemon_pids "$CTRD_SOCK" "$id" | head -n 1)
+		[ -n "$p" ] && break
+		kill -0 "$cp" 2>/dev/null || break
+		read -r -t 0.01 -u "$SLEEP_FD"
+	done
+	if [ -n "$p" ]; then
+		while :; do
+			cpu_ns "$p"
+			case $CPU_ST in X | Z) break ;; esac
+			[ "$CPU_NS" -gt "$last" ] && last=$CPU_NS
+			read -r -t 0.01 -u "$SLEEP_FD"
+		done
+	fi
+	wait "$cp"
+	rc=$?
+	if [ "$rc" -ne 0 ] || [ -z "$p" ] || [ "$last" -eq 0 ]; then
+		fail "stdout_cpu ${SHIM_NAMES[i]} round $r: ctr rc $rc, shim pid '${p}', $(head -c 200 "$BENCH_TMP/err")"
+		remove_all_containers
+		return
+	fi
+	us_to 1000000 "$last"
+}
+
+# --- state_rate -----------------------------------------------------------
+state_rate_once() {
+	local i=$1 r=$2 id="st-$2-$1" v k
+	ctr_ run -d --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
+		--rootfs "$BENCH_ROOTFS" "$id" sleep 600 >/dev/null 2>"$BENCH_TMP/err" || {
+		fail "state_rate ${SHIM_NAMES[i]} round $r: $(head -c 200 "$BENCH_TMP/err")"
+		return
+	}
+	v=$(python3 "$HERE/state_rate.py" "$(bundle_dir "$id")/address" "$id" 1000 \
+		2>"$BENCH_TMP/err")
+	ctr_ task kill -s KILL "$id" >/dev/null 2>&1
+	for ((k = 0; k < 300; k++)); do
+		ctr_ task delete "$id" >/dev/null 2>&1 && break
+		read -r -t 0.02 -u "$SLEEP_FD"
+	done
+	ctr_ container delete "$id" >/dev/null 2>&1
+	if [ -z "$v" ]; then
+		fail "state_rate ${SHIM_NAMES[i]} round $r: $(head -c 200 "$BENCH_TMP/err")"
+		return
+	fi
+	echo "$v"
+}
+
 # --- parallel -------------------------------------------------------------
 parallel_once() {
 	local i=$1 r=$2 k t0 t1 bad=0 p
@@ -235,9 +295,17 @@ describe() {
 	start_cmd) echo "shim start command (wall)" ;;
 	shim_cpu) echo "shim CPU, user+sys, one container life" ;;
 	parallel) echo "$BENCH_CONC x ctr run --rm concurrently (wall)" ;;
+	stdout_cpu) echo "shim CPU for 512 MiB of container stdout" ;;
+	state_rate) echo "1000 pipelined State calls (calls/s, higher is better)" ;;
 	esac
 }
-unit_of() { case $1 in parallel) echo s ;; *) echo ms ;; esac; }
+unit_of() {
+	case $1 in
+	parallel) echo s ;;
+	state_rate) echo calls/s ;;
+	*) echo ms ;;
+	esac
+}
 
 bench_log "speed: shims ${SHIM_NAMES[*]}; metrics $BENCH_METRICS; $BENCH_RUNS rounds"
 for m in $BENCH_METRICS; do
@@ -250,6 +318,8 @@ for m in $BENCH_METRICS; do
 		;;
 	shim_cpu) run_metric shim_cpu shim_cpu_once 0 ;;
 	parallel) run_metric parallel parallel_once 0 ;;
+	stdout_cpu) run_metric stdout_cpu stdout_cpu_once 0 ;;
+	state_rate) run_metric state_rate state_rate_once 0 ;;
 	*) bench_die "unknown metric $m" ;;
 	esac
 done

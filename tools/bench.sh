@@ -30,14 +30,16 @@ esac
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	MODE=quick
 	: "${BENCH_N:=2}" "${BENCH_POD_N:=1}" "${BENCH_RUNS:=2}" "${BENCH_CONC:=5}"
+	: "${BENCH_BIGPOD_N:=3}"
 	: "${BENCH_WARMUP:=0}" "${BENCH_SETTLE:=0.5}"
 else
 	MODE=full
 	: "${BENCH_N:=1 10 100}" "${BENCH_POD_N:=10}" "${BENCH_RUNS:=10}" "${BENCH_CONC:=50}"
+	: "${BENCH_BIGPOD_N:=1 10 100 500}"
 	: "${BENCH_WARMUP:=1}" "${BENCH_SETTLE:=2}"
 fi
 : "${BENCH_POD:=both}" "${BENCH_JOBS:=4}"
-export BENCH_N BENCH_POD_N BENCH_RUNS BENCH_CONC BENCH_WARMUP BENCH_SETTLE \
+export BENCH_N BENCH_POD_N BENCH_BIGPOD_N BENCH_RUNS BENCH_CONC BENCH_WARMUP BENCH_SETTLE \
 	BENCH_POD BENCH_JOBS BENCH_OUT BENCH_C_SHIM BENCH_GO_SHIM CTRD_NS
 
 # One snapshot of every binary, shared by both phases and the report (so a
@@ -206,11 +208,22 @@ nmax=$(tr ' ' '\n' <<<"$BENCH_N" | grep . | sort -n | tail -n 1)
 	echo "containerd is stopped. \"pod\" rows: N pods of two containers that share one"
 	echo "shim through the OCI annotation \`io.containerd.runc.v2.group=<pod>\`"
 	echo "(\`ctr run --annotation\`), which both shims read from config.json."
+	echo "\"bigpod\" rows: one pod of N containers, all served by one shim process"
+	echo "(the pod curve: what each added container costs a pod shim)."
 	echo "\"start all\" is the wall time to start all containers and see them RUNNING."
 	echo
 	memory_md_header
 	[ -s "$MEM" ] && memory_md_rows <"$MEM"
 	echo
+	if [ -s "$MEM" ] && grep -q '^bigpod' "$MEM"; then
+		echo "Pod curve, RSS of the one pod shim per added container (from N=1):"
+		echo
+		awk -F '\t' '$1 == "bigpod" {
+			if (!($4 in base)) { base[$4] = $7; bn[$4] = $2 }
+			else if ($7 != "-") printf "- %s: N=%d, %d kB, %.1f kB per added container\n", $4, $2, $7, ($7 - base[$4]) / ($2 - bn[$4])
+		}' "$MEM"
+		echo
+	fi
 	if [ -n "$chart" ]; then
 		echo "![total RSS vs N]($chart)"
 		echo

@@ -238,13 +238,16 @@ run_one() {
 	T_PID=$!
 	set +m
 	start=$SECONDS
-	while kill -0 "$T_PID" 2>/dev/null && [ $((SECONDS - start)) -lt "$TEST_TIMEOUT" ]; do
+	# a test file may give one of its tests more time: timeout_NAME=SECS
+	local limit_var="timeout_$name" limit=$TEST_TIMEOUT
+	[ -n "${!limit_var:-}" ] && [ "${!limit_var}" -gt "$limit" ] && limit=${!limit_var}
+	while kill -0 "$T_PID" 2>/dev/null && [ $((SECONDS - start)) -lt "$limit" ]; do
 		sleep 0.05
 	done
 	if kill -0 "$T_PID" 2>/dev/null; then
 		kill_tree "$T_PID"
 		wait "$T_PID" 2>/dev/null
-		printf 'timed out after %ss\n' "$TEST_TIMEOUT" >"$T_DIR/reason"
+		printf 'timed out after %ss\n' "$limit" >"$T_DIR/reason"
 		rc=1
 	else
 		wait "$T_PID"

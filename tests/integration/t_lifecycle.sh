@@ -208,12 +208,13 @@ json.dump(s, open(sys.argv[3], "w"))
 	ctr_ task rm "$T_ID" || fail "task rm failed"
 }
 
-# output into a FIFO nobody reads: once the pipes are full the copy stalls;
+# output into a FIFO nobody reads: once the pipes are full (they may grow to 1
+# MiB each while output streams) the copy stalls;
 # Delete waits for it (~10 s, as the Go shim does), then completes anyway
 t_delete_stalled_output() {
 	local t0 t1 fifo=$T_DIR/out.fifo
 	mkfifo "$fifo" || fail "mkfifo failed"
-	run_c -d "--log-uri=file://$fifo" "$T_ID" sh -c 'head -c 400000 /dev/zero; exec sleep 1000' ||
+	run_c -d "--log-uri=file://$fifo" "$T_ID" sh -c 'head -c 4000000 /dev/zero; exec sleep 1000' ||
 		fail "ctr run -d failed"
 	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
 	sleep 0.5

@@ -6,6 +6,7 @@
  * "N passed, N failed"; exits 1 on any failure.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "bootstrap.h"
 #include "capacity.h"
 #include "containerd_events_task.pb.h"
+#include "copy.h"
 #include "containerd_runc_v1_options.pb.h"
 #include "containerd_runtime_bootstrap_v1.pb.h"
 #include "containerd_services_events_ttrpc_v1.pb.h"
@@ -860,6 +862,95 @@ static void test_server(void)
 	end();
 }
 
+/* ------------------------------------------------------------ copy engine */
+static int copy_ended_n;
+static void copy_ended_cb(void *ctx, int tag)
+{
+	copy_ended_n++;
+}
+
+/* Stream `total` bytes through a copy in `chunk`-sized writes, reading
+ * `rchunk` at a time every `rskip`-th loop round; returns the bytes read
+ * (all checked against the pattern) or -1. */
+static long copy_stream(size_t total, size_t chunk, size_t rchunk, int rskip)
+{
+	int a[2], b[2];
+	if (pipe2(a, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(b, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	int err;
+	copy_ended_n = 0;
+	struct copy *c =
+		copy_start(a[0], b[1], copy_ended_cb, NULL, 1, COPY_GROW_SRC, &err);
+	if (!c)
+		return -1;
+	static unsigned char wbuf[65536], rbuf[65536];
+	size_t sent = 0, got = 0;
+	long bad = 0;
+	for (int round = 0; round < 2000000 && (got < total || !copy_ended_n); round++) {
+		if (sent < total) {
+			size_t k = total - sent < chunk ? total - sent : chunk;
+			for (size_t i = 0; i < k; i++)
+				wbuf[i] = (unsigned char)((sent + i) * 7 + 3);
+			ssize_t w = write(a[1], wbuf, k);
+			if (w > 0)
+				sent += (size_t)w;
+			if (sent == total)
+				close(a[1]);
+		}
+		if (round % rskip == 0) {
+			ssize_t r = read(b[0], rbuf, rchunk);
+			for (ssize_t i = 0; i < r; i++)
+				bad += rbuf[i] !=
+				       (unsigned char)((got + (size_t)i) * 7 + 3);
+			if (r > 0)
+				got += (size_t)r;
+		}
+		loop_run_once(sent < total ? 0 : 1);
+	}
+	close(b[0]);
+	return bad ? -1 : (long)got;
+}
+
+static void test_copy(void)
+{
+	begin("copy engine: small writes, slow and fast readers, all bytes in order");
+	CHECK(copy_stream(8 << 20, 4096, 32768, 1) == 8 << 20 && copy_ended_n == 1);
+	CHECK(copy_stream(4 << 20, 65536, 4096, 3) == 4 << 20 && copy_ended_n == 1);
+	CHECK(copy_stream(100, 1, 100, 1) == 100 && copy_ended_n == 1);
+	CHECK(copy_stream(3 << 20, 1 << 16, 1 << 16, 50) == 3 << 20 && copy_ended_n == 1);
+	end();
+
+	begin("copy engine: a reader that goes away; finish moves what is buffered");
+	signal(SIGPIPE, SIG_IGN); /* as in the daemon */
+	int a[2], b[2], err;
+	CHECK(pipe2(a, O_CLOEXEC | O_NONBLOCK) == 0 &&
+	      pipe2(b, O_CLOEXEC | O_NONBLOCK) == 0);
+	copy_ended_n = 0;
+	struct copy *c = copy_start(a[0], b[1], copy_ended_cb, NULL, 0, 0, &err);
+	CHECK(c != NULL);
+	close(b[0]); /* EPIPE: the copy drains its source until EOF */
+	static char junk[4096];
+	for (int i = 0; i < 10; i++) {
+		CHECK(write(a[1], junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+		loop_run_once(2);
+	}
+	close(a[1]);
+	for (int i = 0; i < 50 && !copy_ended_n; i++)
+		loop_run_once(2);
+	CHECK(copy_ended_n == 1);
+	CHECK(pipe2(a, O_CLOEXEC | O_NONBLOCK) == 0 &&
+	      pipe2(b, O_CLOEXEC | O_NONBLOCK) == 0);
+	c = copy_start(a[0], b[1], copy_ended_cb, NULL, 0, 0, &err);
+	CHECK(c && write(a[1], "hello", 5) == 5);
+	copy_finish(c); /* no loop round: finish moves it */
+	char got[8] = { 0 };
+	CHECK(read(b[0], got, sizeof(got)) == 5 && memcmp(got, "hello", 5) == 0);
+	CHECK(read(b[0], got, 1) == 0); /* both ends closed by the copy */
+	close(a[1]);
+	close(b[0]);
+	end();
+}
+
 int main(void)
 {
 	test_sha256();
@@ -871,5 +962,6 @@ int main(void)
 	test_json();
 	test_mount();
 	test_server();
+	test_copy();
 	return check_summary();
 }

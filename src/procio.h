@@ -1,6 +1,7 @@
 /*
- * iocopy.h - a process's non-tty stdio: pipes between runc and the FIFOs
- * (or files) that containerd names, copied by the loop.
+ * procio.h - a process's stdio: pipes between runc and the FIFOs (or files,
+ * or a binary:// logger) that containerd names, copied by the loop
+ * (copy.c).  Terminals: console.h.
  *
  * Like the Go shim, the container gets anonymous pipes, not the FIFOs: the
  * shim holds the FIFOs, so the container's IO survives containerd going
@@ -21,14 +22,13 @@
  * does; the loop does not wait for it to be ready (the pipes hold what the
  * container writes meanwhile).
  *
- * Copies use splice(2) where the kernel allows it and a small buffer where
- * it does not (a pty, a regular file).
+ * binary:// loggers get /dev/null as fds 0-2 and nothing else but 3-5.
  */
-#ifndef IOCOPY_H
-#define IOCOPY_H
+#ifndef PROCIO_H
+#define PROCIO_H
 #include <sys/types.h>
 
-struct copier;
+struct copy;
 
 struct io_cfg {
 	const char *in, *out, *err; /* FIFO paths or URIs; "" = none */
@@ -45,7 +45,7 @@ struct pio {
 	int logger_ready; /* our end of its ready pipe, or -1 */
 	char console_dir[64];
 	int stdin_hold; /* our writer on the stdin FIFO */
-	struct copier *cp[3];
+	struct copy *cp[3];
 	void (*on_drained)(void *ctx); /* all output copied (EOF) */
 	void *ctx;
 };
@@ -60,14 +60,13 @@ int io_logger_reaped(struct pio *io, pid_t pid);
 void io_close(struct pio *io);
 void io_init(struct pio *io);
 
-/*
- * Terminal processes: io_console_prepare() makes the socket runc sends the
- * pty master to (path for --console-socket); once runc has exited,
- * io_console_attach() receives the master and copies stdin into it and its
- * output to stdout.
- */
-int io_console_prepare(struct pio *io, char *path, size_t cap);
-int io_console_attach(struct pio *io, const struct io_cfg *cfg);
-int io_resize(struct pio *io, unsigned width, unsigned height);
+/* For console.c: the pieces a terminal's stdio is made of.  io_copy()
+ * starts a copy in slot (closing src and dst if it cannot; err is the
+ * error to return when one of them is missing). */
+int io_copy(struct pio *io, int slot, int src, int dst, int err);
+int io_open_stdin(struct pio *io, const char *uri);
+int io_open_output(const char *uri);
+int io_logger_start(struct pio *io, const struct io_cfg *cfg);
+void io_console_sock_close(struct pio *io);
 
 #endif

@@ -1,0 +1,19 @@
+/*
+ * console.h - terminal processes.
+ *
+ * io_console_prepare() makes the socket runc sends the pty master to (its
+ * path goes to --console-socket); once runc has exited,
+ * io_console_attach() receives the master and copies stdin into it and
+ * its output to stdout (or a binary:// logger).
+ */
+#ifndef CONSOLE_H
+#define CONSOLE_H
+#include <stddef.h>
+
+#include "procio.h"
+
+int io_console_prepare(struct pio *io, char *path, size_t cap);
+int io_console_attach(struct pio *io, const struct io_cfg *cfg);
+int io_resize(struct pio *io, unsigned width, unsigned height);
+
+#endif

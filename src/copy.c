@@ -1,0 +1,478 @@
+/*
+ * copy.c - the splice engine (see copy.h).
+ *
+ * Edge-triggered rules: after a splice that moved less than it asked for,
+ * the source is empty or the destination full, and the next write to an
+ * empty pipe, or read from a full one, brings an edge; so the copy stops
+ * there.  A copy that still has data after its rounds is re-armed
+ * (EPOLL_CTL_MOD queues an event for a ready fd) so that one busy stream
+ * cannot hold the loop.
+ *
+ * Coalescing: a pipe wakes its reader on every write into an empty pipe
+ * and its writer on every read from a full one, so a container writing 4
+ * KiB at a time, or a reader taking 32 KiB at a time, would cost a wakeup
+ * and a splice per chunk.  A copy that is woken again within a window of
+ * its last small move waits for the window to end instead (the engine's
+ * one timer).  The fds are one-shot: a pipe that is being polled wakes
+ * its poller on every write (and read), full or not, so an fd that fired
+ * stays quiet until the copy has moved what there is and re-arms it.
+ * The first bytes after a pause move at once, so interactive
+ * streams see no delay.  A copy that keeps streaming grows its pipes to 1
+ * MiB (so a window cannot cap its throughput) and shrinks them again once
+ * it has been idle for a second: a pipe's capacity counts against the
+ * user's pipe-buffer limit, which must not fill for the containers' own
+ * pipes.
+ */
+#include "copy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capacity.h"
+#include "log.h"
+#include "loop.h"
+
+#define SPLICE_MAX  (1 << 20)
+#define BUF_SIZE    16384
+#define ROUNDS	    16
+#define TICK_NS	    1000000LL /* coalescing window: the timer's shortest period */
+#define TICK_MAX    8000000LL /* ... and its longest */
+#define BIG_PIPE    (1 << 20)
+#define NORMAL_PIPE (64 * 1024)
+#define IDLE_NS	    1000000000LL /* grown pipes shrink after this */
+
+struct copy {
+	int src, dst;
+	int dst_polled; /* regular files cannot be in epoll */
+	int coalesce;	/* pipe to pipe or file: may be moved in batches */
+	int buffered;	/* splice refused: read/write */
+	int reader_gone;
+	char *buf;
+	size_t len, off;
+	copy_end_fn on_end;
+	void *ctx;
+	int tag;
+	int flags;
+	int next_free;
+	int lingering; /* on the linger list, waiting for the timer */
+	int next_linger;
+	int big;		  /* its pipes are grown */
+	int src_armed, dst_armed; /* one-shot: armed until it fires */
+	int dst_blocked;	  /* the last move stopped at a full destination */
+	int64_t last_ns;
+	size_t last_moved, moved;
+	size_t cap; /* its pipes' size: a move near it means the window is too long */
+};
+
+/* Handed out lazily (untouched slots cost nothing), reused from a free
+ * list. */
+static struct copy copies[LIM_COPIERS];
+static int high, free_head = -1;
+static int linger_head = -1;
+static int timer_fd = -1;
+static int64_t ticking;		 /* the timer's period while it runs, 0: stopped */
+static int64_t period = TICK_NS; /* the next period to run it at */
+static unsigned nbig;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void on_timer(int fd, uint32_t ev, void *data);
+
+/* Run the periodic tick (on = 1) or stop it. */
+static void tick(int on)
+{
+	if (timer_fd < 0) {
+		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (timer_fd < 0 || loop_add(timer_fd, EPOLLIN, on_timer, NULL) < 0) {
+			if (timer_fd >= 0)
+				close(timer_fd);
+			timer_fd = -1;
+			return;
+		}
+	}
+	int64_t want = on ? period : 0;
+	if (want == ticking)
+		return;
+	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
+	if (on)
+		it.it_value.tv_nsec = it.it_interval.tv_nsec = want;
+	if (timerfd_settime(timer_fd, 0, &it, NULL) == 0)
+		ticking = want;
+}
+
+/* Fire once at `at` (CLOCK_MONOTONIC), unless ticking. */
+static void sweep_at(int64_t at)
+{
+	if (ticking || timer_fd < 0)
+		return;
+	struct itimerspec it = { { 0, 0 }, { at / 1000000000LL, at % 1000000000LL } };
+	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL);
+}
+
+void copy_pipe_size(int fd, int bytes)
+{
+	if (fcntl(fd, F_GETPIPE_SZ) < bytes)
+		fcntl(fd, F_SETPIPE_SZ, bytes);
+}
+
+static void unlinger(struct copy *c)
+{
+	for (int *pp = &linger_head; *pp >= 0; pp = &copies[*pp].next_linger)
+		if (*pp == (int)(c - copies)) {
+			*pp = c->next_linger;
+			break;
+		}
+	c->lingering = 0;
+}
+
+static void grow(struct copy *c, int on)
+{
+	int bytes = on ? BIG_PIPE : NORMAL_PIPE;
+	if (on == c->big)
+		return;
+	if (on) {
+		if (c->flags & COPY_GROW_SRC)
+			fcntl(c->src, F_SETPIPE_SZ, bytes);
+		if (c->dst_polled)
+			fcntl(c->dst, F_SETPIPE_SZ, bytes);
+	} else {
+		/* refused (EBUSY) while more than that is buffered: try later */
+		if ((c->flags & COPY_GROW_SRC) &&
+		    fcntl(c->src, F_SETPIPE_SZ, bytes) < 0 && errno == EBUSY)
+			return;
+		if (c->dst_polled && fcntl(c->dst, F_SETPIPE_SZ, bytes) < 0 &&
+		    errno == EBUSY)
+			return;
+	}
+	c->big = on;
+	c->cap = (size_t)bytes;
+	nbig += on ? 1 : -1;
+}
+
+static void release(struct copy *c)
+{
+	if (c->lingering)
+		unlinger(c);
+	if (c->big) {
+		c->big = 0;
+		nbig--;
+	}
+	loop_del(c->src);
+	if (c->dst_polled)
+		loop_del(c->dst);
+	close(c->src);
+	close(c->dst);
+	if (c->buf)
+		munmap(c->buf, BUF_SIZE);
+	memset(c, 0, sizeof(*c));
+	c->next_free = free_head;
+	free_head = (int)(c - copies);
+}
+
+static void end(struct copy *c)
+{
+	copy_end_fn fn = c->on_end;
+	void *ctx = c->ctx;
+	int tag = c->tag;
+	release(c);
+	if (fn)
+		fn(ctx, tag);
+}
+
+/* One step of the buffered path: >0 moved, 0 EOF, <0 -errno. */
+static ssize_t step_buffered(struct copy *c)
+{
+	if (!c->buf) {
+		c->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c->buf == MAP_FAILED) {
+			c->buf = NULL;
+			return -ENOMEM;
+		}
+	}
+	if (c->off < c->len) {
+		ssize_t n = write(c->dst, c->buf + c->off, c->len - c->off);
+		if (n < 0 && errno == EAGAIN)
+			c->dst_blocked = 1;
+		if (n < 0)
+			return -errno;
+		c->off += (size_t)n;
+		return n;
+	}
+	c->off = c->len = 0;
+	ssize_t n = read(c->src, c->buf, BUF_SIZE);
+	if (n < 0)
+		return -errno;
+	c->len = (size_t)n;
+	return n;
+}
+
+/* Move what can be moved now.  Returns 1 if the copy ended (and was
+ * released), 0 if it waits for an edge, 2 if it has more to do. */
+static int pump(struct copy *c, int finishing)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		ssize_t n;
+		if (c->reader_gone) {
+			/* the reader went away: drop what comes until EOF */
+			char sink[4096];
+			n = read(c->src, sink, sizeof(sink));
+			if (n > 0)
+				continue;
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				return end(c), 1;
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		if (!c->buffered) {
+			n = splice(c->src, NULL, c->dst, NULL, SPLICE_MAX,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n > 0) {
+				c->moved += (size_t)n;
+				if (n < SPLICE_MAX && !finishing)
+					goto blocked; /* one side is done */
+				continue;
+			}
+			if (n < 0 && errno == EINVAL) {
+				c->buffered = 1;
+				continue;
+			}
+			if (n < 0)
+				n = -errno;
+		} else {
+			n = step_buffered(c);
+			if (n > 0) {
+				c->moved += (size_t)n;
+				continue;
+			}
+			if (n == 0 && c->len == 0)
+				return end(c), 1;
+			if (n == 0)
+				continue;
+		}
+		if (n == 0)
+			return end(c), 1; /* EOF */
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN && c->buffered)
+			return 0; /* step_buffered said which side */
+		if (n == -EAGAIN)
+			goto blocked;
+		if (n == -EPIPE) {
+			c->reader_gone = 1;
+			continue;
+		}
+		if (n != -EIO) /* EIO: a pty whose other side closed */
+			log_warn("copy: %s", strerror((int)-n));
+		return end(c), 1;
+	}
+	return 2;
+blocked:
+	return 0; /* run() finds out which side, if it needs to */
+}
+
+#define SRC_EV (EPOLLIN | EPOLLET | EPOLLONESHOT)
+#define DST_EV (EPOLLOUT | EPOLLET | EPOLLONESHOT)
+
+/* What this tick's moves say about the period: some copy nearly filled
+ * its pipe (shorten it), or moved a fair share of it (keep it); else the
+ * tick comes too often for what flows (lengthen it). */
+static int tick_fast, tick_keep;
+
+static void linger(struct copy *c)
+{
+	c->lingering = 1;
+	c->next_linger = linger_head;
+	linger_head = (int)(c - copies);
+	tick(1);
+}
+
+/*
+ * Pump now; returns 1 if the copy ended.  A streaming copy that moved
+ * something stays on the tick with nothing armed (the tick runs it, no
+ * wakeup per chunk); any other copy arms the one side it waits for: a full
+ * destination makes the source's events useless, and an empty source the
+ * destination's.
+ */
+static int run(struct copy *c, int64_t now, int streaming)
+{
+	c->moved = 0;
+	c->dst_blocked = 0;
+	int r = pump(c, 0);
+	if (r == 1)
+		return 1;
+	if (c->moved)
+		c->last_ns = now;
+	if (streaming && (c->moved || r == 2)) {
+		/* a tick that filled half the pipe: the pipe is too small for it */
+		if (c->moved >= c->cap / 2 && !c->big)
+			grow(c, 1);
+		if (c->moved >= c->cap / 2 || r == 2)
+			tick_fast = 1;
+		else if (c->moved >= c->cap / 8)
+			tick_keep = 1;
+		linger(c);
+		return 0;
+	}
+	int avail = 0;
+	if (r == 0 && !c->buffered)
+		c->dst_blocked = c->dst_polled && ioctl(c->src, FIONREAD, &avail) == 0 &&
+				 avail > 0;
+	if (r == 2 || !c->dst_blocked) {
+		/* (arming a ready fd queues its event again: more to move) */
+		if (!c->src_armed || r == 2)
+			loop_mod(c->src, SRC_EV);
+		c->src_armed = 1;
+	} else if (!c->dst_armed) {
+		loop_mod(c->dst, DST_EV);
+		c->dst_armed = 1;
+	}
+	return 0;
+}
+
+static void on_ready(int fd, uint32_t ev, void *data)
+{
+	struct copy *c = data;
+	if (fd == c->src)
+		c->src_armed = 0;
+	else
+		c->dst_armed = 0;
+	if (c->lingering)
+		return; /* the tick moves it */
+	int64_t now = now_ns();
+	if (now - c->last_ns < TICK_NS && c->coalesce && !c->buffered) {
+		/* moved something within a tick: a stream, gathered per tick.
+		 * Only between pipes (and into files): a pty holds a few KiB,
+		 * and its writer would wait for every tick. */
+		linger(c);
+		return;
+	}
+	run(c, now, 0);
+}
+
+static void on_timer(int fd, uint32_t ev, void *data)
+{
+	uint64_t x;
+	ssize_t rd = read(fd, &x, sizeof(x));
+	(void)rd;
+	int64_t now = now_ns();
+	/* take the whole list: the copies that go on streaming rejoin it */
+	int i = linger_head;
+	linger_head = -1;
+	tick_fast = tick_keep = 0;
+	while (i >= 0) {
+		struct copy *c = &copies[i];
+		i = c->next_linger;
+		c->lingering = 0;
+		run(c, now, 1);
+	}
+	if (linger_head >= 0) {
+		/* keep ticking, at a period that suits what flows */
+		if (tick_fast && period > TICK_NS)
+			period /= 2;
+		else if (!tick_fast && !tick_keep && period < TICK_MAX)
+			period *= 2;
+		tick(1);
+		return;
+	}
+	period = TICK_NS;
+	/* grown pipes of copies idle for a second shrink back; the timer then
+	 * fires once more when the next of them is due */
+	int64_t next = 0;
+	for (int k = 0; nbig && k < high; k++) {
+		struct copy *c = &copies[k];
+		if (c->big && now - c->last_ns >= IDLE_NS)
+			grow(c, 0);
+		if (c->big && (!next || c->last_ns + IDLE_NS < next))
+			next = c->last_ns + IDLE_NS;
+	}
+	tick(0);
+	if (next)
+		sweep_at(next);
+}
+
+struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag,
+			int flags, int *err)
+{
+	struct copy *c;
+	if (free_head >= 0) {
+		c = &copies[free_head];
+		free_head = c->next_free;
+	} else if (high < LIM_COPIERS) {
+		c = &copies[high++];
+	} else {
+		log_warn("copy: all %d copies in use", LIM_COPIERS);
+		*err = -ENOSPC;
+		return NULL;
+	}
+	struct stat st;
+	memset(c, 0, sizeof(*c));
+	c->src = src;
+	c->dst = dst;
+	c->on_end = on_end;
+	c->ctx = ctx;
+	c->tag = tag;
+	c->flags = flags;
+	c->cap = NORMAL_PIPE;
+	fcntl(src, F_SETFL, fcntl(src, F_GETFL) | O_NONBLOCK);
+	fcntl(dst, F_SETFL, fcntl(dst, F_GETFL) | O_NONBLOCK);
+	struct stat sst;
+	int pollable = fstat(dst, &st) == 0 && !S_ISREG(st.st_mode);
+	c->coalesce = fstat(src, &sst) == 0 && S_ISFIFO(sst.st_mode) &&
+		      (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
+	if (c->coalesce) {
+		int a = fcntl(src, F_GETPIPE_SZ),
+		    b = S_ISFIFO(st.st_mode) ? fcntl(dst, F_GETPIPE_SZ) : a;
+		c->cap = (size_t)(a > 0 && b > 0 ? (a < b ? a : b) : NORMAL_PIPE);
+	}
+	int r = loop_add(src, SRC_EV, on_ready, c);
+	c->src_armed = 1;
+	if (r == 0 && pollable) {
+		/* added disarmed: armed when a move finds it full */
+		r = loop_add(dst, 0, on_ready, c);
+		if (r < 0)
+			loop_del(src);
+		else
+			c->dst_polled = 1;
+	}
+	if (r < 0) {
+		memset(c, 0, sizeof(*c));
+		c->next_free = free_head;
+		free_head = (int)(c - copies);
+		*err = r;
+		return NULL;
+	}
+	*err = 0;
+	return c;
+}
+
+void copy_stop(struct copy *c)
+{
+	release(c);
+}
+
+void copy_finish(struct copy *c)
+{
+	c->on_end = NULL;
+	for (int i = 0; i < 64; i++) {
+		int r = pump(c, 1);
+		if (r == 1)
+			return;
+		if (r == 0)
+			break;
+	}
+	release(c);
+}

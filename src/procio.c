@@ -1,0 +1,313 @@
+/*
+ * procio.c - a process's stdio: the pipes between runc and the FIFOs,
+ * files and binary:// loggers that containerd names, with a copy (copy.c)
+ * for each direction.
+ */
+#include "procio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "copy.h"
+#include "json.h"
+#include "log.h"
+#include "spawn.h"
+
+void io_init(struct pio *io)
+{
+	memset(io, 0, sizeof(*io));
+	io->child[0] = io->child[1] = io->child[2] = -1;
+	io->stdin_hold = -1;
+	io->console = io->console_sock = -1;
+	io->logger_ready = -1;
+}
+
+static void copy_ended(void *ctx, int slot)
+{
+	struct pio *io = ctx;
+	io->cp[slot] = NULL;
+	if (io->on_drained && !io_busy(io))
+		io->on_drained(io->ctx);
+}
+
+int io_copy(struct pio *io, int slot, int src, int dst, int err)
+{
+	int r = err;
+	if (src >= 0 && dst >= 0) {
+		/* output copies read a pipe of ours, which may grow */
+		io->cp[slot] = copy_start(src, dst, copy_ended, io, slot,
+					  slot > 0 ? COPY_GROW_SRC : 0, &r);
+		if (io->cp[slot])
+			return 0;
+	}
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	return r < 0 ? r : -EBADF;
+}
+
+/* Strip a fifo:// scheme; file:// gives a regular file. */
+static const char *io_path(const char *uri, int *is_file)
+{
+	*is_file = 0;
+	if (strncmp(uri, "fifo://", 7) == 0)
+		return uri + 7;
+	if (strncmp(uri, "file://", 7) == 0) {
+		*is_file = 1;
+		return uri + 7;
+	}
+	return uri;
+}
+
+int io_open_output(const char *uri)
+{
+	int is_file;
+	const char *p = io_path(uri, &is_file);
+	struct stat st;
+	/* A FIFO is opened read-write: the open never blocks, and the writer
+	 * survives its reader going away.  Anything else is appended to; no
+	 * open here may wait for a peer. */
+	if (stat(p, &st) == 0 && S_ISFIFO(st.st_mode))
+		return open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+}
+
+/* Open the stdin FIFO for reading, and our held writer on it. */
+int io_open_stdin(struct pio *io, const char *uri)
+{
+	int is_file;
+	const char *path = io_path(uri, &is_file);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		io->stdin_hold = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return fd;
+}
+
+/* URL-decode s[0..n) into out; '+' is a space in a query. */
+static void url_decode(const char *s, size_t n, char *out, int query)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && json_hex_digit(s[i + 1]) >= 0 &&
+		    json_hex_digit(s[i + 2]) >= 0) {
+			out[o++] = (char)(json_hex_digit(s[i + 1]) << 4 |
+					  json_hex_digit(s[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = query && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	out[o] = 0;
+}
+
+#define LOGGER_MAX_ARGS 32
+
+/* binary://PATH?k=v&k2 : run PATH k v k2 with the output pipes. */
+int io_logger_start(struct pio *io, const struct io_cfg *cfg)
+{
+	const char *uri = cfg->out + 9;
+	size_t len = strlen(uri);
+	char buf[len + 1];
+	const char *q = strchr(uri, '?');
+	size_t plen = q ? (size_t)(q - uri) : len;
+	char path[PATH_MAX];
+	if (plen == 0 || plen >= sizeof(path))
+		return -EINVAL;
+	url_decode(uri, plen, path, 0);
+	char *argv[LOGGER_MAX_ARGS + 2];
+	int argc = 0;
+	argv[argc++] = path;
+	if (q) {
+		/* split the query in place in buf; each arg is decoded in place */
+		memcpy(buf, q + 1, len - plen);
+		char *save = NULL;
+		for (char *kv = strtok_r(buf, "&", &save); kv && argc < LOGGER_MAX_ARGS;
+		     kv = strtok_r(NULL, "&", &save)) {
+			char *eq = strchr(kv, '=');
+			if (eq)
+				*eq = 0;
+			url_decode(kv, strlen(kv), kv, 1);
+			argv[argc++] = kv;
+			if (eq && eq[1]) {
+				url_decode(eq + 1, strlen(eq + 1), eq + 1, 1);
+				argv[argc++] = eq + 1;
+			}
+		}
+	}
+	argv[argc] = NULL;
+	int out[2], err[2], ready[2];
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(out[0]);
+		close(out[1]);
+		return -e;
+	}
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		return -e;
+	}
+	/* its environment: ours (without NOTIFY_SOCKET) and the two names */
+	extern char **environ;
+	size_t ne = 0;
+	while (environ[ne])
+		ne++;
+	char *env[ne + 3];
+	size_t k = 0;
+	char idv[300], nsv[300];
+	snprintf(idv, sizeof(idv), "CONTAINER_ID=%s", cfg->id ? cfg->id : "");
+	snprintf(nsv, sizeof(nsv), "CONTAINER_NAMESPACE=%s", cfg->ns ? cfg->ns : "");
+	for (size_t i = 0; i < ne; i++)
+		if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) &&
+		    strncmp(environ[i], "CONTAINER_ID=", 13) &&
+		    strncmp(environ[i], "CONTAINER_NAMESPACE=", 20))
+			env[k++] = environ[i];
+	env[k++] = idv;
+	env[k++] = nsv;
+	env[k] = NULL;
+	/* 0-2 on /dev/null, the pipes as 3, 4 and 5, nothing else */
+	int fds[6] = { -1, -1, -1, out[0], err[0], ready[1] };
+	const char *const *cargv = (const char *const *)argv;
+	struct spawn_req sr = { .argv = cargv, .envp = env, .fds = fds, .nfds = 6 };
+	pid_t pid = spawn(&sr);
+	int e = pid < 0 ? (int)-pid : 0;
+	close(out[0]);
+	close(err[0]);
+	close(ready[1]);
+	if (pid < 0) {
+		close(out[1]);
+		close(err[1]);
+		close(ready[0]);
+		log_warn("binary logger %s: %s", path, strerror(e));
+		return -e;
+	}
+	io->logger = pid;
+	io->logger_ready = ready[0];
+	io->child[1] = out[1];
+	io->child[2] = err[1];
+	return 0;
+}
+
+int io_open(struct pio *io, const struct io_cfg *cfg)
+{
+	const char *paths[3] = { cfg->in, cfg->out, cfg->err };
+	int r = 0;
+	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
+		if ((r = io_logger_start(io, cfg)) < 0)
+			return r;
+		paths[1] = paths[2] = NULL; /* the logger has them */
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!paths[i] || !paths[i][0])
+			continue;
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		int ours = i == 0 ? p[1] : p[0];
+		int theirs = i == 0 ? p[0] : p[1];
+		io->child[i] = theirs;
+		if ((cfg->uid || cfg->gid) && fchown(theirs, cfg->uid, cfg->gid) < 0)
+			log_warn("chown stdio pipe: %s", strerror(errno));
+		int ext = i == 0 ? io_open_stdin(io, paths[0]) : io_open_output(paths[i]);
+		r = i == 0 ? io_copy(io, i, ext, ours, -errno)
+			   : io_copy(io, i, ours, ext, -errno);
+		if (r < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	io_close(io);
+	return r;
+}
+
+void io_child_close(struct pio *io)
+{
+	for (int i = 0; i < 3; i++)
+		if (io->child[i] >= 0) {
+			close(io->child[i]);
+			io->child[i] = -1;
+		}
+}
+
+void io_close_stdin(struct pio *io)
+{
+	if (io->stdin_hold >= 0) {
+		close(io->stdin_hold);
+		io->stdin_hold = -1;
+	}
+}
+
+int io_logger_reaped(struct pio *io, pid_t pid)
+{
+	if (!io->logger || io->logger != pid)
+		return 0;
+	io->logger = 0; /* never signal a reused pid */
+	return 1;
+}
+
+int io_busy(const struct pio *io)
+{
+	return io->cp[1] != NULL || io->cp[2] != NULL;
+}
+
+void io_console_sock_close(struct pio *io)
+{
+	if (io->console_sock >= 0) {
+		close(io->console_sock);
+		io->console_sock = -1;
+	}
+	if (io->console_dir[0]) {
+		char p[96];
+		snprintf(p, sizeof(p), "%s/pty.sock", io->console_dir);
+		unlink(p);
+		rmdir(io->console_dir);
+		io->console_dir[0] = 0;
+	}
+}
+
+void io_close(struct pio *io)
+{
+	io->on_drained = NULL;
+	io_console_sock_close(io);
+	io_child_close(io);
+	io_close_stdin(io);
+	for (int i = 0; i < 3; i++) {
+		struct copy *c = io->cp[i];
+		if (!c)
+			continue;
+		io->cp[i] = NULL;
+		/* Output still in the pipe is moved before closing. */
+		if (i > 0)
+			copy_finish(c);
+		else
+			copy_stop(c);
+	}
+	if (io->console >= 0) {
+		close(io->console);
+		io->console = -1;
+	}
+	if (io->logger_ready >= 0) {
+		close(io->logger_ready);
+		io->logger_ready = -1;
+	}
+	if (io->logger > 0) {
+		/* as the Go shim does once the process is gone */
+		kill(io->logger, SIGTERM);
+		io->logger = 0;
+	}
+}
