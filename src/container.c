@@ -391,7 +391,10 @@ int lc_event(struct proc *p, enum pevent ev)
 		return 0;
 	}
 	p->state = (enum pstate)to;
-	if (ev == PE_STARTED)
+	/* an exit is reported once its process was announced: an exec by its
+	 * start, the init already by its create (a created init that is killed
+	 * before Start gets its /tasks/exit too, as with the Go shim) */
+	if (ev == PE_STARTED || (ev == PE_CREATED && p == p->ct->init))
 		p->published = 1;
 	if (ev == PE_CREATED || ev == PE_STARTED || ev == PE_START_FAILED)
 		exit_try(p);

@@ -95,6 +95,8 @@ struct container {
 	struct runc_cfg rc;
 	int rootfs_mounted;
 	int own_pidns;		/* its own pid namespace: the kernel reaps orphans */
+	int no_pivot;		/* Options.no_pivot_root: runc --no-pivot */
+	int no_new_keyring;	/* Options.no_new_keyring */
 	int orphans;		/* model-owned: 1 runc kill --all running, 2 done */
 	int init_exit_held;	/* model-owned */
 	const char *checkpoint; /* created from a checkpoint: restore at Start */

@@ -41,6 +41,14 @@
 #define SHIM_REVISION "unknown"
 #endif
 
+/* <linux/prctl.h> values musl's header may lack */
+#ifndef PR_SCHED_CORE
+#define PR_SCHED_CORE 62
+#endif
+#ifndef PR_SCHED_CORE_CREATE
+#define PR_SCHED_CORE_CREATE 1
+#endif
+
 #define EXIT_GRACE_TICKS 60 /* x 50 ms: how long Shutdown waits for events */
 
 static char socket_path[108];
@@ -114,6 +122,14 @@ static int daemon_run(const struct shim_flags *f)
 		fcntl(2, F_SETFL, O_WRONLY | O_NONBLOCK);
 	}
 	snprintf(shim_namespace, sizeof(shim_namespace), "%s", f->namespace);
+
+	/* SCHED_CORE (containerd's sched_core): one core-scheduling cookie
+	 * for the daemon's process group, before anything is spawned, so that
+	 * every container of this shim shares it and no other pod does */
+	if (getenv("SCHED_CORE") && getenv("SCHED_CORE")[0] &&
+	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, 2 /* PIDTYPE_PGID */, 0) < 0)
+		log_warn("sched core: %s (the kernel has no core scheduling?); going on",
+			 strerror(errno));
 
 	sigset_t set;
 	sigemptyset(&set);

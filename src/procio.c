@@ -67,6 +67,23 @@ static const char *io_path(const char *uri, int *is_file)
 	return uri;
 }
 
+/* mkdir -p of the folder that holds path (0755, as the Go shim makes
+ * those of a file:// log). */
+static void make_parents(const char *path)
+{
+	char d[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(d))
+		return;
+	memcpy(d, path, n + 1);
+	for (char *s = d + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			mkdir(d, 0755);
+			*s = '/';
+		}
+}
+
 int io_open_output(const char *uri)
 {
 	int is_file;
@@ -77,7 +94,9 @@ int io_open_output(const char *uri)
 	 * open here may wait for a peer. */
 	if (stat(p, &st) == 0 && S_ISFIFO(st.st_mode))
 		return open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (is_file)
+		make_parents(p);
+	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
 }
 
 /* Open the stdin FIFO for reading, and our held writer on it. */

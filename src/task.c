@@ -308,6 +308,11 @@ static void delete_proceed(struct call *c, struct ref r)
 		return;
 	}
 	if (p != p->ct->init) {
+		/* its pid file goes with it (an exec probe every few seconds
+		 * would otherwise fill the bundle until the container goes) */
+		char *pidfile = arena_printf(c->arena, "%s/%s.pid", p->ct->bundle, p->id);
+		if (pidfile)
+			unlink(pidfile);
 		delete_reply(c, p);
 		lc_event(p, PE_DELETE);
 		return;

@@ -65,6 +65,8 @@ void restore_start(struct call *c, struct op *o, struct proc *p, const char **ar
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
 	argv[n++] = "--no-subreaper";
+	if (ct->no_pivot)
+		argv[n++] = "--no-pivot";
 	argv[n++] = "--bundle";
 	argv[n++] = ct->bundle;
 	int r = task_io_open(c, p, argv, &n);
@@ -89,6 +91,7 @@ void restore_start(struct call *c, struct op *o, struct proc *p, const char **ar
 struct ckpt {
 	char work[PATH_MAX_LEN + 32];
 	char bundle[PATH_MAX_LEN];
+	int ours; /* the shim chose the work folder: remove it after */
 };
 
 static void remove_tree(const char *path, int depth);
@@ -116,11 +119,13 @@ static void checkpoint_done(struct op *o, struct proc *p, int status, const char
 		}
 		if (in >= 0)
 			close(in);
-		remove_tree(k->work, 0);
+		if (k->ours)
+			remove_tree(k->work, 0);
 		task_runc_error(o->call, p, "checkpoint", status, out, outlen);
 		return;
 	}
-	remove_tree(k->work, 0);
+	if (k->ours) /* a folder the client chose is the client's, as for the Go shim */
+		remove_tree(k->work, 0);
 	ttrpc_reply(o->call, NULL, NULL);
 }
 
@@ -172,8 +177,10 @@ void task_checkpoint(struct call *c)
 	PB_SETSTR(k->bundle, p->ct->bundle);
 	if (opt->work_path[0])
 		PB_SETSTR(k->work, opt->work_path);
-	else
+	else {
 		snprintf(k->work, sizeof(k->work), "%s/work/criu-work", p->ct->bundle);
+		k->ours = 1;
+	}
 	argv[n++] = "checkpoint";
 	argv[n++] = "--image-path";
 	argv[n++] = image;

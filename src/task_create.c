@@ -118,6 +118,8 @@ static int apply_options(struct call *c, struct container *ct,
 		    !(ct->criu_work = ct_str(ct, opt->criu_work_path))))
 		return -ENAMETOOLONG;
 	ct->rc.systemd_cgroup = opt && opt->systemd_cgroup;
+	ct->no_pivot = opt && opt->no_pivot_root;
+	ct->no_new_keyring = opt && opt->no_new_keyring;
 	ct->io_uid = opt ? opt->io_uid : 0;
 	ct->io_gid = opt ? opt->io_gid : 0;
 
@@ -235,7 +237,7 @@ void task_create(struct call *c)
 
 	size_t n;
 	const char **argv;
-	struct op *o = task_op(c, p, "create", 10, &argv, &n);
+	struct op *o = task_op(c, p, "create", 12, &argv, &n);
 	if (!o) {
 		create_cleanup(ct);
 		return;
@@ -252,6 +254,10 @@ void task_create(struct call *c)
 	argv[n++] = "create";
 	argv[n++] = "--bundle";
 	argv[n++] = ct->bundle;
+	if (ct->no_pivot)
+		argv[n++] = "--no-pivot";
+	if (ct->no_new_keyring)
+		argv[n++] = "--no-new-keyring";
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
 	int r = task_io_open(c, p, argv, &n);

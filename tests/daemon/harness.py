@@ -142,7 +142,7 @@ def s_(v):
 
 
 class Shim:
-    def __init__(self, env=None):
+    def __init__(self, env=None, wrap=()):
         self.dir = tempfile.mkdtemp(prefix="shimd.")
         self.knobs = os.path.join(self.dir, "knobs")
         self.bin = os.path.join(self.dir, "bin")
@@ -158,7 +158,7 @@ class Shim:
         e["TTRPC_ADDRESS"] = self.events.path
         e.update(env or {})
         self.proc = subprocess.Popen(
-            [SHIM, "-namespace", "test", "-id", "d", "-address", "/nonexistent",
+            list(wrap) + [SHIM, "-namespace", "test", "-id", "d", "-address", "/nonexistent",
              "-socket", "unix://" + self.sock, "-debug"],
             cwd=self.dir, env=e, stdin=subprocess.DEVNULL)
         for _ in range(200):
@@ -206,9 +206,13 @@ class Shim:
         return out
 
     def create(self, cid, client=None, stdout="", stderr="", args=("sleep", "86400"),
-               pidns=True):
+               pidns=True, options=b"", checkpoint=""):
         b = self.bundle(cid, args, pidns)
         pl = field(1, cid) + field(2, b)
+        if checkpoint:
+            pl += field(8, checkpoint)
+        if options:
+            pl += field(10, field(1, "containerd.runc.v1.Options") + field(2, options))
         if stdout:
             pl += field(6, stdout)
         if stderr:

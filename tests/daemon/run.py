@@ -329,7 +329,109 @@ def t_logger_fds(s):
     check(not extra, "extra fds %r" % {k: fds[k] for k in extra})
 
 
-TESTS = [t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
+def t_no_pivot(s):
+    """NoPivotRoot and NoNewKeyring reach runc create, NoPivotRoot runc
+    restore too."""
+    opts = field(1, 1) + field(2, 1)
+    code, msg, _ = s.create("np1", options=opts)
+    check(code == 0, "create: %s" % msg)
+    create = [c for c in s.calls() if " create " in c and c.endswith(" np1")]
+    check(create and "--no-pivot" in create[0] and "--no-new-keyring" in create[0],
+          "runc create argv: %r" % create)
+    code, msg, _ = s.create("np2", options=opts, checkpoint=os.path.join(s.dir, "img"))
+    check(code == 0, "create from a checkpoint: %s" % msg)
+    code, msg, _ = s.start("np2")
+    check(code == 0, "start (restore): %s" % msg)
+    restore = [c for c in s.calls() if " restore " in c]
+    check(restore and "--no-pivot" in restore[0], "runc restore argv: %r" % restore)
+    code, msg, _ = s.create("np3")
+    plain = [c for c in s.calls() if " create " in c and c.endswith(" np3")]
+    check(plain and "--no-pivot" not in plain[0], "defaults: %r" % plain)
+
+
+def t_exec_pidfile_removed(s):
+    """An exec's pid file goes with the exec."""
+    s.create("pf1")
+    s.start("pf1")
+    s.exec_("pf1", "probe", args=("true",))
+    code, msg, _ = s.start("pf1", "probe")
+    check(code == 0, "exec start: %s" % msg)
+    pidfile = os.path.join(s.dir, "b", "pf1", "probe.pid")
+    check(os.path.exists(pidfile), "no pid file while the exec lives")
+    check(s.wait_until(lambda: s.state("pf1", "probe")[2] == STOPPED), "exec not stopped")
+    code, msg, _ = s.delete("pf1", "probe")
+    check(code == 0, "exec delete: %s" % msg)
+    check(not os.path.exists(pidfile), "pid file left after the exec's delete")
+
+
+def t_file_log_dirs(s):
+    """file:// output into a folder that does not exist yet: made 0755,
+    the file 0644."""
+    path = os.path.join(s.dir, "logs", "deep", "er", "out.log")
+    code, msg, _ = s.create("fl1", stdout="file://" + path, args=("echo", "hi"))
+    check(code == 0, "create: %s" % msg)
+    check(os.path.exists(path), "no log file")
+    mode = os.stat(path).st_mode & 0o777
+    dmode = os.stat(os.path.dirname(path)).st_mode & 0o777
+    check(mode == 0o644 and dmode == 0o755, "modes file %o folder %o" % (mode, dmode))
+    s.start("fl1")
+    check(s.wait_until(lambda: open(path).read() == "hi\n"), "log: %r" % open(path).read())
+
+
+def t_checkpoint_workdir(s):
+    """A checkpoint work folder the client chose is kept; the shim's own
+    is removed."""
+    s.create("ck1")
+    s.start("ck1")
+    work = os.path.join(s.dir, "mywork")
+    opts = field(8, os.path.join(s.dir, "image")) + field(9, work)
+    anyv = field(1, "containerd.runc.v1.CheckpointOptions") + field(2, opts)
+    code, msg, _ = s.c.call("Checkpoint", field(1, "ck1") + field(3, anyv))
+    check(code == 0, "checkpoint: %d %s" % (code, msg))
+    check(os.path.exists(os.path.join(work, "dump.log")), "the client's work folder is gone")
+    opts = field(8, os.path.join(s.dir, "image2"))
+    anyv = field(1, "containerd.runc.v1.CheckpointOptions") + field(2, opts)
+    code, msg, _ = s.c.call("Checkpoint", field(1, "ck1") + field(3, anyv))
+    check(code == 0, "checkpoint: %d %s" % (code, msg))
+    own = os.path.join(s.dir, "b", "ck1", "work", "criu-work")
+    check(not os.path.exists(own), "the shim's own work folder is left")
+
+
+def t_created_exit_published(s):
+    """A created, never started init that dies: /tasks/exit is published."""
+    s.create("ce1")
+    pid = s.state("ce1")[3]
+    check(pid > 0, "no pid")
+    os.kill(pid, 9)
+    check(s.wait_until(lambda: "/tasks/exit" in s.events.topics("ce1")),
+          "no /tasks/exit: %r" % s.events.topics("ce1"))
+    code, _, status, _, exit_status = s.state("ce1")
+    check(status == STOPPED and exit_status == 137, "state %d exit %d" % (status, exit_status))
+
+
+def t_sched_core(s):
+    """SCHED_CORE=1: the daemon asks for a core-scheduling cookie for its
+    process group before spawning anything, and carries on where the kernel
+    has none."""
+    trace = os.path.join(s.dir, "..", os.path.basename(s.dir) + ".prctl")
+    s2 = Shim(env={"SCHED_CORE": "1"}, wrap=("strace", "-f", "-e", "trace=prctl", "-o", trace))
+    try:
+        code, msg, _ = s2.create("sc1")
+        check(code == 0, "create under SCHED_CORE: %s" % msg)
+        check(s2.start("sc1")[0] == 0, "start")
+        text = open(trace).read()
+        check("PR_SCHED_CORE" in text and "PR_SCHED_CORE_CREATE" in text,
+              "no PR_SCHED_CORE_CREATE in %r" % text[:300])
+        first_spawn = text.find("PR_SET_PDEATHSIG")
+        check(first_spawn < 0 or text.find("PR_SCHED_CORE") < first_spawn,
+              "cookie made after a child was spawned")
+    finally:
+        s2.close()
+        os.unlink(trace)
+
+
+TESTS = [t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+         t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
          t_never_reads]

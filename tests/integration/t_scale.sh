@@ -33,7 +33,7 @@ pod_rm() { ctr_ task rm "$T_ID-$1" >/dev/null 2>>"$T_DIR/err"; }
 t_pod_500() {
 	local n=$SCALE_PODS shims shim rss exits i pids
 	events_subscribe "$T_DIR/events"
-	in_batches "$n" pod_run || fail "$? of $n containers failed to start: $(sort "$T_DIR/err" | uniq -c | head -3)"
+	in_batches "$n" pod_run || fail "$? of $n containers failed to start: $(grep -v "^+ " "$T_DIR/err" | sort | uniq -c | head -3)"
 	shims=$(shim_pids | sort -u)
 	[ "$(printf '%s\n' "$shims" | grep -c .)" = 1 ] || fail "shims: $shims"
 	shim=$shims
@@ -49,7 +49,7 @@ t_pod_500() {
 	[ "$exits" = "$n" ] || fail "exits published for $exits of $n containers"
 	grep "/tasks/exit" "$T_DIR/events" | grep -F "\"$T_ID-" | grep -vq '"exit_status":137' &&
 		fail "an exit status other than 137"
-	in_batches "$n" pod_rm || fail "$? deletes failed: $(sort "$T_DIR/err" | uniq -c | head -3)"
+	in_batches "$n" pod_rm || fail "$? deletes failed: $(grep -v "^+ " "$T_DIR/err" | sort | uniq -c | head -3)"
 	wait_until 20 pid_gone "$shim" || fail "shim $shim still alive after the last delete"
 	kill "$EVENTS_PID"
 	for ((i = 1; i <= n; i++)); do printf '%s\n' "$T_ID-$i"; done | xargs -r -n 100 ctr_ containers rm
