@@ -378,6 +378,16 @@ static int watch_v2(int dfd, struct oomw *w)
 int cgroup_oom_watch(pid_t pid, void (*cb)(void *ctx), void *ctx)
 {
 	char pcg[PROCCG_MAX];
+	int r;
+	if (!cb)
+		return -EINVAL;
+	if ((r = proccg_read(pid, pcg, sizeof(pcg))) < 0)
+		return r;
+	return cgroup_oom_watch_of(pcg, cb, ctx);
+}
+
+int cgroup_oom_watch_of(const char *pcg, void (*cb)(void *ctx), void *ctx)
+{
 	int i, r;
 	if (!cb)
 		return -EINVAL;
@@ -385,8 +395,6 @@ int cgroup_oom_watch(pid_t pid, void (*cb)(void *ctx), void *ctx)
 		;
 	if (i == OOM_MAX)
 		return -ENOSPC;
-	if ((r = proccg_read(pid, pcg, sizeof(pcg))) < 0)
-		return r;
 	bool v2 = cg_unified();
 	int dfd = proccg_open(pcg, v2 ? NULL : "memory");
 	if (dfd < 0)
@@ -437,11 +445,17 @@ void cgroup_oom_unwatch(int handle)
 
 void cgroup_enable_controllers(pid_t pid)
 {
-	char pcg[PROCCG_MAX], ctrls[1024], w[64];
+	char pcg[PROCCG_MAX];
+	if (cg_unified() && proccg_read(pid, pcg, sizeof(pcg)) >= 0)
+		cgroup_enable_controllers_of(pcg);
+}
+
+void cgroup_enable_controllers_of(const char *pcg)
+{
+	char ctrls[1024], w[64];
 	const char *path, *cs;
 	size_t pn, cn;
-	if (!cg_unified() || proccg_read(pid, pcg, sizeof(pcg)) < 0 ||
-	    proccg_find(pcg, NULL, &path, &pn, &cs, &cn) < 0)
+	if (!cg_unified() || proccg_find(pcg, NULL, &path, &pn, &cs, &cn) < 0)
 		return;
 	int root = open_dir("%s", cg_root);
 	if (root < 0)

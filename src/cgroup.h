@@ -27,6 +27,12 @@
  * the value is encoded into `a`.  Missing files leave their fields zero.
  * -ENOENT when the process or its cgroup is gone. */
 int cgroup_stats(struct arena *a, pid_t pid, google_protobuf_Any *out);
+/* The same for a cgroup named by a /proc/<pid>/cgroup text read earlier
+ * (cgroup_of), for a process that has exited: -ENOENT once the cgroup
+ * itself is gone. */
+int cgroup_stats_of(struct arena *a, const char *procfile, google_protobuf_Any *out);
+/* Read /proc/<pid>/cgroup into buf (NUL-terminated); 0 or a negative errno. */
+int cgroup_of(pid_t pid, char *buf, size_t cap);
 
 /* Watch the memory cgroup of `pid` for OOM.  cb(ctx) runs from the event
  * loop: v1, on each memory.oom_control eventfd notification while the
@@ -34,6 +40,8 @@ int cgroup_stats(struct arena *a, pid_t pid, google_protobuf_Any *out);
  * the cgroup disappears the watch goes quiet, but its handle stays valid
  * until cgroup_oom_unwatch.  Returns a handle >= 0 or -errno. */
 int cgroup_oom_watch(pid_t pid, void (*cb)(void *ctx), void *ctx);
+/* The same for the cgroup a /proc/<pid>/cgroup text names (cgroup_of). */
+int cgroup_oom_watch_of(const char *procfile, void (*cb)(void *ctx), void *ctx);
 /* Check now, without waiting for the loop, and run cb if an OOM is pending
  * (used to report an OOM before the exit it caused). */
 void cgroup_oom_drain(int handle);
@@ -43,6 +51,7 @@ void cgroup_oom_unwatch(int handle);
  * cgroup.subtree_control of each ancestor of pid's cgroup.  Errors are
  * ignored, as they are by the Go shim. */
 void cgroup_enable_controllers(pid_t pid);
+void cgroup_enable_controllers_of(const char *procfile);
 
 /* Tests: use `root` instead of /sys/fs/cgroup and `proc` instead of /proc,
  * with unified = 1 (v2), 0 (v1) or -1 (detect).  NULL restores a default.

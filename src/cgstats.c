@@ -593,15 +593,31 @@ static int stats_v2(const char *pcg, struct rd *rd, m2_t *m)
 	return 0;
 }
 
+int cgroup_of(pid_t pid, char *buf, size_t cap)
+{
+	return proccg_read(pid, buf, cap);
+}
+
 int cgroup_stats(struct arena *a, pid_t pid, google_protobuf_Any *out)
 {
 	char *pcg = arena_alloc(a, PROCCG_MAX);
+	int r;
+	if (!pcg)
+		return -ENOMEM;
+	if ((r = proccg_read(pid, pcg, PROCCG_MAX)) < 0)
+		return r;
+	return cgroup_stats_of(a, pcg, out);
+}
+
+int cgroup_stats_of(struct arena *a, const char *procfile, google_protobuf_Any *out)
+{
+	size_t n = strlen(procfile);
+	char *pcg = n < PROCCG_MAX ? arena_alloc(a, PROCCG_MAX) : NULL;
 	struct rd rd = { arena_alloc(a, READ_MAX), arena_alloc(a, PARTS_MAX), false };
 	int r;
 	if (!pcg || !rd.buf || !rd.parts)
 		return -ENOMEM;
-	if ((r = proccg_read(pid, pcg, PROCCG_MAX)) < 0)
-		return r;
+	memcpy(pcg, procfile, n + 1);
 	if (cg_unified()) {
 		m2_t *m = arena_alloc(a, sizeof(*m));
 		if (!m)

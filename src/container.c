@@ -18,8 +18,6 @@
 #include "pbcb.h"
 
 #define GO_ZERO_TIME (-62135596800LL)
-#define CT_STRS	     (32 * 1024) /* a container's string block (address space) */
-#define PROC_STRS    (8 * 1024)	 /* an exec's */
 
 /* containerd.v1.types.Status */
 enum {
@@ -129,37 +127,19 @@ struct proc *proc_get(struct ref r)
 	return &procs[r.slot];
 }
 
-static const char *strs_add(char **base, size_t *used, size_t cap, const char *s)
-{
-	size_t n = strlen(s);
-	if (!n)
-		return "";
-	if (!*base) {
-		void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED)
-			return NULL;
-		*base = m;
-		*used = 0;
-	}
-	if (n + 1 > cap - *used)
-		return NULL;
-	char *d = *base + *used;
-	memcpy(d, s, n + 1);
-	*used += n + 1;
-	return d;
-}
+#define CT_FIRST   2048 /* a container's first string block */
+#define PROC_FIRST 1024 /* an exec's */
 
 const char *ct_str(struct container *ct, const char *s)
 {
-	return strs_add(&ct->strs, &ct->strs_used, CT_STRS, s);
+	return strblock_add(&ct->strs, CT_FIRST, s);
 }
 
 const char *proc_str(struct proc *p, const char *s)
 {
 	if (p == p->ct->init)
 		return ct_str(p->ct, s);
-	return strs_add(&p->strs, &p->strs_used, PROC_STRS, s);
+	return strblock_add(&p->strs, PROC_FIRST, s);
 }
 
 struct container *container_find(const char *id)
@@ -185,10 +165,10 @@ struct container *container_new(const char *id)
 	ct->gen = gen ? gen : 1;
 	ct->oom_watch = -1;
 	ct->bundle = ct->checkpoint = ct->parent_checkpoint = ct->criu_work = "";
+	ct->cgroup = "";
 	ct->rc.binary = ct->rc.root = ct->rc.bundle = ct->rc.criu = "";
 	if (!(ct->id = ct_str(ct, id)) || !ct->id[0]) {
-		if (ct->strs)
-			munmap(ct->strs, CT_STRS);
+		strblock_free(&ct->strs);
 		return NULL;
 	}
 	ct_used[i] = 1;
@@ -207,7 +187,8 @@ void lc_watch_oom(struct container *ct, pid_t pid)
 {
 	if (ct->oom_watch >= 0)
 		return;
-	int h = cgroup_oom_watch(pid, on_oom, ct);
+	int h = ct->cgroup[0] ? cgroup_oom_watch_of(ct->cgroup, on_oom, ct)
+			      : cgroup_oom_watch(pid, on_oom, ct);
 	if (h < 0)
 		log_warn("oom watch for %s: %s", ct->id, strerror(-h));
 	else
@@ -228,9 +209,7 @@ void container_free(struct container *ct)
 	ct->oom_watch = -1;
 	while (ct->procs)
 		proc_free(ct->procs);
-	if (ct->strs)
-		munmap(ct->strs, CT_STRS);
-	ct->strs = NULL;
+	strblock_free(&ct->strs);
 }
 
 unsigned container_count(void)
@@ -255,11 +234,8 @@ struct proc *proc_new(struct container *ct, const char *exec_id)
 	p->state = PS_NEW;
 	p->id = "";
 	p->in = p->out = p->err = "";
-	if (exec_id[0] &&
-	    !(p->id = strs_add(&p->strs, &p->strs_used, PROC_STRS, exec_id))) {
-		if (p->strs)
-			munmap(p->strs, PROC_STRS);
-		p->strs = NULL;
+	if (exec_id[0] && !(p->id = strblock_add(&p->strs, PROC_FIRST, exec_id))) {
+		strblock_free(&p->strs);
 		return NULL;
 	}
 	proc_used[i] = 1;
@@ -303,9 +279,7 @@ void proc_free(struct proc *p)
 	if (p->spec)
 		munmap(p->spec, p->spec_map);
 	p->spec = NULL;
-	if (p->strs)
-		munmap(p->strs, PROC_STRS);
-	p->strs = NULL;
+	strblock_free(&p->strs);
 	for (struct proc **pp = &ct->procs; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
@@ -344,6 +318,7 @@ static void exit_complete(struct proc *p)
 	/* an OOM kill is reported before the exit it caused */
 	if (p == ct->init && ct->oom_watch >= 0)
 		cgroup_oom_drain(ct->oom_watch);
+	p->frozen_exit = p->state == PS_PAUSED || p->state == PS_PAUSING;
 	p->state = next_state[p->state][PE_EXIT];
 	log_debug("process %s/%s (pid %d) exited with %d", ct->id, p->id, p->pid,
 		  p->exit_status);

@@ -29,6 +29,7 @@
 #include "procio.h"
 #include "capacity.h"
 #include "runc.h"
+#include "strblock.h"
 
 #define ID_MAX	     128
 #define PATH_MAX_LEN 1024
@@ -76,15 +77,15 @@ struct proc {
 	int jobs;	   /* model-owned: runc jobs in flight on it */
 	int reaped;	   /* model-owned: an exit has been reaped */
 	int published;	   /* model-owned: the start event went out */
+	int frozen_exit;   /* model-owned: it exited while paused (or pausing) */
 	int exit_status;   /* model-owned */
 	struct timespec exited_at;
 	uint64_t pid_seq; /* model-owned: when the job that reports its pid began */
 	int terminal;
 	const char *in, *out, *err; /* stdio paths or URIs, "" for none */
 	struct pio io;
-	char *strs; /* an exec's own string block (the init uses its container's) */
-	size_t strs_used;
-	char *spec; /* exec: OCI Process JSON, mmap'd until deleted */
+	struct strblock strs; /* an exec's strings (the init uses its container's) */
+	char *spec;	      /* exec: OCI Process JSON, mmap'd until deleted */
 	size_t spec_len, spec_map;
 };
 
@@ -102,13 +103,13 @@ struct container {
 	const char *checkpoint; /* created from a checkpoint: restore at Start */
 	const char *parent_checkpoint;
 	const char *criu_work; /* Options.criu_work_path */
+	const char *cgroup;    /* its init's /proc/<pid>/cgroup at Create, or "" */
 	int oom_watch;	       /* model-owned: cgroup OOM watch, or -1 */
 	uid_t io_uid;	       /* owner of the stdio pipes (runc Options) */
 	gid_t io_gid;
 	struct proc *init;
-	struct proc *procs; /* init and execs */
-	char *strs;	    /* its strings and its init's, mapped lazily */
-	size_t strs_used;
+	struct proc *procs;   /* init and execs */
+	struct strblock strs; /* its strings and its init's */
 };
 
 /* What the model reports; set by the task layer. */
@@ -129,11 +130,10 @@ extern struct lc_hooks lc_hooks;
 
 extern char shim_namespace[256];
 
-/* Strings live in a block per container (and per exec), mapped with
- * address space to spare and touched only as far as they reach, so a
- * container costs the few hundred bytes its paths take, not fixed
- * arrays.  ct_str()/proc_str() copy s there (NULL: too long, or no
- * memory); the copy lives as long as its owner. */
+/* Strings live in string blocks (strblock.h) per container and per exec,
+ * so a container costs the few hundred bytes its paths take.
+ * ct_str()/proc_str() copy s there (NULL: too long, or no room); the
+ * copy lives as long as its owner. */
 const char *ct_str(struct container *ct, const char *s);
 const char *proc_str(struct proc *p, const char *s);
 
@@ -174,7 +174,8 @@ void lc_set_pid(struct proc *p, pid_t pid);
 void lc_start_failed(struct proc *p);
 /* A child that is not a runc job was reaped. */
 void lc_reaped(pid_t pid, int status);
-/* Watch ct's cgroup for OOM kills from now on (pid: its init). */
+/* Watch ct's cgroup (ct->cgroup, else that of pid, its init) for OOM
+ * kills from now on. */
 void lc_watch_oom(struct container *ct, pid_t pid);
 /* hooks.kill_orphans is done. */
 void lc_orphans_killed(struct container *ct);

@@ -419,6 +419,10 @@ struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag
 		return NULL;
 	}
 	struct stat st;
+	/* the tick's timer exists from the first copy on (not only once a
+	 * stream needs it), so the daemon's fds do not creep up later */
+	if (timer_fd < 0)
+		tick(0);
 	memset(c, 0, sizeof(*c));
 	c->src = src;
 	c->dst = dst;

@@ -42,7 +42,7 @@ static void restore_done(struct op *o, struct proc *p, int status, const char *o
 		return;
 	}
 	ct->checkpoint = "";
-	lc_watch_oom(ct, pid);
+	task_cgroup_load(o->call, ct, pid);
 	lc_set_pid(p, pid);
 	task_started(o->call, p);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "events.h"
 #include "log.h"
@@ -159,6 +160,18 @@ int task_runc_pid(struct proc *p, const char *pidfile)
 	return pid;
 }
 
+void task_cgroup_load(struct call *c, struct container *ct, pid_t pid)
+{
+	enum { CAP = 8192 };
+	char *pcg = arena_alloc(c->arena, CAP);
+	if (pcg && cgroup_of(pid, pcg, CAP) == 0) {
+		const char *kept = ct_str(ct, pcg);
+		ct->cgroup = kept ? kept : "";
+		cgroup_enable_controllers_of(pcg);
+	}
+	lc_watch_oom(ct, pid);
+}
+
 void task_started(struct call *c, struct proc *p)
 {
 	if (p == p->ct->init) {
@@ -185,28 +198,35 @@ void task_started(struct call *c, struct proc *p)
 
 /* ---- jobs the shim runs for itself ---- */
 
+enum own_verb { OWN_DELETE, OWN_KILL_ALL, OWN_RESUME };
+
 struct own_job {
 	struct arena *a;
 	struct ref ct;
-	int orphans;
+	struct ref proc; /* the job counts as work on it (a Delete waits) */
+	enum own_verb verb;
 };
 
 static void own_job_done(void *ctx, int status, const char *out, size_t outlen)
 {
+	static const char *const what[] = { "delete", "kill --all after init exit",
+					    "resume after init exit" };
 	struct own_job *j = ctx;
 	struct container *ct = ct_get(j->ct);
 	if (!task_runc_ok(status))
-		log_warn("runc %s: %.*s",
-			 j->orphans ? "kill --all after init exit" : "delete",
+		log_warn("runc %s: %.*s", what[j->verb],
 			 (int)(outlen > 200 ? 200 : outlen), out);
-	int orphans = j->orphans;
+	enum own_verb verb = j->verb;
+	struct proc *p = proc_get(j->proc);
 	arena_free(j->a);
-	if (orphans && ct)
+	if (p)
+		lc_job_end(p);
+	if (verb == OWN_KILL_ALL && ct)
 		lc_orphans_killed(ct);
 }
 
-/* runc with the given verb and arguments for ct; 0 or a negative errno. */
-static int own_job(struct container *ct, int orphans)
+/* runc delete, kill --all or resume for ct; 0 or a negative errno. */
+static int own_job(struct container *ct, enum own_verb verb)
 {
 	struct arena *a = arena_new_reserved();
 	struct own_job *j = a ? arena_alloc(a, sizeof(*j)) : NULL;
@@ -218,12 +238,15 @@ static int own_job(struct container *ct, int orphans)
 	}
 	j->a = a;
 	j->ct = ct_ref(ct);
-	j->orphans = orphans;
-	if (orphans) {
+	j->verb = verb;
+	if (verb == OWN_KILL_ALL) {
 		argv[n++] = "kill";
 		argv[n++] = "--all";
 		argv[n++] = ct->id;
 		argv[n++] = "9";
+	} else if (verb == OWN_RESUME) {
+		argv[n++] = "resume";
+		argv[n++] = ct->id;
 	} else {
 		argv[n++] = "delete";
 		argv[n++] = "--force";
@@ -237,12 +260,16 @@ static int own_job(struct container *ct, int orphans)
 		arena_free(a);
 		return err;
 	}
+	if (verb == OWN_RESUME && ct->init) {
+		j->proc = proc_ref(ct->init);
+		lc_job_begin(ct->init, 0);
+	}
 	return 0;
 }
 
 void task_runc_forget(struct container *ct)
 {
-	int r = own_job(ct, 0);
+	int r = own_job(ct, OWN_DELETE);
 	if (r < 0)
 		log_warn("runc delete %s: %s", ct->id, strerror(-r));
 }
@@ -264,6 +291,13 @@ static void on_exited(struct proc *p)
 		events_publish("/tasks/exit", containerd_events_TaskExit_fields, &ev,
 			       "containerd.events.TaskExit");
 	}
+	/* an init killed while paused leaves a frozen cgroup that runc cannot
+	 * delete: thaw it, as the Go shim does */
+	if (p == p->ct->init && p->frozen_exit) {
+		int r = own_job(p->ct, OWN_RESUME);
+		if (r < 0)
+			log_warn("resume %s after its exit: %s", p->ct->id, strerror(-r));
+	}
 	park_wake(PARK_EXIT, proc_ref(p));
 }
 
@@ -278,7 +312,7 @@ static void on_oom(struct container *ct)
 
 static void on_kill_orphans(struct container *ct)
 {
-	int r = own_job(ct, 1);
+	int r = own_job(ct, OWN_KILL_ALL);
 	if (r < 0) {
 		log_warn("kill --all %s: %s", ct->id, strerror(-r));
 		lc_orphans_killed(ct);

@@ -85,8 +85,7 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 		task_create_ended(ref);
 		return;
 	}
-	cgroup_enable_controllers(pid);
-	lc_watch_oom(ct, pid);
+	task_cgroup_load(o->call, ct, pid);
 	lc_set_pid(p, pid);
 	publish_create(o->call, ct, p, pid);
 	containerd_task_v2_CreateTaskResponse resp = { .pid = (uint32_t)pid };

@@ -63,6 +63,9 @@ int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
  * a terminal's pty attached; a negative errno if either failed (the process
  * is then killed). */
 int task_runc_pid(struct proc *p, const char *pidfile);
+/* The cgroup of ct's new init: kept (for Stats after its exit and the
+ * OOM watch), controllers enabled down to it (v2), OOM kills watched. */
+void task_cgroup_load(struct call *c, struct container *ct, pid_t pid);
 /* Publish /tasks/start (init) or /tasks/exec-started, answer c with the pid,
  * then tell the model (the held exit, if any, follows). */
 void task_started(struct call *c, struct proc *p);

@@ -216,14 +216,17 @@ void task_stats(struct call *c)
 	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (!p->pid || lc_exited(p)) {
+	int gone = !p->pid || lc_exited(p);
+	if (gone && !p->ct->cgroup[0]) {
 		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: no running process",
 				  req->id);
 		return;
 	}
 	containerd_task_v2_StatsResponse r;
 	memset(&r, 0, sizeof(r));
-	int e = cgroup_stats(c->arena, p->pid, &r.stats);
+	/* an exited task: its cgroup as it was at Create, while it exists */
+	int e = gone ? cgroup_stats_of(c->arena, p->ct->cgroup, &r.stats)
+		     : cgroup_stats(c->arena, p->pid, &r.stats);
 	if (e == -ENOENT) {
 		ttrpc_reply_error(c, ST_NOT_FOUND, "cgroup of %s: not found", req->id);
 		return;

@@ -26,7 +26,7 @@
 #include "ttrpc.pb.h"
 
 #define MAX_SERVICES 4
-#define READ_CHUNK   8192
+#define READ_CHUNK   4096
 
 void ttrpc_hdr_put(uint8_t o[TTRPC_HDR_LEN], const struct ttrpc_hdr *h)
 {

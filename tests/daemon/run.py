@@ -430,7 +430,34 @@ def t_sched_core(s):
         os.unlink(trace)
 
 
-TESTS = [t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+def t_paused_killed_resumed(s):
+    """An init that dies while paused: the shim thaws the container (runc
+    resume) and Delete succeeds."""
+    s.create("pk1")
+    s.start("pk1")
+    code, msg, _ = s.c.call("Pause", field(1, "pk1"))
+    check(code == 0 and s.state("pk1")[2] == PAUSED, "pause: %d %s" % (code, msg))
+    os.kill(s.state("pk1")[3], 9)
+    check(s.wait_until(lambda: s.state("pk1")[2] == STOPPED), "not stopped")
+    check(s.wait_until(lambda: any(" resume pk1" in c for c in s.calls())),
+          "no runc resume after the exit: %r" % s.calls()[-3:])
+    code, msg, _ = s.delete("pk1")
+    check(code == 0, "delete: %d %s" % (code, msg))
+
+
+def t_stats_after_exit(s):
+    """Stats of an exited task come from the cgroup it had, not NOT_FOUND."""
+    s.create("st1")
+    s.start("st1")
+    code, msg, body = s.c.call("Stats", field(1, "st1"))
+    check(code == 0, "stats while running: %d %s" % (code, msg))
+    s.kill("st1")
+    check(s.wait_until(lambda: s.state("st1")[2] == STOPPED), "not stopped")
+    code, msg, body = s.c.call("Stats", field(1, "st1"))
+    check(code == 0 and body.get(1), "stats after exit: %d %s" % (code, msg))
+
+
+TESTS = [t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,

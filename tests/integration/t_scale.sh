@@ -51,8 +51,15 @@ t_pod_500() {
 		fail "an exit status other than 137"
 	in_batches "$n" pod_rm || fail "$? deletes failed: $(grep -v "^+ " "$T_DIR/err" | sort | uniq -c | head -3)"
 	wait_until 20 pid_gone "$shim" || fail "shim $shim still alive after the last delete"
-	kill "$EVENTS_PID"
-	for ((i = 1; i <= n; i++)); do printf '%s\n' "$T_ID-$i"; done | xargs -r -n 100 ctr_ containers rm
+	kill "$EVENTS_PID" 2>/dev/null
+	local -a ids=()
+	for ((i = 1; i <= n; i++)); do
+		ids+=("$T_ID-$i")
+		if ((${#ids[@]} == 100 || i == n)); then
+			ctr_ containers rm "${ids[@]}" || fail "container rm failed"
+			ids=()
+		fi
+	done
 	return 0
 }
 
