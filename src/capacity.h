@@ -16,6 +16,10 @@
 #define LIM_JOBS       2048 /* runc invocations in flight */
 #define LIM_RESERVED   64   /* kept for the shim's own work (events, kill --all) */
 
+/* Rootfs mounts in one Create: 24, set in proto/containerd_task_v2.options
+ * and containerd_events_task.options (a nanopb message must stay under 64
+ * KiB); containerd sends one or two. */
+
 /* Connections follow the fd limit, raised to its hard limit at start
  * (loop_init); this only bounds the mapping. */
 #define LIM_FDS_MAX (1 << 20)
