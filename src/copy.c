@@ -288,7 +288,7 @@ blocked:
 #define DST_EV (EPOLLOUT | EPOLLET | EPOLLONESHOT)
 
 /* What this tick's moves say about the period: some copy nearly filled
- * its pipe (shorten it), or moved a fair share of it (keep it); else the
+ * its pipe (shorten it), or moved half of it or more (keep it); else the
  * tick comes too often for what flows (lengthen it). */
 static int tick_fast, tick_keep;
 
@@ -320,9 +320,9 @@ static int run(struct copy *c, int64_t now, int streaming)
 		/* a tick that filled half the pipe: the pipe is too small for it */
 		if (c->moved >= c->cap / 2 && !c->big)
 			grow(c, 1);
-		if (c->moved >= c->cap / 2 || r == 2)
+		if (c->moved >= c->cap / 4 * 3 || r == 2)
 			tick_fast = 1;
-		else if (c->moved >= c->cap / 8)
+		else if (c->moved >= c->cap / 2)
 			tick_keep = 1;
 		linger(c);
 		return 0;
@@ -445,8 +445,10 @@ struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag
 	int r = loop_add(src, SRC_EV, on_ready, c);
 	c->src_armed = 1;
 	if (r == 0 && pollable) {
-		/* added disarmed: armed when a move finds it full */
-		r = loop_add(dst, 0, on_ready, c);
+		/* added disarmed (one-shot with no events: an error or hangup,
+		 * which epoll always reports, comes once): armed when a move
+		 * finds it full */
+		r = loop_add(dst, EPOLLET | EPOLLONESHOT, on_ready, c);
 		if (r < 0)
 			loop_del(src);
 		else

@@ -62,7 +62,7 @@ static void reap(void)
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0)
 			return;
-		if (!runc_reaped(pid, status))
+		if (!runc_reaped(pid, status) && !io_reaped(pid))
 			lc_reaped(pid, status);
 	}
 }

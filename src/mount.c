@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <string.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -204,4 +207,37 @@ int mount_unmount_all(const char *target)
 		}
 	}
 	return -EBUSY;
+}
+
+/* openat2(2), which musl's headers may not have */
+struct open_how_ {
+	uint64_t flags, mode, resolve;
+};
+#define RESOLVE_IN_ROOT_ 0x10
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+int mount_apply_at(const char *type, const char *source, const struct pbstrlist *options,
+		   const char *root, const char *sub)
+{
+	while (*sub == '/')
+		sub++;
+	if (!*sub)
+		return mount_apply(type, source, options, root);
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	struct open_how_ how = { O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT_ };
+	int fd = (int)syscall(SYS_openat2, rfd, sub, &how, sizeof(how));
+	int e = errno;
+	close(rfd);
+	if (fd < 0)
+		return -e;
+	/* mount(2) follows the magic link to the directory openat2 found */
+	char where[32];
+	snprintf(where, sizeof(where), "/proc/self/fd/%d", fd);
+	int r = mount_apply(type, source, options, where);
+	close(fd);
+	return r;
 }

@@ -184,10 +184,16 @@ static void expire(struct parked *e)
 		runc_cancel(job);
 		return;
 	}
-	if (e->why == PARK_DRAIN) {
-		/* Delete goes on without the rest of the output */
-		log_warn("output still being copied after %lld s, closing it",
-			 DRAIN_WAIT_NS / 1000000000LL);
+	if (e->why == PARK_DRAIN || e->why == PARK_LOGGER) {
+		/* Delete goes on without the rest of the output; Create without
+		 * the logger's word (the client may have given up: work that
+		 * has begun is finished, its answer is dropped) */
+		if (e->why == PARK_DRAIN)
+			log_warn("output still being copied after %lld s, closing it",
+				 DRAIN_WAIT_NS / 1000000000LL);
+		else
+			log_warn("binary logger not ready by the call's deadline: going "
+				 "on");
 		park_fn fn = e->resume;
 		struct ref t = e->target;
 		struct call *c = e->call;
@@ -239,8 +245,9 @@ static void on_close(int conn, unsigned gen)
 			if (e->peer.conn == conn && e->peer.gen == gen)
 				slot_free(e);
 		} else if (e->call->conn == conn && e->call->gen == gen &&
-			   e->why != PARK_DRAIN && e->why != PARK_IDLE) {
-			/* a Delete in progress goes on; the rest are dropped */
+			   e->why != PARK_DRAIN && e->why != PARK_IDLE &&
+			   e->why != PARK_LOGGER) {
+			/* a Delete or Create in progress goes on; the rest go */
 			ttrpc_drop(e->call);
 			slot_free(e);
 		}

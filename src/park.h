@@ -3,8 +3,8 @@
  * layer.
  *
  * A parked call waits for one thing: its runc job, a process's exit, the
- * end of its container's Create, a process's output to drain, or a
- * process's runc jobs to end.  It is answered exactly once: when that
+ * end of its container's Create, a process's output to drain, a
+ * process's runc jobs to end, or a logger to be ready.  It is answered exactly once: when that
  * happens (park_wake runs its resume function with a call to answer), when
  * its connection closes (dropped), or at its deadline (DEADLINE_EXCEEDED;
  * a runc job whose call timed out is killed, as go-runc's context does).
@@ -28,6 +28,7 @@ enum park_for {
 	PARK_CREATE, /* the end of its container's Create */
 	PARK_DRAIN,  /* a process's output copies (Delete); at most 10 s */
 	PARK_IDLE,   /* no runc job in flight on a process (Delete) */
+	PARK_LOGGER, /* a binary:// logger to be ready (Create) */
 };
 
 /* Runs when what c waited for has happened; c is answered by it. */

@@ -15,10 +15,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/timerfd.h>
+#include <time.h>
+
+#include "capacity.h"
 #include "copy.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "spawn.h"
+
+#define LOGGER_KILL_S 12 /* SIGTERM, then SIGKILL this much later */
+
+/* Loggers told to stop, until they are reaped. */
+static struct dying {
+	pid_t pid;
+	int64_t kill_at;
+} dying[LIM_PROCS];
+static int ndying;
+static int dying_timer = -1;
 
 void io_init(struct pio *io)
 {
@@ -271,6 +286,99 @@ void io_close_stdin(struct pio *io)
 	}
 }
 
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void on_dying_timer(int fd, uint32_t ev, void *data)
+{
+	uint64_t x;
+	ssize_t r = read(fd, &x, sizeof(x));
+	(void)r;
+	int64_t now = mono_s(), next = 0;
+	for (int i = 0; i < ndying; i++) {
+		if (dying[i].kill_at && dying[i].kill_at <= now) {
+			log_warn("binary logger %d still there %d s after SIGTERM: "
+				 "SIGKILL",
+				 dying[i].pid, LOGGER_KILL_S);
+			kill(dying[i].pid, SIGKILL);
+			dying[i].kill_at = 0; /* reaped later */
+		}
+		if (dying[i].kill_at && (!next || dying[i].kill_at < next))
+			next = dying[i].kill_at;
+	}
+	if (next) {
+		struct itimerspec it = { .it_value = { next - now, 0 } };
+		timerfd_settime(fd, 0, &it, NULL);
+	}
+}
+
+static void logger_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	if (ndying == LIM_PROCS)
+		return; /* cannot follow it: SIGTERM only */
+	if (dying_timer < 0) {
+		dying_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (dying_timer >= 0 &&
+		    loop_add(dying_timer, EPOLLIN, on_dying_timer, NULL) < 0) {
+			close(dying_timer);
+			dying_timer = -1;
+		}
+	}
+	dying[ndying].pid = pid;
+	dying[ndying].kill_at = mono_s() + LOGGER_KILL_S;
+	ndying++;
+	struct itimerspec cur;
+	if (dying_timer >= 0 && timerfd_gettime(dying_timer, &cur) == 0 &&
+	    !cur.it_value.tv_sec && !cur.it_value.tv_nsec) {
+		struct itimerspec it = { .it_value = { LOGGER_KILL_S, 0 } };
+		timerfd_settime(dying_timer, 0, &it, NULL);
+	}
+}
+
+int io_reaped(pid_t pid)
+{
+	for (int i = 0; i < ndying; i++)
+		if (dying[i].pid == pid) {
+			dying[i] = dying[--ndying];
+			return 1;
+		}
+	return 0;
+}
+
+static void on_logger_ready(int fd, uint32_t ev, void *data)
+{
+	struct pio *io = data;
+	char b[64];
+	ssize_t n = read(fd, b, sizeof(b));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* a byte, or EOF (fd 5 closed, or the logger gone): ready */
+	loop_del(fd);
+	close(fd);
+	io->logger_ready = -1;
+	void (*fn)(void *) = io->on_ready;
+	io->on_ready = NULL;
+	if (fn)
+		fn(io->ready_ctx);
+}
+
+int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx)
+{
+	if (io->logger_ready < 0)
+		return 0;
+	fcntl(io->logger_ready, F_SETFL, O_NONBLOCK);
+	if (loop_add(io->logger_ready, EPOLLIN, on_logger_ready, io) < 0)
+		return 0; /* cannot wait: go on, as before */
+	io->on_ready = ready;
+	io->ready_ctx = ctx;
+	return 1;
+}
+
 int io_logger_reaped(struct pio *io, pid_t pid)
 {
 	if (!io->logger || io->logger != pid)
@@ -320,13 +428,15 @@ void io_close(struct pio *io)
 		close(io->console);
 		io->console = -1;
 	}
+	io->on_ready = NULL;
 	if (io->logger_ready >= 0) {
+		loop_del(io->logger_ready);
 		close(io->logger_ready);
 		io->logger_ready = -1;
 	}
 	if (io->logger > 0) {
 		/* as the Go shim does once the process is gone */
-		kill(io->logger, SIGTERM);
+		logger_stop(io->logger);
 		io->logger = 0;
 	}
 }

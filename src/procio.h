@@ -48,6 +48,8 @@ struct pio {
 	struct copy *cp[3];
 	void (*on_drained)(void *ctx); /* all output copied (EOF) */
 	void *ctx;
+	void (*on_ready)(void *ctx); /* the logger signalled it is ready */
+	void *ready_ctx;
 };
 
 int io_open(struct pio *io, const struct io_cfg *cfg);
@@ -57,6 +59,13 @@ void io_close_stdin(struct pio *io);
 int io_busy(const struct pio *io);
 /* 1 if pid was io's binary:// logger (now reaped). */
 int io_logger_reaped(struct pio *io, pid_t pid);
+/* A binary:// logger is ready once it closes (or writes to) fd 5, as the
+ * Go shim waits for it: 0 if there is nothing to wait for, 1 if ready(ctx)
+ * will run once it is (or has exited). */
+int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx);
+/* 1 if pid was a logger being stopped after its process went (SIGTERM,
+ * then SIGKILL after 12 s, as the Go shim does); now reaped. */
+int io_reaped(pid_t pid);
 void io_close(struct pio *io);
 void io_init(struct pio *io);
 

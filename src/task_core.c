@@ -330,6 +330,7 @@ static void on_gone(struct ref old)
 	park_wake(PARK_EXIT, old);
 	park_wake(PARK_IDLE, old);
 	park_wake(PARK_DRAIN, old);
+	park_wake(PARK_LOGGER, old);
 }
 
 void task_core_init(void)

@@ -34,9 +34,10 @@ static void create_cleanup(struct container *ct)
 	container_free(ct);
 }
 
-static void publish_create(struct call *c, struct container *ct, struct proc *p, int pid)
+static void publish_create(struct call *c,
+			   const containerd_task_v2_CreateTaskRequest *req,
+			   struct container *ct, struct proc *p, int pid)
 {
-	containerd_task_v2_CreateTaskRequest *req = c->owner;
 	containerd_events_TaskCreate *ev = arena_alloc(c->arena, sizeof(*ev));
 	if (!ev)
 		return;
@@ -87,7 +88,7 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 	}
 	task_cgroup_load(o->call, ct, pid);
 	lc_set_pid(p, pid);
-	publish_create(o->call, ct, p, pid);
+	publish_create(o->call, o->req, ct, p, pid);
 	containerd_task_v2_CreateTaskResponse resp = { .pid = (uint32_t)pid };
 	ttrpc_reply(o->call, containerd_task_v2_CreateTaskResponse_fields, &resp);
 	lc_event(p, PE_CREATED); /* an exit reaped meanwhile is reported now */
@@ -169,6 +170,34 @@ static int config_own_pidns(struct arena *a, const char *bundle)
 	return n > 0 && json_own_pidns(a, js, (size_t)n) == 1;
 }
 
+static void logger_ready(void *ctx)
+{
+	struct proc *p = ctx; /* io_close forgets this before p goes */
+	park_wake(PARK_LOGGER, proc_ref(p));
+}
+
+/* runc create, once the stdio is ready. */
+static void create_spawn(struct call *c, struct ref r)
+{
+	struct proc *p = proc_get(r);
+	if (!p) {
+		ttrpc_reply_error(c, ST_NOT_FOUND,
+				  "container deleted while being created");
+		return;
+	}
+	struct op *o = c->owner;
+	struct container *ct = p->ct;
+	struct ref ref = ct_ref(ct);
+	if (p->jobs > 0)
+		lc_job_end(p); /* the wait for the logger, if there was one */
+	int e = task_op_spawn(o, p, o->argv, p->io.child, 0, create_done);
+	io_child_close(&p->io);
+	if (e < 0) {
+		create_cleanup(ct);
+		task_create_ended(ref);
+	}
+}
+
 void task_create(struct call *c)
 {
 	containerd_task_v2_CreateTaskRequest *req =
@@ -223,12 +252,15 @@ void task_create(struct call *c)
 		const containerd_types_Mount *m = &req->rootfs[i];
 		if (i == 0)
 			mkdir(rootfs, 0711);
-		int r = mount_apply(m->type, m->source, &m->options, rootfs);
+		int r = mount_apply_at(m->type, m->source, &m->options, rootfs,
+				       m->target);
 		if (r < 0) {
 			ct->rootfs_mounted = i > 0;
 			create_cleanup(ct);
-			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s: %s", m->source,
-					  rootfs, strerror(-r));
+			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s%s%s: %s",
+					  m->source, rootfs,
+					  m->target[0] == '/' ? "" : "/", m->target,
+					  strerror(-r));
 			return;
 		}
 		ct->rootfs_mounted = 1;
@@ -244,8 +276,7 @@ void task_create(struct call *c)
 	if (req->checkpoint[0]) {
 		/* Restored at Start (runc restore); nothing runs until then. */
 		lc_event(p, PE_CREATED);
-		c->owner = req;
-		publish_create(c, ct, p, 0);
+		publish_create(c, req, ct, p, 0);
 		containerd_task_v2_CreateTaskResponse resp = { .pid = 0 };
 		ttrpc_reply(c, containerd_task_v2_CreateTaskResponse_fields, &resp);
 		return;
@@ -267,10 +298,19 @@ void task_create(struct call *c)
 	}
 	argv[n++] = ct->id;
 	argv[n] = NULL;
-	c->owner = req;
+	c->owner = o;
+	o->req = req;
+	o->argv = argv;
 	o->reports_pid = 1;
-	r = task_op_spawn(o, p, argv, p->io.child, 0, create_done);
-	io_child_close(&p->io);
-	if (r < 0)
-		create_cleanup(ct);
+	if (io_logger_wait(&p->io, logger_ready, p)) {
+		/* runc create waits for the binary:// logger, as with the Go
+		 * shim; meanwhile calls about the container wait too */
+		lc_job_begin(p, 0);
+		if (park_call(c, PARK_LOGGER, proc_ref(p), create_spawn) < 0) {
+			lc_job_end(p);
+			create_cleanup(ct);
+		}
+		return;
+	}
+	create_spawn(c, proc_ref(p));
 }

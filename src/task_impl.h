@@ -38,6 +38,8 @@ struct op {
 	int arg;
 	int reports_pid;
 	op_done_fn done;
+	const char **argv; /* kept for a job spawned later (Create after its logger) */
+	void *req;	   /* the decoded request, for its completion */
 };
 
 /* The process `exec_id` of container `id`, or NULL once c is answered

@@ -141,10 +141,13 @@ struct outbuf {
 	size_t len, off, cost;
 };
 
-/* Connections are indexed by their fd; the table is mapped to the fd
- * limit and a slot costs memory once that fd is in use. */
+/* Connections live in dense slots (reused through a free list), so a
+ * pod's hundreds of connections share a few pages; the table is mapped to
+ * the fd limit, the most there can be. */
 struct conn {
 	int open;
+	int fd;
+	int next_free;
 	unsigned gen;
 	uint32_t last_stream;
 	unsigned calls;	     /* in flight, parked ones included */
@@ -165,7 +168,7 @@ struct service {
 };
 
 static struct conn *conns;
-static int nslots;
+static int nslots, high, free_slot = -1;
 static unsigned conn_gen;
 static unsigned nconns;
 /* Paused connections to look at after this batch, and those waiting for
@@ -225,7 +228,7 @@ static void conn_maybe_ready(struct conn *k)
 
 static void conn_close(struct conn *k)
 {
-	int fd = (int)(k - conns);
+	int fd = k->fd, slot = (int)(k - conns);
 	unsigned gen = k->gen;
 	loop_del(fd);
 	close(fd);
@@ -240,14 +243,16 @@ static void conn_close(struct conn *k)
 	k->out_head = k->out_tail = NULL;
 	k->paused = 0;
 	nconns--;
+	k->next_free = free_slot;
+	free_slot = slot;
 	/* parked calls of this connection are dropped by their owner */
 	if (ttrpc_on_close)
-		ttrpc_on_close(fd, gen);
+		ttrpc_on_close(slot, gen);
 }
 
 static int conn_flush(struct conn *k)
 {
-	int fd = (int)(k - conns);
+	int fd = k->fd;
 	int had = k->out_head != NULL;
 	while (k->out_head) {
 		struct outbuf *o = k->out_head;
@@ -567,7 +572,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
  * Returns -1 if k was closed. */
 static int conn_feed(struct conn *k, const uint8_t *buf, size_t n)
 {
-	int fd = (int)(k - conns);
+	int fd = k->fd, slot = (int)(k - conns);
 	unsigned gen = k->gen;
 	long used = ttrpc_dec_feed(&k->dec, buf, n, on_frame, k);
 	if (!k->open || k->gen != gen)
@@ -607,7 +612,7 @@ static int conn_feed(struct conn *k, const uint8_t *buf, size_t n)
 	if (k->dec.nomem && !k->listed) {
 		k->listed = 1;
 		k->next = starved_head;
-		starved_head = fd;
+		starved_head = slot;
 	}
 	conn_pause(k, fd);
 	return 0;
@@ -649,15 +654,14 @@ static void resume_ready(void)
 	if (starved_head >= 0 && arena_available() > 0) {
 		/* move the starved to the wake list */
 		while (starved_head >= 0) {
-			int fd = starved_head;
-			starved_head = conns[fd].next;
-			conns[fd].next = wake_head;
-			wake_head = fd;
+			int slot = starved_head;
+			starved_head = conns[slot].next;
+			conns[slot].next = wake_head;
+			wake_head = slot;
 		}
 	}
 	while (wake_head >= 0) {
-		int fd = wake_head;
-		struct conn *k = &conns[fd];
+		struct conn *k = &conns[wake_head];
 		wake_head = k->next;
 		k->listed = 0;
 		if (!k->open || !k->paused)
@@ -676,7 +680,7 @@ static void resume_ready(void)
 			}
 		}
 		if (!k->paused)
-			conn_interest(k, fd);
+			conn_interest(k, k->fd);
 	}
 }
 
@@ -702,16 +706,22 @@ static void on_accept(int lfd, uint32_t events, void *data)
 			close(fd);
 			continue;
 		}
-		if (fd >= nslots) {
-			log_warn("connection on fd %d: above the fd limit", fd);
+		int slot = free_slot >= 0 ? free_slot : high < nslots ? high : -1;
+		if (slot < 0) {
+			log_warn("connection on fd %d: no slot left (%d)", fd, nslots);
 			close(fd);
 			continue;
 		}
-		struct conn *k = &conns[fd];
+		if (slot == free_slot)
+			free_slot = conns[slot].next_free;
+		else
+			high++;
+		struct conn *k = &conns[slot];
 		int listed = k->listed, next = k->next;
 		memset(k, 0, sizeof(*k));
 		k->listed = listed;
 		k->next = next;
+		k->fd = fd;
 		k->open = 1;
 		k->gen = ++conn_gen;
 		if (loop_add(fd, EPOLLIN, on_conn, k) < 0) {
@@ -741,7 +751,7 @@ int ttrpc_listen(int fd)
 int ttrpc_flush_pending(void)
 {
 	int left = 0;
-	for (int i = 0; i < nslots; i++)
+	for (int i = 0; i < high; i++)
 		if (conns[i].open && conns[i].out_head) {
 			if (conn_flush(&conns[i]) < 0)
 				continue;

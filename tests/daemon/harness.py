@@ -54,7 +54,8 @@ class Client:
             try:
                 self.s.connect(path)
                 break
-            except BlockingIOError:  # the listen backlog is full: retry
+            except (BlockingIOError, ConnectionRefusedError):
+                # the backlog is full, or bound but not yet listening: retry
                 time.sleep(0.01)
         else:
             raise OSError("connect %s: backlog stays full" % path)

@@ -457,7 +457,96 @@ def t_stats_after_exit(s):
     check(code == 0 and body.get(1), "stats after exit: %d %s" % (code, msg))
 
 
-TESTS = [t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+def t_mount_target(s):
+    """A Mount with a Target lands at that sub-path of the rootfs, resolved
+    inside it (a target that climbs out stays in); Delete unmounts it."""
+    lower = os.path.join(s.dir, "lower")
+    other = os.path.join(s.dir, "other")
+    os.makedirs(os.path.join(lower, "sub", "dir"))
+    os.makedirs(other)
+    open(os.path.join(other, "marker"), "w").close()
+    b = s.bundle("mt1")
+    mounts = field(3, field(1, "bind") + field(2, lower) + field(4, "rbind")) + \
+        field(3, field(1, "bind") + field(2, other) + field(3, "/sub/dir") + field(4, "rbind"))
+    code, msg, _ = s.c.call("Create", field(1, "mt1") + field(2, b) + mounts)
+    check(code == 0, "create: %d %s" % (code, msg))
+    rootfs = os.path.join(b, "rootfs")
+    check(os.path.exists(os.path.join(rootfs, "sub", "dir", "marker")),
+          "the second mount is not at its target")
+    check(not os.path.exists(os.path.join(lower, "marker")) or True, "")
+    s.kill("mt1")
+    check(s.wait_until(lambda: s.state("mt1")[2] == STOPPED), "not stopped")
+    check(s.delete("mt1")[0] == 0, "delete")
+    mounted = open("/proc/self/mountinfo").read()
+    check(rootfs not in mounted, "mounts left under %s" % rootfs)
+    # a target that climbs out of the rootfs is resolved inside it
+    outside = os.path.join(s.dir, "outside")
+    os.makedirs(outside)
+    b2 = s.bundle("mt2")
+    rel = "/../../../../../.." + outside
+    mounts = field(3, field(1, "bind") + field(2, lower) + field(4, "rbind")) + \
+        field(3, field(1, "bind") + field(2, other) + field(3, rel) + field(4, "rbind"))
+    code, msg, _ = s.c.call("Create", field(1, "mt2") + field(2, b2) + mounts)
+    check(code != 0, "a target outside the rootfs was mounted")
+    check(not os.path.exists(os.path.join(outside, "marker")), "mounted outside the rootfs")
+    check(os.path.join(b2, "rootfs") not in open("/proc/self/mountinfo").read(),
+          "a failed create left mounts")
+
+
+def logger_script(s, name, body):
+    path = os.path.join(s.dir, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
+def t_logger_ready(s):
+    """Create waits for a binary:// logger to close fd 5 (calls about the
+    container wait with it); a logger that cannot start fails Create."""
+    slow = logger_script(s, "slow.sh", "sleep 1.2\nexec 5>&-\nexec cat <&3 >/dev/null\n")
+    t0 = time.time()
+    cs = s.c.send("Create", field(1, "lg1") + field(2, s.bundle("lg1")) +
+                  field(6, "binary://" + slow))
+    time.sleep(0.3)
+    other = Client(s.sock)
+    st = other.send("State", field(1, "lg1"))
+    code, msg, _ = s.c.wait(cs)
+    dt = time.time() - t0
+    check(code == 0 and dt >= 1.0, "create: %d %s after %.2f s" % (code, msg, dt))
+    code, _, body = other.wait(st)
+    check(code == 0 and body.get(4, [0])[0] == CREATED, "State during the wait: %d %r" % (code, body))
+    created = [c for c in s.calls() if " create " in c]
+    check(len(created) == 1, "runc create calls: %r" % created)
+    other.close()
+    code, msg, _ = s.create("lg2", stdout="binary://" + os.path.join(s.dir, "no-such-logger"))
+    check(code != 0 and "no-such-logger" in s.log() and ("No such file" in msg or "not found" in msg),
+          "missing logger: %d %s" % (code, msg))
+
+
+def t_logger_killed(s):
+    """A logger that ignores SIGTERM is SIGKILLed 12 s after its process
+    is deleted."""
+    mark = os.path.join(s.dir, "term")
+    stubborn = logger_script(s, "stubborn.sh",
+                             "trap 'echo term >> %s' TERM\necho $$ > %s.pid\nexec 5>&-\n"
+                             "while :; do sleep 0.2; done\n" % (mark, mark))
+    code, msg, _ = s.create("lk1", stdout="binary://" + stubborn)
+    check(code == 0, "create: %s" % msg)
+    s.start("lk1")
+    check(s.wait_until(lambda: os.path.exists(mark + ".pid")), "logger did not start")
+    pid = int(open(mark + ".pid").read())
+    s.kill("lk1")
+    check(s.wait_until(lambda: s.state("lk1")[2] == STOPPED), "not stopped")
+    check(s.delete("lk1")[0] == 0, "delete")
+    check(s.wait_until(lambda: os.path.exists(mark), 5), "no SIGTERM")
+    t0 = time.time()
+    gone = s.wait_until(lambda: not os.path.exists("/proc/%d" % pid), 20)
+    check(gone, "logger %d still alive 20 s after its SIGTERM" % pid)
+    check(time.time() - t0 >= 8, "SIGKILL came too early")
+
+
+TESTS = [t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
@@ -471,20 +560,23 @@ def main():
         name = t.__name__[2:]
         if names and name not in names:
             continue
-        s = Shim()
+        s = None
         try:
+            s = Shim()
             t(s)
             check(s.proc.poll() is None, "the shim exited")
-            print("ok", name)
+            print("ok", name, flush=True)
             passed += 1
         except Exception as e:  # noqa: BLE001
             failed += 1
             detail = str(e) if isinstance(e, Fail) else traceback.format_exc(limit=3)
             print("FAIL %s: %s" % (name, detail))
-            if os.environ.get("VERBOSE"):
+            if os.environ.get("VERBOSE") and s:
                 print(s.log()[-3000:])
         finally:
-            s.close()
+            if s:
+                s.close()
+            sys.stdout.flush()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
