@@ -121,12 +121,6 @@ static void sweep_at(int64_t at)
 	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL);
 }
 
-void copy_pipe_size(int fd, int bytes)
-{
-	if (fcntl(fd, F_GETPIPE_SZ) < bytes)
-		fcntl(fd, F_SETPIPE_SZ, bytes);
-}
-
 static void unlinger(struct copy *c)
 {
 	for (int *pp = &linger_head; *pp >= 0; pp = &copies[*pp].next_linger)

@@ -27,8 +27,5 @@ struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag
 void copy_finish(struct copy *c);
 /* Close both ends now, dropping what is buffered (stdin). */
 void copy_stop(struct copy *c);
-/* Make a pipe's buffer `bytes` large, best effort (unprivileged callers
- * may be refused; that only costs throughput). */
-void copy_pipe_size(int fd, int bytes);
 
 #endif

@@ -36,7 +36,6 @@ struct parked {
 static struct parked table[LIM_PARKED];
 static int high; /* slots ever used */
 static int free_head = -1;
-static unsigned count;
 static int timer_fd = -1;
 static int64_t armed; /* the deadline the timer is set for, 0: none */
 
@@ -74,7 +73,6 @@ static struct parked *slot_new(void)
 	memset(e, 0, sizeof(*e));
 	e->gen = gen ? gen : 1;
 	e->used = 1;
-	count++;
 	return e;
 }
 
@@ -84,12 +82,6 @@ static void slot_free(struct parked *e)
 	e->gen++;
 	e->next_free = free_head;
 	free_head = (int)(e - table);
-	count--;
-}
-
-unsigned park_count(void)
-{
-	return count;
 }
 
 int park_call(struct call *c, enum park_for why, struct ref target, park_fn resume)

@@ -44,7 +44,5 @@ uint32_t park_job(struct call *c, uint32_t job);
 void park_job_done(uint32_t handle);
 /* Resume every call parked for (why, target). */
 void park_wake(enum park_for why, struct ref target);
-/* Parked calls (tests, diagnostics). */
-unsigned park_count(void);
 
 #endif

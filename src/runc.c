@@ -156,14 +156,6 @@ int runc_cancel(uint32_t h)
 	return kill(j->pid, SIGKILL) < 0 ? -errno : 0;
 }
 
-unsigned runc_jobs(void)
-{
-	unsigned n = 0;
-	for (int i = 0; i < JOBS_TOTAL; i++)
-		n += jobs[i].pid != 0;
-	return n;
-}
-
 int runc_reaped(pid_t pid, int status)
 {
 	struct job *j = NULL;

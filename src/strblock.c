@@ -26,7 +26,7 @@ struct sblk {
 };
 
 static char *region;
-static size_t carved, in_use;
+static size_t carved;
 static struct sblk *free_blocks[CLASSES];
 
 static int class_of(size_t size)
@@ -61,7 +61,6 @@ static struct sblk *blk_new(size_t want)
 	k->next = NULL;
 	k->cap = (uint32_t)(size - sizeof(*k));
 	k->used = 0;
-	in_use += size;
 	return k;
 }
 
@@ -94,13 +93,7 @@ void strblock_free(struct strblock *b)
 		struct sblk *k = b->head;
 		b->head = k->next;
 		int c = class_of(k->cap + sizeof(*k));
-		in_use -= (size_t)MIN_SIZE << c;
 		k->next = free_blocks[c];
 		free_blocks[c] = k;
 	}
-}
-
-size_t strblock_in_use(void)
-{
-	return in_use;
 }

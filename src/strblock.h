@@ -23,7 +23,5 @@ struct strblock {
  * of b's first block (1, 2 or 4 KiB). */
 const char *strblock_add(struct strblock *b, size_t first, const char *s);
 void strblock_free(struct strblock *b);
-/* Bytes of the region handed out (tests). */
-size_t strblock_in_use(void);
 
 #endif

@@ -410,11 +410,6 @@ void ttrpc_answer_early(struct call *c, int code, const char *msg)
 		send_response(k, a, c->stream, code, msg, NULL);
 }
 
-int ttrpc_call_open(const struct call *c)
-{
-	return !c->answered && conn_get(c->conn, c->gen) != NULL;
-}
-
 void ttrpc_detach(struct call *c, struct ttrpc_peer *p)
 {
 	p->conn = c->conn;

@@ -122,8 +122,6 @@ void ttrpc_reply_error(struct call *c, int code, const char *fmt, ...)
 /* An error answer now, from a reserved arena; c stays the caller's until
  * it replies (which then only frees it) or drops it. */
 void ttrpc_answer_early(struct call *c, int code, const char *msg);
-/* 1 while c can still be answered. */
-int ttrpc_call_open(const struct call *c);
 /* Free c without answering (its connection closed, or it was answered
  * early). */
 void ttrpc_drop(struct call *c);

@@ -172,10 +172,13 @@ cpu_ns() {
 		{ read -r ns _ <"$f"; } 2>/dev/null && CPU_NS=$((CPU_NS + ns))
 	done
 }
-shim_cpu_once() {
-	local i=$1 r=$2 id="cpu-$2-$1" cp p="" k last=0 rc
+# life_cpu METRIC I ROUND ID CMD...: `ctr run --rm ... ID CMD...` with its
+# stdout to /dev/null; the shim daemon's CPU over its life in ms
+life_cpu() {
+	local m=$1 i=$2 r=$3 id=$4 cp p="" k last=0 rc
+	shift 4
 	ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
-		--rootfs "$BENCH_ROOTFS" "$id" sleep 1 >/dev/null 2>"$BENCH_TMP/err" &
+		--rootfs "$BENCH_ROOTFS" "$id" "$@" >/dev/null 2>"$BENCH_TMP/err" &
 	cp=$!
 	for ((k = 0; k < 500; k++)); do
 		p=$(daemon_pids "$CTRD_SOCK" "$id" | head -n 1)
@@ -194,43 +197,16 @@ shim_cpu_once() {
 	wait "$cp"
 	rc=$?
 	if [ "$rc" -ne 0 ] || [ -z "$p" ] || [ "$last" -eq 0 ]; then
-		fail "shim_cpu ${SHIM_NAMES[i]} round $r: ctr rc $rc, shim pid '${p}', $(head -c 200 "$BENCH_TMP/err")"
+		fail "$m ${SHIM_NAMES[i]} round $r: ctr rc $rc, shim pid '${p}', $(head -c 200 "$BENCH_TMP/err")"
 		remove_all_containers
 		return
 	fi
 	us_to 1000000 "$last"
 }
+shim_cpu_once() { life_cpu shim_cpu "$1" "$2" "cpu-$2-$1" sleep 1; }
 
 # --- stdout_cpu -----------------------------------------------------------
-stdout_cpu_once() {
-	local i=$1 r=$2 id="out-$2-$1" cp p="" k last=0 rc
-	ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
-		--rootfs "$BENCH_ROOTFS" "$id" head -c 536870912 /dev/zero >/dev/null \
-		2>"$BENCH_TMP/err" &
-	cp=$!
-	for ((k = 0; k < 500; k++)); do
-		p=$(daemon_pids "$CTRD_SOCK" "$id" | head -n 1)
-		[ -n "$p" ] && break
-		kill -0 "$cp" 2>/dev/null || break
-		read -r -t 0.01 -u "$SLEEP_FD"
-	done
-	if [ -n "$p" ]; then
-		while :; do
-			cpu_ns "$p"
-			case $CPU_ST in X | Z) break ;; esac
-			[ "$CPU_NS" -gt "$last" ] && last=$CPU_NS
-			read -r -t 0.01 -u "$SLEEP_FD"
-		done
-	fi
-	wait "$cp"
-	rc=$?
-	if [ "$rc" -ne 0 ] || [ -z "$p" ] || [ "$last" -eq 0 ]; then
-		fail "stdout_cpu ${SHIM_NAMES[i]} round $r: ctr rc $rc, shim pid '${p}', $(head -c 200 "$BENCH_TMP/err")"
-		remove_all_containers
-		return
-	fi
-	us_to 1000000 "$last"
-}
+stdout_cpu_once() { life_cpu stdout_cpu "$1" "$2" "out-$2-$1" head -c 536870912 /dev/zero; }
 
 # --- state_rate -----------------------------------------------------------
 state_rate_once() {
