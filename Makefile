@@ -28,7 +28,7 @@ PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
 	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \
 	containerd_task_v2 containerd_events_task containerd_services_events_ttrpc_v1 \
 	containerd_runc_v1_options containerd_runtime_bootstrap_v1 \
-	cgroups_v1_metrics cgroups_v2_metrics
+	cgroups_v1_metrics cgroups_v2_metrics runtimeoptions_v1
 GEN_C   := $(PROTOS:%=$(GEN)/%.pb.c)
 GEN_H   := $(PROTOS:%=$(GEN)/%.pb.h)
 SRCS    := $(wildcard src/*.c)
@@ -128,7 +128,7 @@ bench-speed: all
 
 # libFuzzer (clang) over frames, protobuf requests and JSON.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/loop.c src/log.c $(GEN_C) \
+FUZZ_SRCS := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/loop.c src/log.c $(GEN_C) \
 	$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 $(BUILD)/fuzz/fuzz_input: tests/fuzz/fuzz_input.c $(FUZZ_SRCS) $(GEN_H)
 	@mkdir -p $(dir $@)

@@ -546,7 +546,37 @@ def t_logger_killed(s):
     check(time.time() - t0 >= 8, "SIGKILL came too early")
 
 
-TESTS = [t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+def t_cri_toml_options(s):
+    """CRI's runtimeoptions.v1.Options (the handler's table as TOML) for a
+    runtime type that is not io.containerd.runc.v2: its runc options are
+    used; an unknown key, or an options type that is not runc's, is
+    INVALID_ARGUMENT."""
+    wrapper = os.path.join(s.bin, "runc-wrapper")
+    os.symlink(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakerunc"), wrapper)
+    body = ('# from the CRI handler\nBinaryName = "%s"\nNoPivotRoot = true\n'
+            "SystemdCgroup = false\nIoUid = 0\nCriuWorkPath = 'w'\n" % wrapper)
+    ro = field(1, "io.containerd.runc.v2-c") + field(3, body)
+    anyv = field(1, "runtimeoptions.v1.Options") + field(2, ro)
+    code, msg, _ = s.c.call("Create", field(1, "to1") + field(2, s.bundle("to1")) + field(10, anyv))
+    check(code == 0, "create: %d %s" % (code, msg))
+    create = [c for c in s.calls() if " create " in c and c.endswith(" to1")]
+    check(create and "--no-pivot" in create[0], "runc create argv: %r" % create)
+    check(os.path.exists(os.path.join(s.dir, "b", "to1", "runtime")) and
+          open(os.path.join(s.dir, "b", "to1", "runtime")).read() == wrapper,
+          "BinaryName not used")
+    ro = field(3, 'Bogus = "x"\n')
+    anyv = field(1, "runtimeoptions.v1.Options") + field(2, ro)
+    code, msg, _ = s.c.call("Create", field(1, "to2") + field(2, s.bundle("to2")) + field(10, anyv))
+    check(code == 3 and "Bogus" in msg, "unknown key: %d %s" % (code, msg))
+    anyv = field(1, "example.com/some.Other") + field(2, b"\x08\x01")
+    code, msg, _ = s.c.call("Create", field(1, "to3") + field(2, s.bundle("to3")) + field(10, anyv))
+    check(code == 3 and "some.Other" in msg, "unknown type: %d %s" % (code, msg))
+    anyv = field(1, "containerd.runc.v1.Options")
+    code, msg, _ = s.c.call("Create", field(1, "to4") + field(2, s.bundle("to4")) + field(10, anyv))
+    check(code == 0, "runc options, all defaults: %d %s" % (code, msg))
+
+
+TESTS = [t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,

@@ -14,6 +14,8 @@
 #include "containerd_task_v2.pb.h"
 #include "json.h"
 #include "pbcb.h"
+#include "runtimeoptions_v1.pb.h"
+#include "toml.h"
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
 
@@ -43,6 +45,7 @@ static const struct msg msgs[] = {
 	M(containerd_task_v2_ShutdownRequest),
 	M(containerd_task_v2_PauseRequest),
 	M(containerd_runc_v1_Options),
+	M(runtimeoptions_v1_Options),
 	M(containerd_runc_v1_CheckpointOptions),
 	M(containerd_runtime_bootstrap_v1_BootstrapParams),
 	M(ttrpc_Response),
@@ -89,6 +92,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_log_last_error((const char *)data, size, out, sizeof(out));
 	json_int_array(a, (const char *)data, size, ints, 64);
 	json_own_pidns(a, (const char *)data, size);
+	struct toml t = { (const char *)data, size, 0, 1 };
+	struct toml_kv kv;
+	char tb[256];
+	for (int i = 0; i < 64 && toml_next(&t, &kv, tb, sizeof(tb)) > 0; i++)
+		;
 	arena_free(a);
 	if (arena_in_use() != 0)
 		__builtin_trap(); /* an arena leaked */
