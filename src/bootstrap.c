@@ -150,6 +150,8 @@ struct start_opts {
 	char shim_cgroup[1024];
 	char binary_name[1024];
 	char socket_dir[1024];
+	const uint8_t *options; /* runc's Options as given (in the arena) */
+	size_t options_len;
 };
 
 static void parse_options_any(struct arena *a, const google_protobuf_Any *any,
@@ -162,6 +164,13 @@ static void parse_options_any(struct arena *a, const google_protobuf_Any *any,
 				 containerd_runc_v1_Options_fields, o) == 0) {
 		PB_SETSTR(so->shim_cgroup, o->shim_cgroup);
 		PB_SETSTR(so->binary_name, o->binary_name);
+		/* kept (the input buffer goes) for -info to report */
+		uint8_t *copy = arena_alloc(a, any->value.len);
+		if (copy) {
+			memcpy(copy, any->value.ptr, any->value.len);
+			so->options = copy;
+			so->options_len = any->value.len;
+		}
 	}
 }
 
@@ -466,10 +475,22 @@ int bootstrap_info(const struct shim_flags *f, const char *version, const char *
 			die("encode features");
 		anylen = os.bytes_written;
 	}
+	/* the runtime options in effect, as the Go shim reports them */
+	static const char opts_url[] = "containerd.runc.v1.Options";
+	uint8_t *optany = so.options_len ? arena_alloc(a, so.options_len + 64) : NULL;
+	size_t optlen = 0;
+	if (optany) {
+		os = pb_ostream_from_buffer(optany, so.options_len + 64);
+		if (put_string(&os, 1, opts_url, sizeof(opts_url) - 1) < 0 ||
+		    put_string(&os, 2, so.options, so.options_len) < 0)
+			die("encode runtime options");
+		optlen = os.bytes_written;
+	}
 	static const char name[] = "io.containerd.runc.v2";
 	os = pb_ostream_from_buffer(buf, cap + 4096);
 	if (put_string(&os, 1, name, sizeof(name) - 1) < 0 ||
 	    put_string(&os, 2, ver, verlen) < 0 ||
+	    (optlen && put_string(&os, 3, optany, optlen) < 0) ||
 	    (anylen && put_string(&os, 4, any, anylen) < 0))
 		die("encode runtime info");
 	fwrite(buf, 1, os.bytes_written, stdout);

@@ -576,7 +576,24 @@ def t_cri_toml_options(s):
     check(code == 0, "runc options, all defaults: %d %s" % (code, msg))
 
 
-TESTS = [t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+def t_info_options(s):
+    """-info reports the runtime options in effect, and this shim's own
+    version."""
+    import subprocess
+    from harness import SHIM
+    opts = field(1, 1) + field(6, "runc")
+    anyv = field(1, "containerd.runc.v1.Options") + field(2, opts)
+    out = subprocess.run([SHIM, "-info"], input=anyv, capture_output=True, timeout=30)
+    check(out.returncode == 0, "exit %d: %s" % (out.returncode, out.stderr[:200]))
+    info = parse(out.stdout)
+    ver = parse(info.get(2, [b""])[0])
+    check(ver.get(1) and ver.get(1)[0] != b"", "no version: %r" % ver)
+    got = parse(info.get(3, [b""])[0])
+    check(got.get(1) == [b"containerd.runc.v1.Options"] and got.get(2) == [opts],
+          "options: %r" % got)
+
+
+TESTS = [t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,

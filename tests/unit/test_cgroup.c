@@ -212,12 +212,27 @@ static void test_v1_stats(void)
 
 	struct arena *a = arena_new();
 	google_protobuf_Any any;
-	memset(&any, 0, sizeof(any));
-	int r = cgroup_stats(a, pid, &any);
+	io_containerd_cgroups_v1_Metrics *m = NULL;
+	int r = -1;
+	/* memory.stat lags behind the usage counter (per-cpu statistics are
+	 * flushed every few seconds, later under load): wait for it to show the
+	 * sleeper's pages */
+	for (int tries = 0; tries < 50; tries++) {
+		memset(&any, 0, sizeof(any));
+		r = cgroup_stats(a, pid, &any);
+		m = r == 0 ? decode(a, &any, io_containerd_cgroups_v1_Metrics_fields,
+				    sizeof(*m))
+			   : NULL;
+		if (m && (m->memory.rss + m->memory.cache + m->memory.total_rss +
+				  m->memory.total_cache + m->memory.active_anon +
+				  m->memory.inactive_anon + m->memory.active_file +
+				  m->memory.inactive_file >
+			  0))
+			break;
+		usleep(100000);
+	}
 	CHECK(r == 0);
 	CHECK(!strcmp(any.type_url, "io.containerd.cgroups.v1.Metrics"));
-	io_containerd_cgroups_v1_Metrics *m =
-		decode(a, &any, io_containerd_cgroups_v1_Metrics_fields, sizeof(*m));
 	CHECK(m != NULL);
 	if (m) {
 		CHECK(m->has_pids && m->pids.current >= 1);
