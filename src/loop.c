@@ -56,17 +56,17 @@ int loop_fd_limit(void)
 	return max_fd;
 }
 
+void *loop_fd_table(size_t entry)
+{
+	void *m = mmap(NULL, entry * (size_t)loop_fd_limit(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
 int loop_init(void)
 {
-	int n = loop_fd_limit();
-	if (!handlers) {
-		void *m = mmap(NULL, sizeof(struct handler) * (size_t)n,
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED)
-			return -errno;
-		handlers = m;
-	}
+	if (!handlers && !(handlers = loop_fd_table(sizeof(struct handler))))
+		return -ENOMEM;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	return epfd < 0 ? -errno : 0;
 }

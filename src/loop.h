@@ -10,6 +10,7 @@
  */
 #ifndef LOOP_H
 #define LOOP_H
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -19,6 +20,9 @@ typedef void (*loop_fn)(int fd, uint32_t events, void *data);
 int loop_init(void);
 /* The fd limit in effect (raised on first use). */
 int loop_fd_limit(void);
+/* A table of one `entry`-byte slot per possible fd, zeroed, mapped so that
+ * only the pages in use cost memory; NULL if it cannot be mapped. */
+void *loop_fd_table(size_t entry);
 int loop_add(int fd, uint32_t events, loop_fn fn, void *data);
 int loop_mod(int fd, uint32_t events);
 void loop_del(int fd);

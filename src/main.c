@@ -126,7 +126,8 @@ static int daemon_run(const struct shim_flags *f)
 	/* SCHED_CORE (containerd's sched_core): one core-scheduling cookie
 	 * for the daemon's process group, before anything is spawned, so that
 	 * every container of this shim shares it and no other pod does */
-	if (getenv("SCHED_CORE") && getenv("SCHED_CORE")[0] &&
+	const char *sched_core = getenv("SCHED_CORE");
+	if (sched_core && sched_core[0] &&
 	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, 2 /* PIDTYPE_PGID */, 0) < 0)
 		log_warn("sched core: %s (the kernel has no core scheduling?); going on",
 			 strerror(errno));

@@ -208,16 +208,10 @@ static void on_timer(int fd, uint32_t events, void *data)
 	(void)r;
 	armed = 0;
 	int64_t now = now_ns(), next = 0;
-	for (int i = 0; i < high; i++) {
-		struct parked *e = &table[i];
-		if (!e->used || !e->deadline)
-			continue;
-		if (e->deadline <= now)
-			expire(e);
-		else if (!next || e->deadline < next)
-			next = e->deadline;
-	}
-	/* expire() may have parked more (a Delete going on): rescan those */
+	for (int i = 0; i < high; i++)
+		if (table[i].used && table[i].deadline && table[i].deadline <= now)
+			expire(&table[i]);
+	/* the next deadline, counting what expire() parked (a Delete going on) */
 	for (int i = 0; i < high; i++)
 		if (table[i].used && table[i].deadline &&
 		    (!next || table[i].deadline < next))

@@ -255,6 +255,18 @@ static int config_own_pidns(struct arena *a, const char *bundle)
 	return n > 0 && json_own_pidns(a, js, (size_t)n) == 1;
 }
 
+static void create_spawn(struct call *c, struct ref r);
+
+/* The logger is ready (or the call's deadline passed): its wait, which
+ * counted as work on the init, ends, and runc create goes. */
+static void create_after_logger(struct call *c, struct ref r)
+{
+	struct proc *p = proc_get(r);
+	if (p)
+		lc_job_end(p);
+	create_spawn(c, r);
+}
+
 static void logger_ready(void *ctx)
 {
 	struct proc *p = ctx; /* io_close forgets this before p goes */
@@ -273,8 +285,6 @@ static void create_spawn(struct call *c, struct ref r)
 	struct op *o = c->owner;
 	struct container *ct = p->ct;
 	struct ref ref = ct_ref(ct);
-	if (p->jobs > 0)
-		lc_job_end(p); /* the wait for the logger, if there was one */
 	int e = task_op_spawn(o, p, o->argv, p->io.child, 0, create_done);
 	io_child_close(&p->io);
 	if (e < 0) {
@@ -393,7 +403,7 @@ void task_create(struct call *c)
 		/* runc create waits for the binary:// logger, as with the Go
 		 * shim; meanwhile calls about the container wait too */
 		lc_job_begin(p, 0);
-		if (park_call(c, PARK_LOGGER, proc_ref(p), create_spawn) < 0) {
+		if (park_call(c, PARK_LOGGER, proc_ref(p), create_after_logger) < 0) {
 			lc_job_end(p);
 			create_cleanup(ct);
 		}

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "json.h"
+
 static int at_end(const struct toml *t)
 {
 	return t->off >= t->n;
@@ -33,17 +35,6 @@ static int end_of_line(struct toml *t)
 	t->off++;
 	t->line++;
 	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static int put_utf8(char *buf, size_t cap, size_t *o, uint32_t cp)
@@ -102,7 +93,9 @@ static int read_string(struct toml *t, char *buf, size_t cap)
 				int digits = e == 'u' ? 4 : 8;
 				uint32_t cp = 0;
 				for (int i = 0; i < digits; i++) {
-					int h = at_end(t) ? -1 : hexval(t->s[t->off++]);
+					int h = at_end(t)
+							? -1
+							: json_hex_digit(t->s[t->off++]);
 					if (h < 0)
 						return -EINVAL;
 					cp = cp << 4 | (uint32_t)h;

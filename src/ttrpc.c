@@ -14,7 +14,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -731,13 +730,9 @@ static void on_accept(int lfd, uint32_t events, void *data)
 int ttrpc_listen(int fd)
 {
 	if (!conns) {
+		if (!(conns = loop_fd_table(sizeof(struct conn))))
+			return -ENOMEM;
 		nslots = loop_fd_limit();
-		void *m = mmap(NULL, sizeof(struct conn) * (size_t)nslots,
-			       PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED)
-			return -errno;
-		conns = m;
 	}
 	loop_after_batch = resume_ready;
 	return loop_add(fd, EPOLLIN, on_accept, NULL);
