@@ -28,6 +28,7 @@
 #include <pb_encode.h>
 
 #include "arena.h"
+#include "cgroup.h"
 #include "containerd_runc_v1_options.pb.h"
 #include "containerd_runtime_bootstrap_v1.pb.h"
 #include "containerd_task_v2.pb.h"
@@ -258,59 +259,38 @@ static int bind_socket(const char *path)
 	return -EADDRINUSE;
 }
 
-static void move_to_cgroup(const char *cg, pid_t pid)
-{
-	char path[2048], buf[32];
-	int n = snprintf(buf, sizeof(buf), "%d", pid);
-	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", cg);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t w = write(fd, buf, (size_t)n);
-			(void)w;
-			close(fd);
-		}
-		return;
-	}
-	static const char *hier[] = { "blkio",	 "cpu",	     "cpuacct",	   "cpuset",
-				      "devices", "freezer",  "hugetlb",	   "memory",
-				      "net_cls", "net_prio", "perf_event", "pids",
-				      "rdma",	 "systemd",  "misc" };
-	for (size_t i = 0; i < sizeof(hier) / sizeof(hier[0]); i++) {
-		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s/cgroup.procs", hier[i],
-			 cg);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t w = write(fd, buf, (size_t)n);
-		(void)w;
-		close(fd);
-	}
-}
-
-static void adjust_oom_score(pid_t pid)
+/* The shim's oom_score_adj: its parent's (containerd's) plus one, so that
+ * under memory pressure the shim goes before containerd.  0, or a
+ * negative errno with a message in err. */
+static int adjust_oom_score(pid_t pid, char *err, size_t cap)
 {
 	char path[64], buf[32];
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", getppid());
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		snprintf(err, cap, "get parent OOM score: %s", n < 0 ? strerror(e) : "empty");
+		return n < 0 ? -e : -EINVAL;
+	}
 	buf[n] = 0;
 	int score = atoi(buf) + 1;
 	if (score > 1000)
 		score = 1000;
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = snprintf(buf, sizeof(buf), "%d", score);
-	ssize_t w = write(fd, buf, (size_t)n);
-	(void)w;
-	close(fd);
+	int len = snprintf(buf, sizeof(buf), "%d", score);
+	int r = fd < 0 ? -errno : write(fd, buf, (size_t)len) == len ? 0 : -errno;
+	if (fd >= 0)
+		close(fd);
+	/* lowering it needs privilege: an unprivileged containerd is let be */
+	if (r == -EACCES && geteuid() != 0)
+		r = 0;
+	if (r < 0)
+		snprintf(err, cap, "set shim OOM score: %s", strerror(-r));
+	return r;
 }
 
 /* The daemon: ourselves again, with the listener as fd 3 and 0-2 on
@@ -387,9 +367,16 @@ int bootstrap_start(const struct shim_flags *f)
 		die("start shim daemon: %s", strerror(errno));
 	}
 	close(lfd);
-	if (so.shim_cgroup[0])
-		move_to_cgroup(so.shim_cgroup, pid);
-	adjust_oom_score(pid);
+	char why[512];
+	if ((so.shim_cgroup[0] && cgroup_join(so.shim_cgroup, pid, why, sizeof(why)) < 0) ||
+	    adjust_oom_score(pid, why, sizeof(why)) < 0) {
+		/* as the Go shim: start fails, and the daemon it began goes */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		unlink(path);
+		unlink("address");
+		die("%s", why);
+	}
 	fputs(addr, stdout);
 	arena_free(a);
 	return 0;

@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 
@@ -493,4 +495,91 @@ void cgroup_enable_controllers_of(const char *pcg)
 		}
 		close(fd);
 	}
+}
+
+/* ---- the shim's own cgroup (ShimCgroup, at start) ---- */
+
+static int write_pid(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX + 32], buf[24];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	int r = write(fd, buf, (size_t)n) == n ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+/* mkdir -p of dir below cg_root (whose own directories exist). */
+static int mkdir_below_root(const char *dir)
+{
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *s = tmp + strlen(cg_root) + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int cgroup_join(const char *cg, pid_t pid, char *err, size_t cap)
+{
+	char dir[PATH_MAX + 32];
+	while (*cg == '/')
+		cg++;
+	if (!*cg || strstr(cg, "..") || strlen(cg) > 1024) {
+		snprintf(err, cap, "invalid cgroup path /%s", cg);
+		return -EINVAL;
+	}
+	if (cg_unified()) {
+		snprintf(dir, sizeof(dir), "%s/%s", cg_root, cg);
+		int r = mkdir_below_root(dir);
+		if (r == 0)
+			r = write_pid(dir, pid);
+		if (r < 0)
+			snprintf(err, cap, "failed to join cgroup /%s: %s", cg, strerror(-r));
+		return r;
+	}
+	/* v1: every cgroup hierarchy mounted, as mountinfo lists them (fields:
+	 * id parent dev root mountpoint options... - fstype source super);
+	 * read by line, as a node with many containers has a long one */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/self/mountinfo", proc_root);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+		snprintf(err, cap, "failed to load cgroup /%s: %s: %s", cg, path, strerror(e));
+		return -e;
+	}
+	int joined = 0, r = 0;
+	char *line = NULL;
+	size_t lcap = 0;
+	while (r == 0 && getline(&line, &lcap, f) > 0) {
+		char mnt[PATH_MAX], fstype[64];
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup"))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", mnt, cg);
+		if (access(dir, F_OK) < 0)
+			continue; /* not in this hierarchy */
+		if ((r = write_pid(dir, pid)) < 0)
+			snprintf(err, cap, "failed to join cgroup %s: %s", dir, strerror(-r));
+		else
+			joined++;
+	}
+	free(line);
+	fclose(f);
+	if (r == 0 && !joined) {
+		snprintf(err, cap, "failed to load cgroup /%s: not in any cgroup hierarchy",
+			 cg);
+		r = -ENOENT;
+	}
+	return r;
 }

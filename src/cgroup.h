@@ -53,6 +53,12 @@ void cgroup_oom_unwatch(int handle);
 void cgroup_enable_controllers(pid_t pid);
 void cgroup_enable_controllers_of(const char *procfile);
 
+/* Move pid into cgroup `path` (the ShimCgroup option, at start): v2,
+ * creating it when missing; v1, in each cgroup hierarchy mountinfo lists
+ * where it exists (an error if none has it).  0, or a negative errno with
+ * a message in err. */
+int cgroup_join(const char *path, pid_t pid, char *err, size_t cap);
+
 /* Tests: use `root` instead of /sys/fs/cgroup and `proc` instead of /proc,
  * with unified = 1 (v2), 0 (v1) or -1 (detect).  NULL restores a default.
  * The strings must outlive their use. */

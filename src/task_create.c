@@ -36,6 +36,14 @@ static void create_cleanup(struct container *ct)
 	container_free(ct);
 }
 
+/* A Create that will not be: the calls that waited for it run. */
+static void create_failed(struct container *ct)
+{
+	struct ref ref = ct_ref(ct);
+	create_cleanup(ct);
+	task_create_ended(ref);
+}
+
 static void publish_create(struct call *c,
 			   const containerd_task_v2_CreateTaskRequest *req,
 			   struct container *ct, struct proc *p, int pid)
@@ -68,10 +76,9 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 		char *msg = runc_error(o->call->arena, &ct->rc,
 				       "OCI runtime create failed", status, out, outlen);
 		log_error("create %s: %s", ct->id, msg ? msg : "");
-		create_cleanup(ct);
 		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
 				  msg ? msg : "OCI runtime create failed");
-		task_create_ended(ref);
+		create_failed(ct);
 		return;
 	}
 	char path[PATH_MAX_LEN + 16];
@@ -84,8 +91,7 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 				  "create %s: init pid or console: %s", ct->id,
 				  strerror(-pid));
 		task_runc_forget(ct);
-		create_cleanup(ct);
-		task_create_ended(ref);
+		create_failed(ct);
 		return;
 	}
 	task_cgroup_load(o->call, ct, pid);
@@ -283,14 +289,135 @@ static void create_spawn(struct call *c, struct ref r)
 		return;
 	}
 	struct op *o = c->owner;
-	struct container *ct = p->ct;
-	struct ref ref = ct_ref(ct);
 	int e = task_op_spawn(o, p, o->argv, p->io.child, 0, create_done);
 	io_child_close(&p->io);
-	if (e < 0) {
-		create_cleanup(ct);
-		task_create_ended(ref);
+	if (e < 0)
+		create_failed(p->ct);
+}
+
+static void create_after_mounts(struct op *o, struct proc *p);
+static void create_mounts(struct op *o, struct proc *p);
+
+/* A fuse mount's helper has exited: on to the next mount. */
+static void helper_done(struct op *o, struct proc *p, int status, const char *out,
+			size_t outlen)
+{
+	const containerd_task_v2_CreateTaskRequest *req = o->req;
+	const containerd_types_Mount *m = &req->rootfs[o->arg];
+	if (!task_runc_ok(status)) {
+		while (outlen && (out[outlen - 1] == '\n' || out[outlen - 1] == ' '))
+			outlen--;
+		if (outlen > 1024)
+			outlen = 1024;
+		ttrpc_reply_error(o->call, ST_UNKNOWN,
+				  "mount helper [%s] for %s failed: %.*s (%s %d)",
+				  m->type, m->source, (int)outlen, out,
+				  WIFEXITED(status) ? "exit status" : "signal",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		create_failed(p->ct);
+		return;
 	}
+	p->ct->rootfs_mounted = 1;
+	o->arg++;
+	create_mounts(o, p);
+}
+
+/* The rootfs mounts from o->arg on.  The kernel's are made here; a fuse
+ * one's helper program runs as a job, and mounting goes on when it has
+ * exited, so the loop never waits for it. */
+static void create_mounts(struct op *o, struct proc *p)
+{
+	const containerd_task_v2_CreateTaskRequest *req = o->req;
+	struct container *ct = p->ct;
+	struct call *c = o->call;
+	char rootfs[PATH_MAX_LEN + 8];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+	for (pb_size_t i = (pb_size_t)o->arg; i < req->rootfs_count; i++) {
+		const containerd_types_Mount *m = &req->rootfs[i];
+		if (i == 0)
+			mkdir(rootfs, 0711);
+		size_t hcap = 8 + 2 * (size_t)m->options.n;
+		const char **hargv = NULL;
+		char *target = NULL;
+		int r = 0;
+		if (!strncmp(m->type, "fuse.", 5) || !strncmp(m->type, "fuse3.", 6)) {
+			hargv = arena_alloc(c->arena, hcap * sizeof(*hargv));
+			target = arena_alloc(c->arena, PATH_MAX_LEN);
+			r = !hargv || !target ? -ENOMEM
+					      : mount_resolve_at(rootfs, m->target, target,
+								 PATH_MAX_LEN);
+			if (r == 0)
+				r = mount_helper_argv(m->type, m->source, &m->options, target,
+						      hargv, hcap);
+			if (r > 0) {
+				o->arg = (int)i;
+				if (task_op_spawn(o, p, hargv, NULL, 1, helper_done) < 0)
+					create_failed(ct);
+				return;
+			}
+		} else {
+			r = mount_apply_at(m->type, m->source, &m->options, rootfs,
+					   m->target);
+		}
+		if (r < 0) {
+			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s%s%s: %s", m->source,
+					  rootfs, m->target[0] == '/' ? "" : "/", m->target,
+					  strerror(-r));
+			create_failed(ct);
+			return;
+		}
+		ct->rootfs_mounted = 1;
+	}
+	create_after_mounts(o, p);
+}
+
+/* The rootfs is there: restore's Create ends here, or runc create goes
+ * once the stdio (and its logger) is ready. */
+static void create_after_mounts(struct op *o, struct proc *p)
+{
+	struct call *c = o->call;
+	const containerd_task_v2_CreateTaskRequest *req = o->req;
+	struct container *ct = p->ct;
+	if (req->checkpoint[0]) {
+		/* Restored at Start (runc restore); nothing runs until then. */
+		lc_event(p, PE_CREATED);
+		publish_create(c, req, ct, p, 0);
+		containerd_task_v2_CreateTaskResponse resp = { .pid = 0 };
+		ttrpc_reply(c, containerd_task_v2_CreateTaskResponse_fields, &resp);
+		task_create_ended(ct_ref(ct));
+		return;
+	}
+	const char **argv = o->argv;
+	size_t n = o->argc;
+	argv[n++] = "create";
+	argv[n++] = "--bundle";
+	argv[n++] = ct->bundle;
+	if (ct->no_pivot)
+		argv[n++] = "--no-pivot";
+	if (ct->no_new_keyring)
+		argv[n++] = "--no-new-keyring";
+	argv[n++] = "--pid-file";
+	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
+	int r = task_io_open(c, p, argv, &n);
+	if (r < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
+		create_failed(ct);
+		return;
+	}
+	argv[n++] = ct->id;
+	argv[n] = NULL;
+	o->reports_pid = 1;
+	if (io_logger_wait(&p->io, logger_ready, p)) {
+		/* runc create waits for the binary:// logger, as with the Go
+		 * shim; meanwhile calls about the container wait too */
+		lc_job_begin(p, 0);
+		if (park_call(c, PARK_LOGGER, proc_ref(p), create_after_logger) < 0) {
+			lc_job_end(p);
+			create_failed(ct);
+		}
+		return;
+	}
+	create_spawn(c, proc_ref(p));
 }
 
 void task_create(struct call *c)
@@ -343,71 +470,17 @@ void task_create(struct call *c)
 
 	ct->own_pidns = config_own_pidns(c->arena, ct->bundle);
 
-	char rootfs[PATH_MAX_LEN + 8];
-	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
-	for (pb_size_t i = 0; i < req->rootfs_count; i++) {
-		const containerd_types_Mount *m = &req->rootfs[i];
-		if (i == 0)
-			mkdir(rootfs, 0711);
-		int r = mount_apply_at(m->type, m->source, &m->options, rootfs,
-				       m->target);
-		if (r < 0) {
-			ct->rootfs_mounted = i > 0;
-			create_cleanup(ct);
-			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s%s%s: %s",
-					  m->source, rootfs,
-					  m->target[0] == '/' ? "" : "/", m->target,
-					  strerror(-r));
-			return;
-		}
-		ct->rootfs_mounted = 1;
-	}
-
 	size_t n;
 	const char **argv;
 	struct op *o = task_op(c, p, "create", 12, &argv, &n);
 	if (!o) {
-		create_cleanup(ct);
+		container_free(ct);
 		return;
 	}
-	if (req->checkpoint[0]) {
-		/* Restored at Start (runc restore); nothing runs until then. */
-		lc_event(p, PE_CREATED);
-		publish_create(c, req, ct, p, 0);
-		containerd_task_v2_CreateTaskResponse resp = { .pid = 0 };
-		ttrpc_reply(c, containerd_task_v2_CreateTaskResponse_fields, &resp);
-		return;
-	}
-	argv[n++] = "create";
-	argv[n++] = "--bundle";
-	argv[n++] = ct->bundle;
-	if (ct->no_pivot)
-		argv[n++] = "--no-pivot";
-	if (ct->no_new_keyring)
-		argv[n++] = "--no-new-keyring";
-	argv[n++] = "--pid-file";
-	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
-	int r = task_io_open(c, p, argv, &n);
-	if (r < 0) {
-		create_cleanup(ct);
-		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
-		return;
-	}
-	argv[n++] = ct->id;
-	argv[n] = NULL;
 	c->owner = o;
 	o->req = req;
 	o->argv = argv;
-	o->reports_pid = 1;
-	if (io_logger_wait(&p->io, logger_ready, p)) {
-		/* runc create waits for the binary:// logger, as with the Go
-		 * shim; meanwhile calls about the container wait too */
-		lc_job_begin(p, 0);
-		if (park_call(c, PARK_LOGGER, proc_ref(p), create_after_logger) < 0) {
-			lc_job_end(p);
-			create_cleanup(ct);
-		}
-		return;
-	}
-	create_spawn(c, proc_ref(p));
+	o->argc = n;
+	o->arg = 0; /* the next rootfs mount */
+	create_mounts(o, p);
 }

@@ -39,6 +39,7 @@ struct op {
 	int reports_pid;
 	op_done_fn done;
 	const char **argv; /* kept for a job spawned later (Create after its logger) */
+	size_t argc;	   /* what argv holds so far */
 	void *req;	   /* the decoded request, for its completion */
 };
 

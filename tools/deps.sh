@@ -10,7 +10,9 @@ pkgs=(
 	# runtime under test and its peers
 	containerd runc crun criu busybox-static
 	# tests and tools
-	file procps iproute2 util-linux psmisc shellcheck
+	file procps iproute2 util-linux psmisc shellcheck strace
+	# rootfs mounts of other snapshotters: fuse-overlayfs, erofs images
+	fuse3 fuse-overlayfs erofs-utils e2fsprogs
 	# fuzzing and benchmarks
 	clang gnuplot-nox umoci skopeo
 )

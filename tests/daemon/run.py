@@ -593,7 +593,161 @@ def t_info_options(s):
           "options: %r" % got)
 
 
-TESTS = [t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+def mount_field(mtype, source, options, target=""):
+    m = field(1, mtype) + field(2, source)
+    if target:
+        m += field(3, target)
+    for o in options:
+        m += field(4, o)
+    return field(3, m)
+
+
+def mounted_at(path):
+    """The filesystem type mounted at path (the topmost), or None."""
+    fstype = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            a, b = line.split(" - ", 1)
+            if a.split()[4] == path:
+                fstype = b.split()[0]
+    return fstype
+
+
+def t_fuse_mount(s):
+    """A fuse3.fuse-overlayfs rootfs is mounted by the mount.fuse3 helper,
+    which runs as a job: a slow helper keeps no other call waiting, the
+    container's own calls wait for its Create.  Delete unmounts it; a
+    helper that fails fails the Create with its output."""
+    import shutil
+    if not shutil.which("mount.fuse3") or not shutil.which("fuse-overlayfs"):
+        print("# skip: no mount.fuse3 / fuse-overlayfs (make deps)")
+        return
+    s.create("other")
+    lower, upper, work = (os.path.join(s.dir, d) for d in ("lower", "upper", "work"))
+    for d in (lower, upper, work):
+        os.makedirs(d)
+    open(os.path.join(lower, "from-lower"), "w").close()
+    # a helper that takes its time (a slow FUSE daemon start)
+    helper = os.path.join(s.bin, "mount.fuse3")
+    with open(helper, "w") as f:
+        f.write("#!/bin/sh\necho \"$@\" >>%s/helper.args\nsleep 0.7\n"
+                "exec /usr/sbin/mount.fuse3 \"$@\"\n" % s.dir)
+    os.chmod(helper, 0o755)
+    b = s.bundle("fu1")
+    opts = ["lowerdir=" + lower, "upperdir=" + upper, "workdir=" + work]
+    st = s.c.send("Create", field(1, "fu1") + field(2, b) +
+                  mount_field("fuse3.fuse-overlayfs", "overlay", opts))
+    other = Client(s.sock)
+    # answered while the helper runs: the loop does not wait for it
+    code, _, _, _, _ = s.state("other", client=other)
+    check(code == 0, "state of another container: %d" % code)
+    check(st not in s.c.got, "Create answered before the helper ran")
+    code, msg, _ = s.c.wait(st)
+    check(code == 0, "create: %d %s" % (code, msg))
+    rootfs = os.path.join(b, "rootfs")
+    check(mounted_at(rootfs) == "fuse.fuse-overlayfs", "mounted: %r" % mounted_at(rootfs))
+    check(os.path.exists(os.path.join(rootfs, "from-lower")), "lower layer not seen")
+    args = open(os.path.join(s.dir, "helper.args")).read().split()
+    check(args[:2] == ["overlay", rootfs] and args[-2:] == ["-t", "fuse-overlayfs"] and
+          "-o" in args, "helper argv: %r" % args)
+    check(s.state("fu1")[0] == 0, "state of the new container")
+    check(s.kill("fu1")[0] == 0, "kill")
+    check(s.wait_until(lambda: s.state("fu1")[2] == STOPPED), "not stopped")
+    check(s.delete("fu1")[0] == 0, "delete")
+    check(mounted_at(rootfs) is None, "still mounted after delete")
+    # the helper fails: its words reach the caller, nothing stays mounted
+    b2 = s.bundle("fu2")
+    code, msg, _ = s.c.call("Create", field(1, "fu2") + field(2, b2) + mount_field(
+        "fuse3.fuse-overlayfs", "overlay", ["lowerdir=" + s.dir + "/missing",
+                                            "upperdir=" + upper, "workdir=" + work]))
+    check(code != 0 and "mount helper" in msg, "failed helper: %d %s" % (code, msg))
+    check(mounted_at(os.path.join(b2, "rootfs")) is None, "a failed create left a mount")
+    check(s.state("fu2")[0] == 5, "the failed container was not removed")
+    other.close()
+
+
+def loops_of(path):
+    out = []
+    for d in os.listdir("/sys/block"):
+        try:
+            with open("/sys/block/%s/loop/backing_file" % d) as f:
+                if f.read().strip() == path:
+                    out.append(d)
+        except OSError:
+            pass
+    return out
+
+
+def t_loop_mount(s):
+    """The `loop` option: an ext4 image is attached to a free loop device
+    (read-only here) and mounted; Delete unmounts it and the device goes."""
+    import subprocess
+    img = os.path.join(s.dir, "img.ext4")
+    content = os.path.join(s.dir, "content")
+    os.makedirs(os.path.join(content, "etc"))
+    open(os.path.join(content, "etc", "os-release"), "w").write("ID=loop\n")
+    r = subprocess.run(["mkfs.ext4", "-q", "-F", "-d", content, img, "8M"],
+                       capture_output=True)
+    check(r.returncode == 0, "mkfs.ext4: %s" % r.stderr[:200])
+    b = s.bundle("lo1")
+    code, msg, _ = s.c.call("Create", field(1, "lo1") + field(2, b) +
+                            mount_field("ext4", img, ["loop", "ro"]))
+    check(code == 0, "create: %d %s" % (code, msg))
+    rootfs = os.path.join(b, "rootfs")
+    check(mounted_at(rootfs) == "ext4", "mounted: %r" % mounted_at(rootfs))
+    check(open(os.path.join(rootfs, "etc", "os-release")).read() == "ID=loop\n", "content")
+    devs = loops_of(img)
+    check(len(devs) == 1, "loop devices: %r" % devs)
+    check(open("/sys/block/%s/ro" % devs[0]).read().strip() == "1", "device not read-only")
+    check(s.kill("lo1")[0] == 0 and s.wait_until(lambda: s.state("lo1")[2] == STOPPED),
+          "stop")
+    check(s.delete("lo1")[0] == 0, "delete")
+    check(mounted_at(rootfs) is None, "still mounted")
+    check(s.wait_until(lambda: not loops_of(img), 5), "loop device left: %r" % loops_of(img))
+    # an image that is not there: a clear error, no device taken
+    code, msg, _ = s.c.call("Create", field(1, "lo2") + field(2, s.bundle("lo2")) +
+                            mount_field("ext4", img + ".missing", ["loop"]))
+    check(code != 0 and "No such file" in msg, "missing image: %d %s" % (code, msg))
+
+
+def t_idmap_mount(s):
+    """uidmap=/gidmap= (user-namespaced pods): the overlay's lower layers
+    are idmapped, so root's files show as the mapped root; a bind is
+    idmapped as it is; maps that do not parse are refused."""
+    layers = os.path.join(s.dir, "snapshots")
+    l1, l2 = os.path.join(layers, "1", "fs"), os.path.join(layers, "2", "fs")
+    upper, work = os.path.join(s.dir, "up"), os.path.join(s.dir, "wk")
+    for d in (l1, l2, upper, work):
+        os.makedirs(d)
+    open(os.path.join(l1, "bottom"), "w").close()
+    open(os.path.join(l2, "top"), "w").close()
+    os.chown(upper, 100000, 100000)
+    maps = ["uidmap=0:100000:65536", "gidmap=0:100000:65536"]
+    b = s.bundle("id1")
+    code, msg, _ = s.c.call("Create", field(1, "id1") + field(2, b) + mount_field(
+        "overlay", "overlay", ["lowerdir=%s:%s" % (l2, l1), "upperdir=" + upper,
+                               "workdir=" + work] + maps))
+    check(code == 0, "create: %d %s" % (code, msg))
+    rootfs = os.path.join(b, "rootfs")
+    st = os.stat(os.path.join(rootfs, "bottom"))
+    check(st.st_uid == 100000 and st.st_gid == 100000, "owner %d:%d" % (st.st_uid, st.st_gid))
+    check(os.path.exists(os.path.join(rootfs, "top")), "top layer")
+    check(os.stat(os.path.join(l1, "bottom")).st_uid == 0, "the layer itself changed")
+    check(not [d for d in os.listdir(os.path.dirname(b)) + os.listdir(b) if "idmapped" in d],
+          "temporary idmapped mount left")
+    check(s.kill("id1")[0] == 0 and s.wait_until(lambda: s.state("id1")[2] == STOPPED), "stop")
+    check(s.delete("id1")[0] == 0 and mounted_at(rootfs) is None, "delete")
+    b2 = s.bundle("id2")
+    code, msg, _ = s.c.call("Create", field(1, "id2") + field(2, b2) + mount_field(
+        "bind", l1, ["rbind"] + maps))
+    check(code == 0, "bind create: %d %s" % (code, msg))
+    check(os.stat(os.path.join(b2, "rootfs", "bottom")).st_uid == 100000, "bind not idmapped")
+    code, msg, _ = s.c.call("Create", field(1, "id3") + field(2, s.bundle("id3")) + mount_field(
+        "bind", l1, ["rbind", "uidmap=0:100000", "gidmap=0:100000:65536"]))
+    check(code != 0 and "Invalid argument" in msg, "bad map: %d %s" % (code, msg))
+
+
+TESTS = [t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,

@@ -722,6 +722,75 @@ static void test_v1_fake(void)
 	cgroup_set_roots(NULL, NULL, -1);
 }
 
+static int file_is(const char *dir, const char *name, const char *want)
+{
+	char path[1024], buf[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strcmp(buf, want) == 0;
+}
+
+static void test_join_fake(void)
+{
+	char cg[512], proc[512], d[700], mi[4096], err[256];
+	begin("ShimCgroup: v1 hierarchies from mountinfo, v2 created when missing");
+	snprintf(cg, sizeof(cg), "%s/join", tmp);
+	snprintf(proc, sizeof(proc), "%s/joinproc/self", tmp);
+	mkdirs(proc);
+	snprintf(mi, sizeof(mi),
+		 "22 1 0:20 / /sys rw - sysfs sysfs rw\n"
+		 "30 22 0:26 / %s/pids rw,nosuid - cgroup cgroup rw,pids\n"
+		 "31 22 0:27 / %s/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup rw,cpu\n"
+		 "32 22 0:28 / %s/memory rw,nosuid - cgroup cgroup rw,memory\n"
+		 "33 22 0:29 / %s/unified rw - cgroup2 cgroup2 rw\n",
+		 cg, cg, cg, cg);
+	writef(proc, "mountinfo", mi);
+	snprintf(proc, sizeof(proc), "%s/joinproc", tmp);
+	/* in pids and cpu,cpuacct, not in memory; the cgroup2 mount is no v1 one */
+	snprintf(d, sizeof(d), "%s/pids/shim/a", cg);
+	mkdirs(d);
+	writef(d, "cgroup.procs", "");
+	snprintf(d, sizeof(d), "%s/cpu,cpuacct/shim/a", cg);
+	mkdirs(d);
+	writef(d, "cgroup.procs", "");
+	snprintf(d, sizeof(d), "%s/memory", cg);
+	mkdirs(d);
+	snprintf(d, sizeof(d), "%s/unified/shim/a", cg);
+	mkdirs(d);
+	writef(d, "cgroup.procs", "");
+	cgroup_set_roots(cg, proc, 0);
+	CHECK(cgroup_join("/shim/a", 4242, err, sizeof(err)) == 0);
+	snprintf(d, sizeof(d), "%s/pids/shim/a", cg);
+	CHECK(file_is(d, "cgroup.procs", "4242"));
+	snprintf(d, sizeof(d), "%s/cpu,cpuacct/shim/a", cg);
+	CHECK(file_is(d, "cgroup.procs", "4242"));
+	snprintf(d, sizeof(d), "%s/unified/shim/a", cg);
+	CHECK(file_is(d, "cgroup.procs", ""));
+	CHECK(cgroup_join("/nowhere", 1, err, sizeof(err)) == -ENOENT);
+	CHECK(strstr(err, "not in any cgroup hierarchy") != NULL);
+	CHECK(cgroup_join("/shim/../..", 1, err, sizeof(err)) == -EINVAL);
+
+	/* v2: the missing cgroup is made; a failed write is an error */
+	snprintf(cg, sizeof(cg), "%s/join2", tmp);
+	mkdirs(cg);
+	cgroup_set_roots(cg, proc, 1);
+	CHECK(cgroup_join("pods/shim", 77, err, sizeof(err)) == -ENOENT);
+	CHECK(strstr(err, "failed to join cgroup /pods/shim") != NULL);
+	snprintf(d, sizeof(d), "%s/pods/shim", cg);
+	struct stat st;
+	CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode));
+	writef(d, "cgroup.procs", "");
+	CHECK(cgroup_join("pods/shim", 77, err, sizeof(err)) == 0);
+	CHECK(file_is(d, "cgroup.procs", "77"));
+	cgroup_set_roots(NULL, NULL, -1);
+	end();
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -734,6 +803,7 @@ int main(void)
 	}
 	test_v1_fake();
 	test_v2_fake();
+	test_join_fake();
 	if (is_v1_host()) {
 		test_v1_stats();
 		test_v1_oom();
