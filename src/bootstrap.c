@@ -34,6 +34,7 @@
 #include "containerd_task_v2.pb.h"
 #include "json.h"
 #include "mount.h"
+#include "options.h"
 #include "pbcb.h"
 #include "runc.h"
 #include "sha256.h"
@@ -155,20 +156,20 @@ struct start_opts {
 static void parse_options_any(struct arena *a, const google_protobuf_Any *any,
 			      struct start_opts *so)
 {
-	if (strcmp(any->type_url, "containerd.runc.v1.Options") != 0 || !any->value.len)
+	containerd_runc_v1_Options *o;
+	const char *why = NULL;
+	/* bad options are Create's to report, as with the Go shim */
+	if (options_decode(a, any, &o, &why) < 0 || !o)
 		return;
-	containerd_runc_v1_Options *o = arena_alloc(a, sizeof(*o));
-	if (o && pb_decode_arena(a, any->value.ptr, any->value.len,
-				 containerd_runc_v1_Options_fields, o) == 0) {
-		PB_SETSTR(so->shim_cgroup, o->shim_cgroup);
-		PB_SETSTR(so->binary_name, o->binary_name);
-		/* kept (the input buffer goes) for -info to report */
-		uint8_t *copy = arena_alloc(a, any->value.len);
-		if (copy) {
-			memcpy(copy, any->value.ptr, any->value.len);
-			so->options = copy;
-			so->options_len = any->value.len;
-		}
+	PB_SETSTR(so->shim_cgroup, o->shim_cgroup);
+	PB_SETSTR(so->binary_name, o->binary_name);
+	/* kept, encoded as runc's (the input buffer goes), for -info */
+	size_t cap = sizeof(*o) + 64;
+	uint8_t *buf = arena_alloc(a, cap);
+	pb_ostream_t os = buf ? pb_ostream_from_buffer(buf, cap) : (pb_ostream_t){ 0 };
+	if (buf && pb_encode(&os, containerd_runc_v1_Options_fields, o)) {
+		so->options = buf;
+		so->options_len = os.bytes_written;
 	}
 }
 

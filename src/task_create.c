@@ -16,12 +16,11 @@
 #include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
-#include "runtimeoptions_v1.pb.h"
-#include "toml.h"
 #include "events.h"
 #include "json.h"
 #include "log.h"
 #include "mount.h"
+#include "options.h"
 #include "pbcb.h"
 #include "task.h"
 #include "task_impl.h"
@@ -103,103 +102,13 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 	task_create_ended(ref);
 }
 
-/* Copy a TOML string into a fixed options field, refusing truncation. */
-#define TOML_SET(dst, kv)                                                                \
-	(strlen((kv)->str) < sizeof(dst) ? (PB_SETSTR(dst, (kv)->str), 0) : -1)
-
-/*
- * CRI's options for runtime types other than io.containerd.runc.v2: the
- * handler's options table as TOML.  The keys runc's Options has are taken
- * (as containerd would name them in the table); anything else is an error
- * that names the key, never silently dropped.
- */
-static int options_from_toml(struct call *c, const struct pbbytes *body,
-			     containerd_runc_v1_Options *opt, const char **why)
-{
-	struct toml t = { (const char *)body->ptr, body->len, 0, 1 };
-	struct toml_kv kv;
-	char *buf = arena_alloc(c->arena, 4096);
-	int r;
-	if (!buf)
-		return -ENOMEM;
-	while ((r = toml_next(&t, &kv, buf, 4096)) > 0) {
-		int bad = 0;
-		const int s = kv.type == TOML_STRING, b = kv.type == TOML_BOOL,
-			  n = kv.type == TOML_INT;
-		if (!strcmp(kv.key, "BinaryName") && s)
-			bad = TOML_SET(opt->binary_name, &kv);
-		else if (!strcmp(kv.key, "Root") && s)
-			bad = TOML_SET(opt->root, &kv);
-		else if (!strcmp(kv.key, "ShimCgroup") && s)
-			bad = TOML_SET(opt->shim_cgroup, &kv);
-		else if (!strcmp(kv.key, "CriuPath") && s)
-			bad = TOML_SET(opt->criu_path, &kv);
-		else if (!strcmp(kv.key, "CriuImagePath") && s)
-			bad = TOML_SET(opt->criu_image_path, &kv);
-		else if (!strcmp(kv.key, "CriuWorkPath") && s)
-			bad = TOML_SET(opt->criu_work_path, &kv);
-		else if (!strcmp(kv.key, "SystemdCgroup") && b)
-			opt->systemd_cgroup = kv.num;
-		else if (!strcmp(kv.key, "NoPivotRoot") && b)
-			opt->no_pivot_root = kv.num;
-		else if (!strcmp(kv.key, "NoNewKeyring") && b)
-			opt->no_new_keyring = kv.num;
-		else if (!strcmp(kv.key, "IoUid") && n && kv.num >= 0 &&
-			 kv.num <= UINT32_MAX)
-			opt->io_uid = (uint32_t)kv.num;
-		else if (!strcmp(kv.key, "IoGid") && n && kv.num >= 0 &&
-			 kv.num <= UINT32_MAX)
-			opt->io_gid = (uint32_t)kv.num;
-		else
-			bad = 1;
-		if (bad) {
-			*why = arena_printf(c->arena,
-					    "runtime options: %s is not a runc option "
-					    "of that type",
-					    kv.key);
-			return -EINVAL;
-		}
-	}
-	if (r < 0)
-		*why = arena_printf(c->arena,
-				    "runtime options: line %u is not a TOML key = value "
-				    "this shim reads",
-				    t.line);
-	return r;
-}
-
 static int apply_options(struct call *c, struct container *ct,
 			 const google_protobuf_Any *any, const char **why)
 {
 	containerd_runc_v1_Options *opt = NULL;
-	const char *url = any->type_url;
-	const char *dot = strrchr(url, '/');
-	if (dot)
-		url = dot + 1;
-	if (strcmp(url, "containerd.runc.v1.Options") == 0) {
-		if (any->value.len) {
-			opt = arena_alloc(c->arena, sizeof(*opt));
-			if (!opt ||
-			    pb_decode_arena(c->arena, any->value.ptr, any->value.len,
-					    containerd_runc_v1_Options_fields, opt) < 0)
-				return -EINVAL;
-		}
-	} else if (strcmp(url, "runtimeoptions.v1.Options") == 0) {
-		runtimeoptions_v1_Options *ro = arena_alloc(c->arena, sizeof(*ro));
-		opt = arena_alloc(c->arena, sizeof(*opt));
-		if (!ro || !opt ||
-		    pb_decode_arena(c->arena, any->value.ptr, any->value.len,
-				    runtimeoptions_v1_Options_fields, ro) < 0)
-			return -EINVAL;
-		int r = options_from_toml(c, &ro->config_body, opt, why);
-		if (r < 0)
-			return r;
-	} else if (any->value.len || any->type_url[0]) {
-		*why = arena_printf(c->arena,
-				    "runtime options of type %.200s: not runc's",
-				    any->type_url);
-		return -EPROTONOSUPPORT;
-	}
+	int r = options_decode(c->arena, any, &opt, why);
+	if (r < 0)
+		return r;
 	const char *root = opt && opt->root[0] ? opt->root : RUNC_DEFAULT_ROOT;
 	char *rr = arena_printf(c->arena, "%s/%s", root, shim_namespace);
 	if (!rr || !(ct->rc.root = ct_str(ct, rr)))

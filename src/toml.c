@@ -86,7 +86,8 @@ static int read_string(struct toml *t, char *buf, size_t cap)
 				return -EINVAL;
 			char e = t->s[t->off++];
 			const char *map = "b\bt\tn\nf\fr\r\"\"\\\\";
-			const char *m = strchr(map, e);
+			/* strchr finds the terminator for a NUL byte: not an escape */
+			const char *m = e ? strchr(map, e) : NULL;
 			if (m && (m - map) % 2 == 0) {
 				c = m[1];
 			} else if (e == 'u' || e == 'U') {

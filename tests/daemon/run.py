@@ -574,6 +574,20 @@ def t_cri_toml_options(s):
     anyv = field(1, "containerd.runc.v1.Options")
     code, msg, _ = s.c.call("Create", field(1, "to4") + field(2, s.bundle("to4")) + field(10, anyv))
     check(code == 0, "runc options, all defaults: %d %s" % (code, msg))
+    # the table in a file (ctr's --runtime-config-path): read from there
+    cfg = os.path.join(s.dir, "runtime.toml")
+    with open(cfg, "w") as f:
+        f.write('NoNewKeyring = true\nBinaryName = "%s"\n' % wrapper)
+    anyv = field(1, "runtimeoptions.v1.Options") + field(2, field(2, cfg))
+    code, msg, _ = s.c.call("Create", field(1, "to5") + field(2, s.bundle("to5")) + field(10, anyv))
+    check(code == 0, "options file: %d %s" % (code, msg))
+    create = [c for c in s.calls() if " create " in c and c.endswith(" to5")]
+    check(create and "--no-new-keyring" in create[0], "runc create argv: %r" % create)
+    check(open(os.path.join(s.dir, "b", "to5", "runtime")).read() == wrapper,
+          "BinaryName of the file not used")
+    anyv = field(1, "runtimeoptions.v1.Options") + field(2, field(2, cfg + ".missing"))
+    code, msg, _ = s.c.call("Create", field(1, "to6") + field(2, s.bundle("to6")) + field(10, anyv))
+    check(code == 3 and "No such file" in msg, "missing options file: %d %s" % (code, msg))
 
 
 def t_info_options(s):

@@ -6,6 +6,7 @@
  *   make fuzz            # FUZZ_SECONDS=60 by default
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arena.h"
@@ -15,6 +16,7 @@
 #include "json.h"
 #include "pbcb.h"
 #include "runtimeoptions_v1.pb.h"
+#include "options.h"
 #include "toml.h"
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
@@ -97,6 +99,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char tb[256];
 	for (int i = 0; i < 64 && toml_next(&t, &kv, tb, sizeof(tb)) > 0; i++)
 		;
+	/* and as the payload of each options type Create takes */
+	static const char *const urls[] = { "containerd.runc.v1.Options",
+					     "runtimeoptions.v1.Options", "other" };
+	for (size_t i = 0; i < 3; i++) {
+		google_protobuf_Any any;
+		memset(&any, 0, sizeof(any));
+		snprintf(any.type_url, sizeof(any.type_url), "%s", urls[i]);
+		any.value.ptr = data;
+		any.value.len = size;
+		containerd_runc_v1_Options *opt;
+		const char *why;
+		options_decode(a, &any, &opt, &why);
+	}
 	arena_free(a);
 	if (arena_in_use() != 0)
 		__builtin_trap(); /* an arena leaked */

@@ -1178,6 +1178,10 @@ static void test_toml(void)
 		struct toml b = { bad[i], strlen(bad[i]), 0, 1 };
 		CHECK(toml_next(&b, &kv, buf, sizeof(buf)) == -EINVAL);
 	}
+	/* a backslash before a NUL byte (found by the fuzzer) */
+	static const char nul[] = "a = \"\\\0\"\n";
+	struct toml z = { nul, sizeof(nul) - 1, 0, 1 };
+	CHECK(toml_next(&z, &kv, buf, sizeof(buf)) == -EINVAL);
 	char tiny[4];
 	struct toml l = { "a = \"long\"", 10, 0, 1 };
 	CHECK(toml_next(&l, &kv, tiny, sizeof(tiny)) < 0);
