@@ -15,6 +15,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int io_console_prepare(struct pio *io, char *path, size_t cap)
 {
 	const char *tmp = getenv("XDG_RUNTIME_DIR");
@@ -66,6 +68,24 @@ static int console_receive(int lfd)
 	return fd;
 }
 
+/*
+ * The client's stdin has ended (closed, and CloseIO asked for): the Go
+ * shim then closes the console, which hangs the terminal up, so the
+ * shell reading it sees EOF (and its session SIGHUP) and exits.  Here the
+ * terminal side is hung up (vhangup through the master's peer) and the
+ * master stays open, so what the process wrote before still drains.
+ */
+static void console_stdin_ended(struct pio *io)
+{
+	if (io->console < 0)
+		return;
+	int slave = ioctl(io->console, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0 || ioctl(slave, TIOCVHANGUP) < 0)
+		log_warn("terminal stdin ended, hangup failed: %s", strerror(errno));
+	if (slave >= 0)
+		close(slave);
+}
+
 int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 {
 	int master = io->console_sock >= 0 ? console_receive(io->console_sock) : -EBADF;
@@ -80,6 +100,7 @@ int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 		int w = in >= 0 ? fcntl(master, F_DUPFD_CLOEXEC, 3) : -1;
 		if ((r = io_copy(io, 0, in, w, -errno)) < 0)
 			return r;
+		io->on_stdin_end = console_stdin_ended;
 	}
 	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
 		/* the pty's output goes into the logger's stdout pipe */

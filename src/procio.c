@@ -48,6 +48,8 @@ static void copy_ended(void *ctx, int slot)
 {
 	struct pio *io = ctx;
 	io->cp[slot] = NULL;
+	if (slot == 0 && io->on_stdin_end)
+		io->on_stdin_end(io);
 	if (io->on_drained && !io_busy(io))
 		io->on_drained(io->ctx);
 }
@@ -410,6 +412,7 @@ void io_console_sock_close(struct pio *io)
 void io_close(struct pio *io)
 {
 	io->on_drained = NULL;
+	io->on_stdin_end = NULL;
 	io_console_sock_close(io);
 	io_child_close(io);
 	io_close_stdin(io);

@@ -50,6 +50,7 @@ struct pio {
 	void *ctx;
 	void (*on_ready)(void *ctx); /* the logger signalled it is ready */
 	void *ready_ctx;
+	void (*on_stdin_end)(struct pio *io); /* the stdin copy ended (console.c) */
 };
 
 int io_open(struct pio *io, const struct io_cfg *cfg);

@@ -143,13 +143,14 @@ def s_(v):
 
 
 class Shim:
-    def __init__(self, env=None, wrap=()):
+    def __init__(self, env=None, wrap=(), real_runc=False):
         self.dir = tempfile.mkdtemp(prefix="shimd.")
         self.knobs = os.path.join(self.dir, "knobs")
         self.bin = os.path.join(self.dir, "bin")
         os.makedirs(self.knobs)
         os.makedirs(self.bin)
-        os.symlink(os.path.join(HERE, "fakerunc"), os.path.join(self.bin, "runc"))
+        if not real_runc:  # else the system's runc, found on PATH
+            os.symlink(os.path.join(HERE, "fakerunc"), os.path.join(self.bin, "runc"))
         self.sock = os.path.join(self.dir, "shim.sock")
         self.events = Events(os.path.join(self.dir, "events.sock"))
         open(os.path.join(self.dir, "log"), "w").close()

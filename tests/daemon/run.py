@@ -761,7 +761,81 @@ def t_idmap_mount(s):
     check(code != 0 and "Invalid argument" in msg, "bad map: %d %s" % (code, msg))
 
 
-TESTS = [t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+# VERBOSE_STRACE=FILE: run the real-runc shim under strace -f -o FILE
+SHIM_WRAP = {"wrap": ("strace", "-f", "-tt", "-o", os.environ["VERBOSE_STRACE"])} \
+    if os.environ.get("VERBOSE_STRACE") else {}
+
+
+def busybox_bundle(s, cid, args, terminal=False):
+    """A real bundle for the real runc: busybox-static as the rootfs."""
+    import json
+    import shutil
+    import subprocess
+    b = os.path.join(s.dir, "b", cid)
+    os.makedirs(os.path.join(b, "rootfs", "bin"))
+    shutil.copy("/bin/busybox", os.path.join(b, "rootfs", "bin", "busybox"))
+    os.symlink("busybox", os.path.join(b, "rootfs", "bin", "sh"))
+    subprocess.run(["runc", "spec", "--bundle", b], check=True)
+    with open(os.path.join(b, "config.json")) as f:
+        spec = json.load(f)
+    spec["process"]["args"] = list(args)
+    spec["process"]["terminal"] = terminal
+    spec["process"]["env"] = ["PATH=/bin", "PS1=$ "]
+    spec["root"]["readonly"] = False
+    with open(os.path.join(b, "config.json"), "w") as f:
+        json.dump(spec, f)
+    return b
+
+
+def t_tty_stdin_eof(s):
+    """A terminal's stdin that ends (the client closes it and CloseIO
+    asks, as CRI's stdinOnce does) hangs the terminal up, as the Go shim's
+    closing of the console does: the shell sees EOF and exits, and what it
+    wrote before still reaches stdout.  Real runc, real pty."""
+    import shutil
+    if not shutil.which("runc") or not os.path.exists("/bin/busybox"):
+        print("# skip: needs runc and busybox-static")
+        return
+    import subprocess
+    real = Shim(real_runc=True, **SHIM_WRAP)
+    cid = "tty-%d" % os.getpid()
+    try:
+        b = busybox_bundle(real, cid, ["sh"], terminal=True)
+        fin, fout = os.path.join(real.dir, "in"), os.path.join(real.dir, "out")
+        os.mkfifo(fin)
+        os.mkfifo(fout)
+        rd = os.open(fout, os.O_RDONLY | os.O_NONBLOCK)
+        pl = field(1, cid) + field(2, b) + field(4, 1) + field(5, fin) + field(6, fout)
+        code, msg, _ = real.c.call("Create", pl)
+        check(code == 0, "create: %d %s" % (code, msg))
+        check(real.start(cid)[0] == 0, "start")
+        wr = os.open(fin, os.O_WRONLY)
+        os.write(wr, b"echo tty-$((40+2))\n")
+        out = b""
+        end = time.time() + 20
+        while b"tty-42" not in out and time.time() < end:
+            try:
+                out += os.read(rd, 4096)
+            except BlockingIOError:
+                time.sleep(0.05)
+        check(b"tty-42" in out, "the shell did not answer: %r" % out)
+        os.close(wr)
+        ws = real.c.send("Wait", field(1, cid))
+        check(real.c.call("CloseIO", field(1, cid) + field(3, 1))[0] == 0, "CloseIO")
+        code, msg, body = real.c.wait(ws)
+        check(code == 0, "wait: %d %s (the shell did not see its stdin end)" % (code, msg))
+        status = body.get(1, [0])[0]
+        print("# shell exit status after stdin EOF: %d" % status)
+        check(real.delete(cid)[0] == 0, "delete")
+        os.close(rd)
+    finally:
+        real.close()
+        # a container runc still holds (a failed run) goes with its shim
+        subprocess.run(["runc", "--root", "/run/containerd/runc/test", "delete", "-f", cid],
+                       capture_output=True)
+
+
+TESTS = [t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
