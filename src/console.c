@@ -102,7 +102,7 @@ int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 			return r;
 		io->on_stdin_end = console_stdin_ended;
 	}
-	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
+	if (io_logger_scheme(cfg->out)) {
 		/* the pty's output goes into the logger's stdout pipe */
 		if ((r = io_logger_start(io, cfg)) < 0)
 			return r;

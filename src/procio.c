@@ -146,10 +146,23 @@ static void url_decode(const char *s, size_t n, char *out, int query)
 
 #define LOGGER_MAX_ARGS 32
 
+int io_logger_scheme(const char *uri)
+{
+	if (!uri)
+		return 0;
+	if (!strncmp(uri, "binary://", 9))
+		return 9;
+	if (!strncmp(uri, "binary-v2://", 12))
+		return 12;
+	return 0;
+}
+
 /* binary://PATH?k=v&k2 : run PATH k v k2 with the output pipes. */
 int io_logger_start(struct pio *io, const struct io_cfg *cfg)
 {
-	const char *uri = cfg->out + 9;
+	int skip = io_logger_scheme(cfg->out);
+	const char *uri = cfg->out + skip;
+	io->logger_strict = skip == 12;
 	size_t len = strlen(uri);
 	char buf[len + 1];
 	const char *q = strchr(uri, '?');
@@ -241,7 +254,7 @@ int io_open(struct pio *io, const struct io_cfg *cfg)
 {
 	const char *paths[3] = { cfg->in, cfg->out, cfg->err };
 	int r = 0;
-	if (cfg->out && strncmp(cfg->out, "binary://", 9) == 0) {
+	if (io_logger_scheme(cfg->out)) {
 		if ((r = io_logger_start(io, cfg)) < 0)
 			return r;
 		paths[1] = paths[2] = NULL; /* the logger has them */
@@ -359,7 +372,11 @@ static void on_logger_ready(int fd, uint32_t ev, void *data)
 	ssize_t n = read(fd, b, sizeof(b));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	/* a byte, or EOF (fd 5 closed, or the logger gone): ready */
+	/* a byte, or EOF (fd 5 closed, or the logger gone): ready; but a
+	 * binary-v2:// logger must write the byte (containerd 2.2+), so EOF
+	 * alone means it failed */
+	if (n <= 0 && io->logger_strict)
+		io->logger_failed = 1;
 	loop_del(fd);
 	close(fd);
 	io->logger_ready = -1;

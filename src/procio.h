@@ -19,8 +19,9 @@
  *
  * A binary:// stdout starts the logger program with the container's stdout
  * and stderr pipes as fds 3 and 4 and a ready pipe as fd 5, as the Go shim
- * does; the loop does not wait for it to be ready (the pipes hold what the
- * container writes meanwhile).
+ * does; Create waits (io_logger_wait, through the loop) until it writes a
+ * byte there or closes it.  binary-v2:// (containerd 2.2+) is the same but
+ * for readiness: the byte is required, and EOF alone is a failed logger.
  *
  * binary:// loggers get /dev/null as fds 0-2 and nothing else but 3-5.
  */
@@ -43,7 +44,9 @@ struct pio {
 	int console_sock; /* listening --console-socket while runc runs */
 	pid_t logger;	  /* binary:// logger process, or 0 */
 	int logger_ready; /* our end of its ready pipe, or -1 */
-	char console_dir[64];
+	char console_dir[62];
+	unsigned char logger_strict; /* binary-v2://: ready needs a byte */
+	unsigned char logger_failed; /* it ended without signalling ready */
 	int stdin_hold; /* our writer on the stdin FIFO */
 	struct copy *cp[3];
 	void (*on_drained)(void *ctx); /* all output copied (EOF) */
@@ -77,6 +80,9 @@ int io_copy(struct pio *io, int slot, int src, int dst, int err);
 int io_open_stdin(struct pio *io, const char *uri);
 int io_open_output(const char *uri);
 int io_logger_start(struct pio *io, const struct io_cfg *cfg);
+/* The length of a logger URI's scheme ("binary://", "binary-v2://"), or
+ * 0 for another kind of stdout. */
+int io_logger_scheme(const char *uri);
 void io_console_sock_close(struct pio *io);
 
 #endif

@@ -179,6 +179,13 @@ static void create_after_logger(struct call *c, struct ref r)
 	struct proc *p = proc_get(r);
 	if (p)
 		lc_job_end(p);
+	if (p && p->io.logger_failed) {
+		ttrpc_reply_error(c, ST_UNKNOWN,
+				  "logging binary did not call ready (it may have crashed "
+				  "or exited prematurely)");
+		create_failed(p->ct);
+		return;
+	}
 	create_spawn(c, r);
 }
 

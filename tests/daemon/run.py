@@ -504,7 +504,7 @@ def logger_script(s, name, body):
 def t_logger_ready(s):
     """Create waits for a binary:// logger to close fd 5 (calls about the
     container wait with it); a logger that cannot start fails Create."""
-    slow = logger_script(s, "slow.sh", "sleep 1.2\nexec 5>&-\nexec cat <&3 >/dev/null\n")
+    slow = logger_script(s, "slow.sh", "sleep 0.6; sleep 0.6\nexec 5>&-\nexec cat <&3 >/dev/null\n")
     t0 = time.time()
     cs = s.c.send("Create", field(1, "lg1") + field(2, s.bundle("lg1")) +
                   field(6, "binary://" + slow))
@@ -522,6 +522,24 @@ def t_logger_ready(s):
     code, msg, _ = s.create("lg2", stdout="binary://" + os.path.join(s.dir, "no-such-logger"))
     check(code != 0 and "no-such-logger" in s.log() and ("No such file" in msg or "not found" in msg),
           "missing logger: %d %s" % (code, msg))
+
+
+def t_logger_v2(s):
+    """binary-v2:// (containerd 2.2+): the logger is ready only once it
+    writes a byte to fd 5; one that closes fd 5 (or exits) without it fails
+    the Create with containerd's words, and runc create never runs.  The
+    legacy binary:// takes the bare close as ready."""
+    good = logger_script(s, "v2.sh", "printf x >&5\nexec 5>&-\nexec cat <&3 >/dev/null\n")
+    bare = logger_script(s, "bare.sh", "exec 5>&-\nexec cat <&3 >/dev/null\n")
+    code, msg, _ = s.create("v2a", stdout="binary-v2://" + good + "?-x=1")
+    check(code == 0, "binary-v2 logger that signals: %d %s" % (code, msg))
+    code, msg, _ = s.create("v2b", stdout="binary-v2://" + bare)
+    check(code != 0 and "did not call ready" in msg, "bare close under v2: %d %s" % (code, msg))
+    check(not [c for c in s.calls() if " create " in c and c.endswith(" v2b")],
+          "runc create ran for a failed logger")
+    check(s.state("v2b")[0] == 5, "the failed container was not removed")
+    code, msg, _ = s.create("v2c", stdout="binary://" + bare)
+    check(code == 0, "bare close under binary://: %d %s" % (code, msg))
 
 
 def t_logger_killed(s):
@@ -835,7 +853,7 @@ def t_tty_stdin_eof(s):
                        capture_output=True)
 
 
-TESTS = [t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+TESTS = [t_logger_v2, t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
