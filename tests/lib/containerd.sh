@@ -7,6 +7,7 @@
 #   ctr_ ARGS...            ctr --address "$CTRD_SOCK" -n "$CTRD_NS" ARGS...
 #   ctrd_stop               kill what we started, unmount, remove CTRD_DIR
 #   make_busybox_rootfs DIR build a busybox rootfs usable with `ctr run --rootfs DIR`
+#   ctr_import_busybox NAME  import that rootfs as image NAME (one layer, OCI)
 #
 # Environment (all optional):
 #   RUNTIME      runtime name         (default io.containerd.runc.v2-c)
@@ -15,6 +16,10 @@
 #   CTRD_NS      containerd namespace (default test)
 #   CTR_TIMEOUT  seconds before a ctr_ call is killed (default 60)
 #   CTRD_KEEP_LOG=1  keep containerd's log (copied to /tmp) on stop
+#   CTRD_SNAPSHOTTERS  snapshotters to keep besides native ("overlayfs",
+#                "blockfile": an ext4 scratch image, so rootfs mounts are loop
+#                mounts); containerd's root and state are made 0711 for them,
+#                as user-namespaced containers need
 #   CONTAINERD_BIN_DIR  dir with the containerd and ctr to use, put first on
 #                PATH (e.g. from tests/compat/fetch-containerd.sh); SHIM_DIR
 #                still comes first in containerd's own PATH
@@ -119,12 +124,7 @@ ctrd_start() {
 	CTRD_STATE=$CTRD_DIR/state
 	CTRD_LOG=$CTRD_DIR/containerd.log
 	mkdir -p "$CTRD_DIR/root" "$CTRD_STATE" "$CTRD_DIR/fifo"
-	cat >"$CTRD_DIR/config.toml" <<EOF
-version = $cfg_ver
-root = "$CTRD_DIR/root"
-state = "$CTRD_STATE"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+	local disabled='  "io.containerd.grpc.v1.cri",
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -132,7 +132,28 @@ disabled_plugins = [
   "io.containerd.snapshotter.v1.overlayfs",
   "io.containerd.internal.v1.tracing",
   "io.containerd.tracing.processor.v1.otlp",
-$more_disabled]
+'"$more_disabled" snap more_plugins=
+	for snap in ${CTRD_SNAPSHOTTERS:-}; do
+		disabled=$(printf '%s\n' "$disabled" | grep -v "snapshotter.v1.$snap\"")
+		disabled+=$'\n'
+	done
+	chmod 0711 "$CTRD_DIR" "$CTRD_DIR/root" "$CTRD_STATE"
+	case " ${CTRD_SNAPSHOTTERS:-} " in
+	*" blockfile "*)
+		mkfs.ext4 -q -F "$CTRD_DIR/scratch.ext4" 32M >/dev/null || return 1
+		more_plugins="  [plugins.\"io.containerd.snapshotter.v1.blockfile\"]
+    scratch_file = \"$CTRD_DIR/scratch.ext4\"
+    fs_type = \"ext4\"
+    mount_options = []
+    recreate_scratch = true"
+		;;
+	esac
+	cat >"$CTRD_DIR/config.toml" <<EOF
+version = $cfg_ver
+root = "$CTRD_DIR/root"
+state = "$CTRD_STATE"
+disabled_plugins = [
+$disabled]
 
 [grpc]
   address = "$CTRD_SOCK"
@@ -150,6 +171,7 @@ $more_disabled]
 [plugins]
   [plugins."io.containerd.gc.v1.scheduler"]
     startup_delay = "100ms"
+$more_plugins
 EOF
 	PATH="$SHIM_DIR:$PATH" "$ctrd_bin" --config "$CTRD_DIR/config.toml" \
 		>"$CTRD_LOG" 2>&1 </dev/null &
@@ -359,6 +381,49 @@ root:x:0:
 nogroup:x:65534:
 EOF
 	echo container >"$dir/etc/hostname"
+}
+
+# ctr_import_busybox NAME [ROOTFS]: the busybox rootfs (make_busybox_rootfs)
+# as a one-layer OCI image, imported into the private containerd as NAME
+# (e.g. localhost/busybox:test), for tests that need a snapshotter.
+ctr_import_busybox() {
+	local name=$1 rootfs=${2:-$CTRD_DIR/rootfs} out=$CTRD_DIR/image
+	mkdir -p "$out" || return 1
+	tar --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$out/layer.tar" . || return 1
+	python3 - "$out" "$name" <<'PY' || return 1
+import hashlib, json, os, sys, tarfile
+out, name = sys.argv[1], sys.argv[2]
+layout = os.path.join(out, "oci")
+blobs = os.path.join(layout, "blobs", "sha256")
+os.makedirs(blobs, exist_ok=True)
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(blobs, d), "wb") as f:
+        f.write(data)
+    return "sha256:" + d, len(data)
+layer, lsize = blob(open(os.path.join(out, "layer.tar"), "rb").read())
+arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "riscv64": "riscv64"}.get(os.uname().machine, os.uname().machine)
+cfg, csize = blob(json.dumps({"architecture": arch, "os": "linux",
+    "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+    "rootfs": {"type": "layers", "diff_ids": [layer]}}).encode())
+man, msize = blob(json.dumps({"schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg, "size": csize},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": lsize}]}).encode())
+with open(os.path.join(layout, "index.json"), "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": man, "size": msize,
+        "platform": {"architecture": arch, "os": "linux"},
+        "annotations": {"io.containerd.image.name": name,
+                        "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]}}]}, f)
+with open(os.path.join(layout, "oci-layout"), "w") as f:
+    json.dump({"imageLayoutVersion": "1.0.0"}, f)
+with tarfile.open(os.path.join(out, "image.tar"), "w") as t:
+    for n in ("oci-layout", "index.json", "blobs"):
+        t.add(os.path.join(layout, n), n)
+PY
+	ctr_ image import "$out/image.tar" >/dev/null || return 1
+	ctr_ image ls -q | grep -qx "$name"
 }
 
 # rss_kb PID: resident set size of PID in kB (empty if gone)
