@@ -232,7 +232,7 @@ static int idmap_lowerdirs(int ns, const char *data, char *out, size_t cap,
 		return -EINVAL;
 	const char *list = ld + 9;
 	size_t listlen = strcspn(list, ",");
-	/* the common parent: the longest common prefix, cut back to a '/' */
+	/* the longest common prefix of the lowerdirs */
 	size_t common = strcspn(list, ":,");
 	for (const char *e = list; e < list + listlen;) {
 		size_t el = strcspn(e, ":,"), k = 0;
@@ -241,11 +241,12 @@ static int idmap_lowerdirs(int ns, const char *data, char *out, size_t cap,
 		common = k;
 		e += el + (e[el] == ':');
 	}
-	if (list[common] != '/' && list[common] != ':' && list[common] != ',' &&
-	    list[common] != 0)
-		while (common > 0 && list[common - 1] != '/')
-			common--;
-	while (common > 0 && list[common - 1] == '/')
+	/* the directory holding that prefix, as path.Dir has it: what comes
+	 * before its last '/' ("/s/1/fs", "/s/2/fs" -> "/s"; "/a/b", "/a/bc"
+	 * -> "/a") */
+	while (common > 0 && list[common - 1] != '/')
+		common--;
+	if (common > 0)
 		common--;
 	if (common < 2 || list[0] != '/' || common >= PATH_MAX)
 		return -EINVAL; /* "/" itself will not be idmapped */

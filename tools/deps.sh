@@ -13,6 +13,8 @@ pkgs=(
 	file procps iproute2 util-linux psmisc shellcheck strace
 	# rootfs mounts of other snapshotters: fuse-overlayfs, erofs images
 	fuse3 fuse-overlayfs erofs-utils e2fsprogs
+	# guests of tests/vm: qemu, and depmod for the guest kernel's modules
+	qemu-system-x86 kmod
 	# fuzzing and benchmarks
 	clang gnuplot-nox umoci skopeo
 )

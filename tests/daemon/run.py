@@ -774,6 +774,9 @@ def t_idmap_mount(s):
         "bind", l1, ["rbind"] + maps))
     check(code == 0, "bind create: %d %s" % (code, msg))
     check(os.stat(os.path.join(b2, "rootfs", "bottom")).st_uid == 100000, "bind not idmapped")
+    check(s.kill("id2")[0] == 0 and s.wait_until(lambda: s.state("id2")[2] == STOPPED), "stop")
+    check(s.delete("id2")[0] == 0 and mounted_at(os.path.join(b2, "rootfs")) is None,
+          "delete of the idmapped bind")
     code, msg, _ = s.c.call("Create", field(1, "id3") + field(2, s.bundle("id3")) + mount_field(
         "bind", l1, ["rbind", "uidmap=0:100000", "gidmap=0:100000:65536"]))
     check(code != 0 and "Invalid argument" in msg, "bad map: %d %s" % (code, msg))

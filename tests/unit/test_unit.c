@@ -765,6 +765,17 @@ static void test_mount_kinds(void)
 	/* the idmapped lower tree was only a step: nothing left in base */
 	CHECK(sh("ls -a %s | grep -q idmapped", base) != 0);
 	CHECK(mount_unmount_all(target) == 0);
+	/* lowerdirs whose common prefix is not a directory: ".../fs", ".../fsx" */
+	sh("mkdir -p %s/layers/1/fsx && touch %s/layers/1/fsx/h", base, base);
+	snprintf(opt, sizeof(opt), "lowerdir=%s/layers/1/fsx:%s/layers/1/fs", base, base);
+	ov[1] = opt;
+	ol = mopts_of(a, ov);
+	CHECK(mount_apply("overlay", "overlay", &ol, target) == 0);
+	snprintf(probe, sizeof(probe), "%s/h", target);
+	CHECK(stat(probe, &st) == 0 && st.st_uid == 100000);
+	snprintf(probe, sizeof(probe), "%s/f", target);
+	CHECK(stat(probe, &st) == 0 && st.st_uid == 100000);
+	CHECK(mount_unmount_all(target) == 0);
 	end();
 
 	begin("read-only bind in a user namespace keeps its locked flags");
