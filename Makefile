@@ -3,6 +3,7 @@
 #   make deps     install the Debian packages the build and the tests need
 #   make          build build/containerd-shim-runc-v2-c (static, musl)
 #   make test     unit tests, then integration tests with a private containerd
+#   make test-vm  the integration suite in qemu guests (cgroup v2; initramfs root)
 #   make demo     run one container through a private containerd with this shim
 #   make bench    footprint and speed benchmarks (report under bench/)
 
@@ -37,7 +38,7 @@ GEN_O   := $(PROTOS:%=$(BUILD)/obj/gen/%.pb.o)
 PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/pb/pb_decode.o
 BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
-.PHONY: all deps fetch test unit integration suite demo bench bench-memory \
+.PHONY: all deps fetch test test-vm unit integration suite demo bench bench-memory \
 	bench-speed fuzz fmt clean tools
 all: $(BIN) tools
 
@@ -113,6 +114,10 @@ suite: all
 
 test: deps $(UNIT_BINS) all
 	tests/run-tests.sh
+
+# the integration suite in qemu guests: cgroup v2, and an initramfs root
+test-vm: deps all
+	tests/vm/test-vm.sh v2 initramfs
 
 demo: deps all
 	tests/demo.sh

@@ -10,6 +10,8 @@
 #                  /usr/bin for the Go shim); put first in containerd's PATH
 #   TEST_TIMEOUT   seconds per test (default 120)
 #   FORCE_STATIC_TEST=1  run the static-binary test whatever RUNTIME is
+#   CTR_RUN_FLAGS  more `ctr run` flags for every container (words), e.g.
+#                  --no-pivot on a host whose root is an initramfs
 #   -v             print each test's full log, not only on failure
 #
 # Tests are the functions named t_* in tests/integration/t_*.sh; each runs in
@@ -70,6 +72,8 @@ run_c() {
 		flags+=("$1")
 		shift
 	done
+	# shellcheck disable=SC2206 # CTR_RUN_FLAGS: words
+	flags+=(${CTR_RUN_FLAGS:-})
 	echo "+ ctr run ${flags[*]} ... $*" >&2
 	ctr_ run "${flags[@]}" --runtime "$RUNTIME" --fifo-dir "$(ctr_fifo_dir)" \
 		--env PATH=/bin --rootfs "$ROOTFS" "$@"

@@ -179,9 +179,14 @@ s["linux"]["namespaces"] = [n for n in s["linux"]["namespaces"] if n["type"] != 
 s["root"] = {"path": sys.argv[1], "readonly": False}
 s["process"]["args"] = ["sh", "-c", "sleep %s & exec sleep %d" % (sys.argv[2], int(sys.argv[2]) + 1)]
 s["process"]["env"] = ["PATH=/bin"]
+# a leaf cgroup of its own, as ctr gives the containers it makes: the
+# spec'"'"'s own is the namespace'"'"'s, which has children (cgroup v2 puts no
+# process in a cgroup that has)
+s["linux"]["cgroupsPath"] = "/%s/%s" % (sys.argv[4], sys.argv[5])
 json.dump(s, open(sys.argv[3], "w"))
-' "$ROOTFS" "$secs" "$spec" || fail "cannot write the spec"
-	ctr_ run -d --runtime "$RUNTIME" --fifo-dir "$(ctr_fifo_dir)" --config "$spec" "$T_ID" ||
+' "$ROOTFS" "$secs" "$spec" "$CTRD_NS" "$T_ID" || fail "cannot write the spec"
+	# shellcheck disable=SC2086 # CTR_RUN_FLAGS: words
+	ctr_ run -d ${CTR_RUN_FLAGS:-} --runtime "$RUNTIME" --fifo-dir "$(ctr_fifo_dir)" --config "$spec" "$T_ID" ||
 		fail "ctr run -d failed"
 	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
 	wait_until 10 pgrep -fx "sleep $secs" >/dev/null || fail "no background sleep"

@@ -134,3 +134,24 @@ t_blockfile_loop() {
 	wait_until 10 sh -c "! grep -qs . /sys/block/${dev#/dev/}/loop/backing_file" ||
 		fail "$dev still attached: $(cat "/sys/block/${dev#/dev/}/loop/backing_file")"
 }
+
+# 1 if / is the initramfs itself (rootfs), where pivot_root cannot work
+_root_is_initramfs() {
+	awk '$5 == "/" { split($0, a, " - "); split(a[2], b, " "); t = b[1] } END { exit t != "rootfs" }' \
+		/proc/self/mountinfo
+}
+
+# On a host whose root is an initramfs (embedded images, diskless nodes):
+# without NoPivotRoot runc's pivot_root error reaches the user as the
+# Create error; with it (ctr run --no-pivot) the container runs.  Only in
+# such a guest (tests/vm/run.sh -p initramfs).
+t_initramfs_no_pivot() {
+	_root_is_initramfs || skip "the root is not an initramfs (see tests/vm)"
+	local out
+	out=$(CTR_RUN_FLAGS='' run_c --rm "$T_ID" echo pivoted 2>&1) &&
+		fail "a container ran with pivot_root on an initramfs: $out"
+	printf '%s\n' "$out"
+	case $out in *pivot_root*) ;; *) fail "the Create error does not say pivot_root: $out" ;; esac
+	out=$(CTR_RUN_FLAGS=--no-pivot run_c --rm "$T_ID-b" echo pivot-less 2>"$T_DIR/err")
+	[ "$out" = pivot-less ] || fail "with --no-pivot: '$out' $(cat "$T_DIR/err")"
+}

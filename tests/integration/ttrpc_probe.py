@@ -2,6 +2,9 @@
 """Send hostile and odd ttrpc traffic to a live shim and check its answers.
 
 usage: ttrpc_probe.py SOCKET CONTAINER_ID
+       ttrpc_probe.py SOCKET CONTAINER_ID --update-memory BYTES
+           (one Update with that memory limit, as ctr 1.6 has no `task update`;
+           exit status 0 if the shim answered OK)
 
 Prints "ok CHECK" / "FAIL CHECK: ..." lines; exit status 1 if any failed.
 Protobuf is encoded by hand (only varints and length-delimited fields).
@@ -112,8 +115,21 @@ def check(name, cond, detail=""):
         print("FAIL %s: %s" % (name, detail))
 
 
+def update_memory(path, cid, limit):
+    c = Conn(path)
+    res = '{"memory":{"limit":%d}}' % limit
+    anyv = field(1, "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources") + \
+        field(2, res)
+    c.request(TASK, "Update", field(1, cid) + field(2, anyv))
+    _, code, msg, _ = c.response()
+    print("update: code %d %s" % (code, msg))
+    return 0 if code == 0 else 1
+
+
 def main():
     path, cid = sys.argv[1], sys.argv[2]
+    if len(sys.argv) == 5 and sys.argv[3] == "--update-memory":
+        return update_memory(path, cid, int(sys.argv[4]))
     c = Conn(path)
 
     st = c.request(TASK, "State", field(1, cid))
