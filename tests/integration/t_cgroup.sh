@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154
+# shellcheck shell=bash disable=SC2154,SC2016
 # The container's cgroup through the shim, on whichever cgroup version the
 # host has (v1 or hybrid here; v2 in the tests/vm guest): Stats, OOM
 # events, Update and Pause/Resume.  Sourced by run.sh.
@@ -50,7 +50,9 @@ t_oom() {
 	local oom exit
 	oom=$(grep -n "/tasks/oom.*$T_ID" "$T_DIR/events" | head -n 1 | cut -d: -f1)
 	exit=$(grep -n "/tasks/exit.*$T_ID" "$T_DIR/events" | head -n 1 | cut -d: -f1)
-	[ -n "$exit" ] && [ "$oom" -lt "$exit" ] || fail "the oom event is not before the exit"
+	if [ -z "$exit" ] || [ "$oom" -ge "$exit" ]; then
+		fail "the oom event is not before the exit"
+	fi
 }
 
 # Update: a new memory limit lands in the container's cgroup (sent over the
