@@ -38,7 +38,7 @@ GEN_O   := $(PROTOS:%=$(BUILD)/obj/gen/%.pb.o)
 PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/pb/pb_decode.o
 BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
-.PHONY: all deps fetch test test-vm unit integration suite demo bench bench-memory \
+.PHONY: all deps fetch test test-vm test-vm-all unit integration suite demo bench bench-memory \
 	bench-speed fuzz fmt clean tools
 all: $(BIN) tools
 
@@ -115,9 +115,13 @@ suite: all
 test: deps $(UNIT_BINS) all
 	tests/run-tests.sh
 
-# the integration suite in qemu guests: cgroup v2, and an initramfs root
+# the integration suite in qemu guests: cgroup v2 (all of it), and an
+# initramfs root (the ordinary container tests; test-vm-all: all of it)
 test-vm: deps all
 	tests/vm/test-vm.sh v2 initramfs
+
+test-vm-all: deps all
+	tests/vm/test-vm.sh --all v2 initramfs
 
 demo: deps all
 	tests/demo.sh

@@ -2,7 +2,7 @@
 #
 # Integration tests: a private containerd drives the shim through ctr.
 #
-#   tests/integration/run.sh [-v] [NAME_PATTERN...]
+#   tests/integration/run.sh [-v] [NAME_PATTERN...]   (=NAME: exactly that test)
 #
 #   RUNTIME        runtime name (default io.containerd.runc.v2-c, i.e. our
 #                  shim; io.containerd.runc.v2 = the stock Go shim)
@@ -219,6 +219,8 @@ selected() {
 	local p
 	[ ${#PATTERNS[@]} -eq 0 ] && return 0
 	for p in "${PATTERNS[@]}"; do
+		# "=NAME": that test only
+		[[ $p == =* ]] && { [[ $1 == "${p#=}" ]] && return 0; continue; }
 		# shellcheck disable=SC2053 # glob match intended
 		[[ $1 == $p || $1 == *"$p"* ]] && return 0
 	done
