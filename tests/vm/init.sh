@@ -2,10 +2,10 @@
 # shellcheck shell=dash
 # /init of the tests/vm guests (runs as pid 1 in the initramfs).
 #
-# Kernel command line: vmprofile=v2|initramfs.  The host's
-# root comes read-only over 9p (tag hostroot), the results folder
-# read-write (tag results), where the host put guest.sh, the command to
-# run.  Whatever happens, the guest powers off: a fallback shell would
+# Kernel command line: vmprofile=v2|initramfs vmrepo=PATH.  The host's
+# root comes read-only over 9p (tag hostroot), the checkout read-only (tag
+# repo, mounted at PATH), the results folder read-write (tag results),
+# where the host put guest.sh, the command to run.  Whatever happens, the guest powers off: a fallback shell would
 # hang the run.
 B=/busybox
 $B mkdir -p /proc /sys /dev
@@ -15,9 +15,12 @@ $B mount -t devtmpfs dev /dev
 off() { $B sync; $B poweroff -f; }
 trap off EXIT
 for m in $($B cat /modules/order); do $B insmod "/modules/$m" || echo "init: insmod $m failed"; done
-profile=v2
+profile=v2 repo=
 for a in $($B cat /proc/cmdline); do
-	case $a in vmprofile=*) profile=${a#vmprofile=} ;; esac
+	case $a in
+	vmprofile=*) profile=${a#vmprofile=} ;;
+	vmrepo=*) repo=${a#vmrepo=} ;;
+	esac
 done
 $B mkdir -p /host /results
 o=trans=virtio,version=9p2000.L,msize=262144
@@ -31,7 +34,7 @@ initramfs)
 	# stay on the initramfs (rootfs: pivot_root is impossible here); the
 	# host's /usr, /etc and the checkout are bound in, the rest is tmpfs
 	NR=
-	for d in usr etc work; do
+	for d in usr etc; do
 		$B mkdir -p "/$d"
 		$B mount --bind "/host/$d" "/$d"
 	done
@@ -64,6 +67,10 @@ $B mount -t devpts -o newinstance,ptmxmode=0666 devpts $NR/dev/pts
 $B mount -t tmpfs tmpfs $NR/dev/shm
 $B mount -t mqueue mqueue $NR/dev/mqueue 2>/dev/null
 $B mount -t cgroup2 cgroup2 $NR/sys/fs/cgroup || { echo "init: no cgroup2"; off; }
+# the checkout at its own path, whatever was mounted over its parents
+# (a clone under /tmp is under the guest's tmpfs otherwise)
+$B mkdir -p "$NR$repo"
+$B mount -t 9p -o "$o,ro,cache=loose" repo "$NR$repo" || { echo "init: no repo share"; off; }
 # controllers for the children, as a systemd host has them
 for c in $($B cat $NR/sys/fs/cgroup/cgroup.controllers); do
 	echo "+$c" >$NR/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null

@@ -11,7 +11,8 @@
 #   initramfs  the guest stays on its initramfs (rootfs: no pivot_root),
 #              with the host's /usr, /etc and /work bound in; cgroup v2
 # Both: /tmp, /run, /root and /var/lib/containerd are tmpfs, 2 vCPUs, 2 GiB,
-# no network.  The command runs as root with the checkout as its cwd; its
+# no network; the checkout is at its own path, read-only (its own 9p share,
+# so a clone under /tmp works too).  The command runs as root with the checkout as its cwd; its
 # output goes to the console (prefixed "| ") and to the results folder.
 #
 # Nothing on the host changes: the root is exported as a read-only,
@@ -38,6 +39,7 @@ done
 case $profile in v2 | initramfs) ;; *) echo "unknown profile $profile" >&2; exit 2 ;; esac
 command -v qemu-system-x86_64 >/dev/null || { echo "vm: no qemu-system-x86_64 (make deps)" >&2; exit 1; }
 
+case $REPO in *[[:space:]]*) echo "vm: the checkout's path has a space: $REPO" >&2; exit 1 ;; esac
 KDIR=$("$HERE/fetch-kernel.sh")
 KVER=$(basename "$(ls -d "$KDIR"/lib/modules/*)")
 WORK=$(mktemp -d /tmp/vm.XXXXXX)
@@ -113,8 +115,9 @@ unshare -m --propagation private bash -c '
 ' vm "$EXPORT" timeout -k 10 "$((limit + 120))" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
 	-kernel "$KDIR/vmlinux" -initrd "$WORK/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 cgroup_no_v1=all quiet loglevel=3 vmprofile=$profile" \
+	-append "console=ttyS0 panic=-1 cgroup_no_v1=all quiet loglevel=3 vmprofile=$profile vmrepo=$REPO" \
 	-virtfs "local,path=$EXPORT,mount_tag=hostroot,security_model=none,readonly=on" \
+	-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on" \
 	-virtfs "local,path=$RES,mount_tag=results,security_model=none" \
 	-display none -serial stdio -monitor none -nic none -no-reboot </dev/null || rc=$?
 echo "# vm: $profile guest ran $((SECONDS - start)) s (qemu status $rc)"
