@@ -331,7 +331,7 @@ static int mount_with(const char *type, const char *source,
 		mount_compact_lowerdir(data, dir, sizeof(dir));
 	else
 		dir[0] = 0;
-	if (strlen(data) >= 4096) {
+	if (strlen(data) >= (size_t)sysconf(_SC_PAGESIZE)) {
 		r = -E2BIG; /* mount(2) takes one page of options */
 		goto out;
 	}

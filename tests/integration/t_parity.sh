@@ -114,11 +114,24 @@ _need_snapshotter() {
 t_userns_overlay() {
 	case $(ctrd_version) in 1.*) skip "needs containerd 2.x (user namespaces with idmapped mounts)" ;; esac
 	_need_snapshotter overlayfs
-	local out
-	out=$(ctr_ run --rm --runtime "$RUNTIME" --snapshotter overlayfs \
-		--uidmap 0:100000:65536 --gidmap 0:100000:65536 --remap-labels \
-		localhost/busybox:parity "$T_ID" sh -c 'cat /proc/self/uid_map; stat -c "%u:%g" /bin/busybox; id -u' 2>&1)
-	printf '%s\n' "$out"
+	local out rc try
+	# Once in about 15 runs (one CI run, never reproduced by hand) the
+	# output stopped after its first line: that is logged with what
+	# containerd said, and the run tried once more, so that the property
+	# tested here stays strict while the cut is looked into.
+	for try in 1 2; do
+		out=$(ctr_ run --rm --runtime "$RUNTIME" --snapshotter overlayfs \
+			--uidmap 0:100000:65536 --gidmap 0:100000:65536 --remap-labels \
+			localhost/busybox:parity "$T_ID-$try" \
+			sh -c 'cat /proc/self/uid_map; stat -c "%u:%g" /bin/busybox; id -u; echo end' 2>&1)
+		rc=$?
+		printf '%s\n(ctr status %s)\n' "$out" "$rc"
+		[ "$(printf '%s\n' "$out" | tail -n 1)" = end ] && break
+		echo "NOTE: output cut short (ctr status $rc); containerd's log:"
+		grep -E 'level=(error|warning)|shim' "$CTRD_LOG" | tail -n 20
+		[ "$try" = 2 ] && fail "output cut short twice (ctr status $rc): $out"
+	done
+	out=$(printf '%s\n' "$out" | sed '$d')
 	printf '%s\n' "$out" | grep -Eq '^ *0 +100000 +65536$' || fail "uid_map: $out"
 	printf '%s\n' "$out" | grep -qx '0:0' || fail "rootfs files not root's inside: $out"
 	[ "$(printf '%s\n' "$out" | tail -n 1)" = 0 ] || fail "not root inside: $out"
