@@ -109,6 +109,34 @@ int mount_apply(const char *type, const char *source, const struct pbstrlist *op
 	return mount_in(type, source, options, target, scratch);
 }
 
+/* The value of the lowerdir= option in an overlay's data string, and its
+ * length (up to the next ','); NULL if there is none. */
+static const char *lowerdir_list(const char *data, size_t *len)
+{
+	const char *ld = strstr(data, "lowerdir=");
+	while (ld && ld != data && ld[-1] != ',')
+		ld = strstr(ld + 1, "lowerdir=");
+	if (!ld)
+		return NULL;
+	*len = strcspn(ld + 9, ",");
+	return ld + 9;
+}
+
+/* The length of the longest prefix shared by the ':'-separated entries of
+ * list[0..len). */
+static size_t lowerdir_common(const char *list, size_t len)
+{
+	size_t common = strcspn(list, ":,");
+	for (const char *e = list; e < list + len;) {
+		size_t el = strcspn(e, ":,"), k = 0;
+		while (k < common && k < el && e[k] == list[k])
+			k++;
+		common = k;
+		e += el + (e[el] == ':');
+	}
+	return common;
+}
+
 /* Shorten lowerdir=A/x:A/y:... to x:y:... relative to A, the lowerdirs'
  * common parent, when the options would not fit in mount(2)'s one page;
  * *dir receives A (empty when nothing was done). */
@@ -117,21 +145,12 @@ void mount_compact_lowerdir(char *data, char *dir, size_t dircap)
 	dir[0] = 0;
 	if (strlen(data) < 4096 - 512)
 		return;
-	char *ld = strstr(data, "lowerdir=");
-	if (!ld || (ld != data && ld[-1] != ','))
+	size_t listlen;
+	char *list = (char *)lowerdir_list(data, &listlen);
+	if (!list)
 		return;
-	char *list = ld + 9;
-	size_t listlen = strcspn(list, ",");
 	/* common prefix of all entries, cut back to a '/' */
-	size_t common = strcspn(list, ":,");
-	for (char *e = list; e < list + listlen;) {
-		size_t el = strcspn(e, ":,");
-		size_t k = 0;
-		while (k < common && k < el && e[k] == list[k])
-			k++;
-		common = k;
-		e += el + (e[el] == ':');
-	}
+	size_t common = lowerdir_common(list, listlen);
 	while (common > 0 && list[common - 1] != '/')
 		common--;
 	if (common < 2 || common >= dircap)
@@ -225,22 +244,11 @@ static int parse_options(const struct pbstrlist *options, struct mopts *m, char 
 static int idmap_lowerdirs(int ns, const char *data, char *out, size_t cap,
 			   const char *scratch, char *tmp, size_t tmpcap)
 {
-	const char *ld = strstr(data, "lowerdir=");
-	while (ld && ld != data && ld[-1] != ',')
-		ld = strstr(ld + 1, "lowerdir=");
-	if (!ld)
+	size_t listlen;
+	const char *list = lowerdir_list(data, &listlen);
+	if (!list)
 		return -EINVAL;
-	const char *list = ld + 9;
-	size_t listlen = strcspn(list, ",");
-	/* the longest common prefix of the lowerdirs */
-	size_t common = strcspn(list, ":,");
-	for (const char *e = list; e < list + listlen;) {
-		size_t el = strcspn(e, ":,"), k = 0;
-		while (k < common && k < el && e[k] == list[k])
-			k++;
-		common = k;
-		e += el + (e[el] == ':');
-	}
+	size_t common = lowerdir_common(list, listlen);
 	/* the directory holding that prefix, as path.Dir has it: what comes
 	 * before its last '/' ("/s/1/fs", "/s/2/fs" -> "/s"; "/a/b", "/a/bc"
 	 * -> "/a") */
