@@ -273,7 +273,8 @@ static int adjust_oom_score(pid_t pid, char *err, size_t cap)
 	if (fd >= 0)
 		close(fd);
 	if (n <= 0) {
-		snprintf(err, cap, "get parent OOM score: %s", n < 0 ? strerror(e) : "empty");
+		snprintf(err, cap, "get parent OOM score: %s",
+			 n < 0 ? strerror(e) : "empty");
 		return n < 0 ? -e : -EINVAL;
 	}
 	buf[n] = 0;
@@ -369,7 +370,8 @@ int bootstrap_start(const struct shim_flags *f)
 	}
 	close(lfd);
 	char why[512];
-	if ((so.shim_cgroup[0] && cgroup_join(so.shim_cgroup, pid, why, sizeof(why)) < 0) ||
+	if ((so.shim_cgroup[0] &&
+	     cgroup_join(so.shim_cgroup, pid, why, sizeof(why)) < 0) ||
 	    adjust_oom_score(pid, why, sizeof(why)) < 0) {
 		/* as the Go shim: start fails, and the daemon it began goes */
 		kill(pid, SIGKILL);

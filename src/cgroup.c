@@ -543,7 +543,8 @@ int cgroup_join(const char *cg, pid_t pid, char *err, size_t cap)
 		if (r == 0)
 			r = write_pid(dir, pid);
 		if (r < 0)
-			snprintf(err, cap, "failed to join cgroup /%s: %s", cg, strerror(-r));
+			snprintf(err, cap, "failed to join cgroup /%s: %s", cg,
+				 strerror(-r));
 		return r;
 	}
 	/* v1: every cgroup hierarchy mounted, as mountinfo lists them (fields:
@@ -554,7 +555,8 @@ int cgroup_join(const char *cg, pid_t pid, char *err, size_t cap)
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		int e = errno;
-		snprintf(err, cap, "failed to load cgroup /%s: %s: %s", cg, path, strerror(e));
+		snprintf(err, cap, "failed to load cgroup /%s: %s: %s", cg, path,
+			 strerror(e));
 		return -e;
 	}
 	int joined = 0, r = 0;
@@ -570,15 +572,16 @@ int cgroup_join(const char *cg, pid_t pid, char *err, size_t cap)
 		if (access(dir, F_OK) < 0)
 			continue; /* not in this hierarchy */
 		if ((r = write_pid(dir, pid)) < 0)
-			snprintf(err, cap, "failed to join cgroup %s: %s", dir, strerror(-r));
+			snprintf(err, cap, "failed to join cgroup %s: %s", dir,
+				 strerror(-r));
 		else
 			joined++;
 	}
 	free(line);
 	fclose(f);
 	if (r == 0 && !joined) {
-		snprintf(err, cap, "failed to load cgroup /%s: not in any cgroup hierarchy",
-			 cg);
+		snprintf(err, cap,
+			 "failed to load cgroup /%s: not in any cgroup hierarchy", cg);
 		r = -ENOENT;
 	}
 	return r;

@@ -87,8 +87,8 @@ static int write_map(pid_t pid, const char *file, const char *list)
 	while (*list) {
 		if (next_entry(&list, v) < 0)
 			return -EINVAL;
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%lu %lu %lu\n", v[0], v[1],
-				      v[2]);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%lu %lu %lu\n", v[0],
+				      v[1], v[2]);
 		if (n >= sizeof(buf))
 			return -E2BIG;
 	}
@@ -145,7 +145,8 @@ int idmap_tree(int userns, const char *src, const char *dst, int flags)
 	if (fd < 0)
 		return -errno;
 	struct mount_attr_ attr = {
-		.attr_set = MOUNT_ATTR_IDMAP_ | ((flags & IDMAP_RDONLY) ? MOUNT_ATTR_RDONLY_ : 0),
+		.attr_set = MOUNT_ATTR_IDMAP_ |
+			    ((flags & IDMAP_RDONLY) ? MOUNT_ATTR_RDONLY_ : 0),
 		.userns_fd = (uint64_t)userns,
 	};
 	int r = 0;

@@ -18,12 +18,12 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define LOOP_SET_FD_	   0x4C00
-#define LOOP_CLR_FD_	   0x4C01
-#define LOOP_SET_STATUS64_ 0x4C04
+#define LOOP_SET_FD_	    0x4C00
+#define LOOP_CLR_FD_	    0x4C01
+#define LOOP_SET_STATUS64_  0x4C04
 #define LOOP_SET_DIRECT_IO_ 0x4C08
-#define LOOP_CONFIGURE_	   0x4C0A
-#define LOOP_CTL_GET_FREE_ 0x4C82
+#define LOOP_CONFIGURE_	    0x4C0A
+#define LOOP_CTL_GET_FREE_  0x4C82
 
 #define LO_FLAGS_READ_ONLY_ 1
 #define LO_FLAGS_AUTOCLEAR_ 4

@@ -92,8 +92,8 @@ static int mount_in(const char *type, const char *source, const struct pbstrlist
 	 * rewritten copy (idmapped lowerdirs get longer paths). */
 	size_t cap = (dlen + 1 + PATH_MAX + 4095) & ~(size_t)4095;
 	cap += cap; /* room for the idmapped copy */
-	char *data = mmap(NULL, 2 * cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	char *data = mmap(NULL, 2 * cap, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (data == MAP_FAILED)
 		return -ENOMEM;
 	int r = mount_with(type, source, options, target, scratch, data, data + cap, cap);
@@ -305,7 +305,7 @@ static unsigned long locked_flags(const char *target)
 		return 0;
 	/* ST_* values are the MS_* ones for these */
 	return (unsigned long)st.f_flags & (MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID |
-					     MS_NOATIME | MS_RELATIME | MS_NODIRATIME);
+					    MS_NOATIME | MS_RELATIME | MS_NODIRATIME);
 }
 
 static int mount_with(const char *type, const char *source,
@@ -322,7 +322,8 @@ static int mount_with(const char *type, const char *source,
 		if ((ns = idmap_userns(m.uidmap, m.gidmap)) < 0)
 			return ns;
 		if (!strcmp(type, "overlay")) {
-			r = idmap_lowerdirs(ns, data, spare, cap, scratch, tmp, sizeof(tmp));
+			r = idmap_lowerdirs(ns, data, spare, cap, scratch, tmp,
+					    sizeof(tmp));
 			if (r < 0)
 				goto out;
 			char *t = data;
@@ -381,12 +382,14 @@ static int mount_with(const char *type, const char *source,
 		goto out;
 	}
 	if (first != m.flags &&
-	    mount("", target, NULL, m.flags | locked_flags(target) | MS_REMOUNT, NULL) < 0) {
+	    mount("", target, NULL, m.flags | locked_flags(target) | MS_REMOUNT, NULL) <
+		    0) {
 		r = -errno;
 		umount2(target, MNT_DETACH);
 		goto out;
 	}
-	if (ns >= 0 && strcmp(type, "overlay") && (r = idmap_tree(ns, target, target, 0)) < 0) {
+	if (ns >= 0 && strcmp(type, "overlay") &&
+	    (r = idmap_tree(ns, target, target, 0)) < 0) {
 		umount2(target, MNT_DETACH);
 		goto out;
 	}

@@ -116,7 +116,8 @@ int options_decode(struct arena *a, const google_protobuf_Any *any,
 		containerd_runc_v1_Options *opt = arena_alloc(a, sizeof(*opt));
 		if (!opt || pb_decode_arena(a, any->value.ptr, any->value.len,
 					    containerd_runc_v1_Options_fields, opt) < 0) {
-			*why = "runtime options: containerd.runc.v1.Options does not decode";
+			*why = "runtime options: containerd.runc.v1.Options does not "
+			       "decode";
 			return -EINVAL;
 		}
 		*out = opt;
@@ -128,7 +129,8 @@ int options_decode(struct arena *a, const google_protobuf_Any *any,
 		if (!ro || !opt ||
 		    pb_decode_arena(a, any->value.ptr, any->value.len,
 				    runtimeoptions_v1_Options_fields, ro) < 0) {
-			*why = "runtime options: runtimeoptions.v1.Options does not decode";
+			*why = "runtime options: runtimeoptions.v1.Options does not "
+			       "decode";
 			return -EINVAL;
 		}
 		memset(opt, 0, sizeof(*opt));

@@ -47,7 +47,7 @@ struct pio {
 	char console_dir[62];
 	unsigned char logger_strict; /* binary-v2://: ready needs a byte */
 	unsigned char logger_failed; /* it ended without signalling ready */
-	int stdin_hold; /* our writer on the stdin FIFO */
+	int stdin_hold;		     /* our writer on the stdin FIFO */
 	struct copy *cp[3];
 	void (*on_drained)(void *ctx); /* all output copied (EOF) */
 	void *ctx;

@@ -180,9 +180,10 @@ static void create_after_logger(struct call *c, struct ref r)
 	if (p)
 		lc_job_end(p);
 	if (p && p->io.logger_failed) {
-		ttrpc_reply_error(c, ST_UNKNOWN,
-				  "logging binary did not call ready (it may have crashed "
-				  "or exited prematurely)");
+		ttrpc_reply_error(
+			c, ST_UNKNOWN,
+			"logging binary did not call ready (it may have crashed "
+			"or exited prematurely)");
 		create_failed(p->ct);
 		return;
 	}
@@ -229,7 +230,8 @@ static void helper_done(struct op *o, struct proc *p, int status, const char *ou
 				  "mount helper [%s] for %s failed: %.*s (%s %d)",
 				  m->type, m->source, (int)outlen, out,
 				  WIFEXITED(status) ? "exit status" : "signal",
-				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+				  WIFEXITED(status) ? WEXITSTATUS(status)
+						    : WTERMSIG(status));
 		create_failed(p->ct);
 		return;
 	}
@@ -260,11 +262,11 @@ static void create_mounts(struct op *o, struct proc *p)
 			hargv = arena_alloc(c->arena, hcap * sizeof(*hargv));
 			target = arena_alloc(c->arena, PATH_MAX_LEN);
 			r = !hargv || !target ? -ENOMEM
-					      : mount_resolve_at(rootfs, m->target, target,
-								 PATH_MAX_LEN);
+					      : mount_resolve_at(rootfs, m->target,
+								 target, PATH_MAX_LEN);
 			if (r == 0)
-				r = mount_helper_argv(m->type, m->source, &m->options, target,
-						      hargv, hcap);
+				r = mount_helper_argv(m->type, m->source, &m->options,
+						      target, hargv, hcap);
 			if (r > 0) {
 				o->arg = (int)i;
 				if (task_op_spawn(o, p, hargv, NULL, 1, helper_done) < 0)
@@ -276,8 +278,9 @@ static void create_mounts(struct op *o, struct proc *p)
 					   m->target);
 		}
 		if (r < 0) {
-			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s%s%s: %s", m->source,
-					  rootfs, m->target[0] == '/' ? "" : "/", m->target,
+			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s%s%s: %s",
+					  m->source, rootfs,
+					  m->target[0] == '/' ? "" : "/", m->target,
 					  strerror(-r));
 			create_failed(ct);
 			return;
