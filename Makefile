@@ -6,10 +6,26 @@
 #   make test-vm  the integration suite in qemu guests (cgroup v2; initramfs root)
 #   make demo     run one container through a private containerd with this shim
 #   make bench    footprint and speed benchmarks (report under bench/)
+#   make ARCH=aarch64|armhf|riscv64|x86_64
+#                 build build/<arch>/containerd-shim-runc-v2-c with musl for
+#                 that architecture (third_party/musl-cross.sh)
+#   make ARCH=... test-qemu-user
+#                 the unit tests and the daemon's tests of that build, run
+#                 under qemu-user (qemu-<arch>-static)
 
 CC        ?= musl-gcc
 ifeq ($(origin CC),default)
 CC        := musl-gcc
+endif
+ARCHES    := x86_64 aarch64 armhf riscv64
+ARCH      ?=
+ifneq ($(ARCH),)
+ifeq ($(filter $(ARCH),$(ARCHES)),)
+$(error ARCH=$(ARCH): not one of $(ARCHES))
+endif
+BUILD     := build/$(ARCH)
+CC        := $(or $(shell third_party/musl-cross.sh $(ARCH)),$(error no musl-gcc for $(ARCH): third_party/musl-cross.sh $(ARCH) failed))
+QEMU_USER := $(if $(filter x86_64,$(ARCH)),,qemu-$(subst armhf,arm,$(ARCH))-static)
 endif
 BUILD     ?= build
 GEN       := $(BUILD)/gen
@@ -19,7 +35,8 @@ VERSION   ?= 0.1.0
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BASE_CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections \
-	-fno-asynchronous-unwind-tables -fno-stack-protector -D_GNU_SOURCE \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-stack-protector -D_GNU_SOURCE \
+	-ffile-prefix-map=$(CURDIR)=. \
 	-DPB_NO_PACKED_STRUCTS -I src -I $(GEN) -I $(NANOPB_SRC) -I $(JSMN_SRC)
 OUR_CFLAGS  := $(BASE_CFLAGS) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-DSHIM_VERSION='"$(VERSION)"' -DSHIM_REVISION='"$(REVISION)"'
@@ -39,6 +56,7 @@ PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/
 BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
 .PHONY: all deps fetch test test-vm test-vm-all unit integration suite demo bench bench-memory \
+	cross unit-bins test-qemu-user test-cross \
 	bench-speed fuzz fmt clean tools
 all: $(BIN) tools
 
@@ -68,15 +86,22 @@ $(BUILD)/obj/pb/%.o: $(NANOPB_SRC)/%.c $(NANOPB_SRC)/pb.h
 $(BIN): $(OBJS) $(GEN_O) $(PB_O)
 	$(CC) $(LDFLAGS) -o $@ $^
 	$(CC) $(filter-out -s,$(LDFLAGS)) -o $@.debug $^
-	@size $@ | tail -1
+	@echo "$@: $$(stat -c %s $@) bytes"
 
 tools:
 	$(MAKE) -C tools BUILD=../$(BUILD) CC=$(CC)
 
 # Unit tests run natively with sanitizers (gcc), against the same sources.
+# With ARCH, they are built with that architecture's musl, static, without
+# sanitizers, to run under qemu-user (make ARCH=... test-qemu-user).
 UNIT_CC     ?= gcc
+UNIT_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer
+ifneq ($(ARCH),)
+UNIT_CC     := $(CC)
+UNIT_SAN    := -static
+endif
 UNIT_CFLAGS := $(BASE_CFLAGS) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
-	-fsanitize=address,undefined -fno-omit-frame-pointer -I tests/unit
+	$(UNIT_SAN) -I tests/unit
 UNIT_SRCS   := $(filter-out src/main.c,$(SRCS))
 
 $(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
@@ -102,6 +127,20 @@ $(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c $(LC_SRCS) $(GEN_H) $(
 
 UNIT_BINS := $(BUILD)/unit/test_unit $(BUILD)/unit/test_cgroup $(BUILD)/unit/test_lifecycle \
 	$(BUILD)/fuzz/fuzz_input
+
+# the unit tests a cross build runs under qemu-user (no libFuzzer there)
+unit-bins: $(filter-out %/fuzz_input,$(UNIT_BINS))
+
+CROSS_ARCHES := aarch64 armhf riscv64
+cross:
+	for a in $(ARCHES); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+
+test-qemu-user: all unit-bins
+	tests/cross/qemu-user.sh $(ARCH)
+
+test-cross: deps
+	for a in $(CROSS_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a all unit-bins || exit 1; done
+	tests/cross/qemu-user.sh $(CROSS_ARCHES)
 
 unit: deps $(UNIT_BINS) all
 	tests/run-tests.sh unit

@@ -114,13 +114,18 @@ static void on_signal(int fd, uint32_t ev, void *data)
 static int daemon_run(const struct shim_flags *f)
 {
 	log_debug_enabled = f->debug;
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : errno;
 	int lfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (lfd >= 0) {
 		dup2(lfd, 2);
 		close(lfd);
 		fcntl(2, F_SETFL, O_WRONLY | O_NONBLOCK);
 	}
+	/* a kernel (or an emulator: qemu-user) without it: runc's container
+	 * processes are re-parented past the shim, and their exits are lost */
+	if (subreaper)
+		log_error("PR_SET_CHILD_SUBREAPER: %s: the exits of containers will not be seen",
+			  strerror(subreaper));
 	snprintf(shim_namespace, sizeof(shim_namespace), "%s", f->namespace);
 
 	/* SCHED_CORE (containerd's sched_core): one core-scheduling cookie

@@ -543,7 +543,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 	c->method = req->method;
 	if (req->timeout_nano > 0)
 		c->deadline = now_ns() + req->timeout_nano;
-	int known_service;
+	int known_service = 0;
 	const struct ttrpc_method *m = lookup(req->service, req->method, &known_service);
 	if (!m) {
 		if (known_service)

@@ -3,6 +3,10 @@
 #
 #   nanopb 0.4.7 runtime -> third_party/src/nanopb/{pb.h,pb_common.[ch],pb_encode.[ch],pb_decode.[ch]}
 #   jsmn 1.1.0           -> third_party/src/jsmn/jsmn.h
+#   musl 1.2.3 (only with the argument `musl`, for cross builds)
+#                        -> third_party/src/musl/ (the whole source tree)
+#
+#   third_party/fetch.sh [musl]
 #
 # Both come from the *orig* tarballs of the Debian source packages `nanopb`
 # and `jsmn`, located through a private apt configuration (third_party/cache/apt)
@@ -27,6 +31,10 @@ JSMN_VERSION=1.1.0
 JSMN_ORIG_SHA256=5f0913a10657fe7ec8d5794ccf00a01000e3e1f2f1e1f143c34a0f7b47edcb38
 JSMN_FILES=(jsmn.h)
 
+MUSL_VERSION=1.2.3
+MUSL_ORIG_SHA256=7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4
+MUSL_FILES=(configure Makefile include/stdio.h src/thread/pthread_create.c)
+
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_DIR=$HERE/src
 CACHE_DIR=$HERE/cache
@@ -39,9 +47,11 @@ die() { printf 'fetch.sh: error: %s\n' "$*" >&2; exit 1; }
 usage() {
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
+WANT_MUSL=0
 case "${1:-}" in
     -h|--help) usage; exit 0 ;;
     "") ;;
+    musl) WANT_MUSL=1 ;;
     *) usage >&2; exit 2 ;;
 esac
 
@@ -168,6 +178,28 @@ extract() {
     log "$name: extracted $* into $SRC_DIR/$name"
 }
 
+# extract_tree NAME TARBALL SHA256 : the tarball's whole single top folder
+# -> $SRC_DIR/NAME, with a stamp listing every file's sha256.
+extract_tree() {
+    local name=$1 tarball=$2 sha=$3
+    [[ $(sha256_of "$tarball") == "$sha" ]] ||
+        die "$name: $(basename "$tarball") has sha256 $(sha256_of "$tarball"), expected $sha; refusing"
+    mkdir -p "$SRC_DIR"
+    local tmp
+    tmp=$(mktemp -d "$SRC_DIR/.tmp-$name.XXXXXX")
+    TMP_DIRS+=("$tmp")
+    tar -xf "$tarball" -C "$tmp" --no-same-owner --strip-components=1 ||
+        die "$name: cannot unpack $(basename "$tarball")"
+    {
+        echo "orig-sha256 $sha"
+        (cd "$tmp" && find . -type f ! -name .stamp -print0 | LC_ALL=C sort -z | xargs -0 sha256sum --)
+    } >"$tmp/.stamp"
+    rm -rf "${SRC_DIR:?}/${name:?}"
+    mv "$tmp" "$SRC_DIR/$name"
+    chmod 755 "$SRC_DIR/$name"
+    log "$name: unpacked $(basename "$tarball") into $SRC_DIR/$name"
+}
+
 # component NAME OVERRIDE_VAR PKG UPSTREAM_VERSION SHA256 FILES...
 component() {
     local name=$1 ovar=$2 pkg=$3 upver=$4 sha=$5; shift 5
@@ -178,6 +210,15 @@ component() {
 }
 
 # -------------------------------------------------------------------- main
+
+if ((WANT_MUSL)); then
+    if stamp_ok musl "$MUSL_ORIG_SHA256" "${MUSL_FILES[@]}"; then log "musl: up to date"; exit 0; fi
+    mkdir -p "$CACHE_DIR"
+    if command -v flock >/dev/null; then exec 9>"$CACHE_DIR/.lock"; flock 9; fi
+    fetch_orig musl "$MUSL_VERSION" "$MUSL_ORIG_SHA256"
+    extract_tree musl "$ORIG" "$MUSL_ORIG_SHA256"
+    exit 0
+fi
 
 # Fast path: nothing to do without touching the cache or taking the lock.
 if { [[ -n ${NANOPB_SRC:-} ]] || stamp_ok nanopb "$NANOPB_ORIG_SHA256" "${NANOPB_FILES[@]}"; } &&

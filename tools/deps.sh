@@ -15,6 +15,10 @@ pkgs=(
 	fuse3 fuse-overlayfs erofs-utils e2fsprogs
 	# guests of tests/vm: qemu, and depmod for the guest kernel's modules
 	qemu-system-x86 kmod
+	# cross builds (make ARCH=...; musl from source) and their tests:
+	# qemu-user, the emulated aarch64 board; the Debian package's check
+	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu
+	qemu-user-static qemu-system-arm lintian
 	# fuzzing and benchmarks
 	clang gnuplot-nox umoci skopeo
 )

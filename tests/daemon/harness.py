@@ -22,6 +22,8 @@ from ttrpc_probe import field, parse, varint  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SHIM = os.environ.get("SHIM", os.path.join(ROOT, "build", "containerd-shim-runc-v2-c"))
+# a command the shim runs under, e.g. "qemu-aarch64-static" for a cross build
+WRAP = tuple(os.environ.get("SHIM_WRAP", "").split())
 TASK = "containerd.task.v2.Task"
 # containerd.v1.types.Status
 CREATED, RUNNING, STOPPED, PAUSED = 1, 2, 3, 4
@@ -143,7 +145,7 @@ def s_(v):
 
 
 class Shim:
-    def __init__(self, env=None, wrap=(), real_runc=False):
+    def __init__(self, env=None, wrap=WRAP, real_runc=False):
         self.dir = tempfile.mkdtemp(prefix="shimd.")
         self.knobs = os.path.join(self.dir, "knobs")
         self.bin = os.path.join(self.dir, "bin")

@@ -30,6 +30,25 @@ def check(cond, what):
 
 # ---------------------------------------------------------------- tests
 
+def t_hostile_probe(s):
+    """tests/integration/ttrpc_probe.py (bad frames, unknown methods, bad
+    ids, an oversized frame, abandoned connections) against a running task."""
+    import subprocess
+    code, msg, _ = s.create("hp1")
+    check(code == 0, "create: %d %s" % (code, msg))
+    code, msg, _ = s.start("hp1")
+    check(code == 0, "start: %d %s" % (code, msg))
+    probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration",
+                         "ttrpc_probe.py")
+    r = subprocess.run([sys.executable, probe, s.sock, "hp1"], capture_output=True,
+                       text=True, timeout=60)
+    bad = [ln for ln in r.stdout.splitlines() if not ln.startswith("ok ")]
+    check(r.returncode == 0 and not bad and r.stdout.count("ok ") >= 10,
+          "probe exit %d: %s" % (r.returncode, "; ".join(bad) or r.stderr[-300:]))
+    code, _, status, _, _ = s.state("hp1")
+    check(code == 0 and status == RUNNING, "after the probe: code %d status %d" % (code, status))
+
+
 def t_stale_exec_job(s):
     """A runc exec that outlives its container lands nowhere else."""
     s.create("c1")
@@ -612,10 +631,10 @@ def t_info_options(s):
     """-info reports the runtime options in effect, and this shim's own
     version."""
     import subprocess
-    from harness import SHIM
+    from harness import SHIM, WRAP
     opts = field(1, 1) + field(6, "runc")
     anyv = field(1, "containerd.runc.v1.Options") + field(2, opts)
-    out = subprocess.run([SHIM, "-info"], input=anyv, capture_output=True, timeout=30)
+    out = subprocess.run(list(WRAP) + [SHIM, "-info"], input=anyv, capture_output=True, timeout=30)
     check(out.returncode == 0, "exit %d: %s" % (out.returncode, out.stderr[:200]))
     info = parse(out.stdout)
     ver = parse(info.get(2, [b""])[0])
@@ -856,7 +875,7 @@ def t_tty_stdin_eof(s):
                        capture_output=True)
 
 
-TESTS = [t_logger_v2, t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+TESTS = [t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
