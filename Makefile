@@ -24,7 +24,8 @@ ifeq ($(filter $(ARCH),$(ARCHES)),)
 $(error ARCH=$(ARCH): not one of $(ARCHES))
 endif
 BUILD     := build/$(ARCH)
-CC        := $(or $(shell third_party/musl-cross.sh $(ARCH)),$(error no musl-gcc for $(ARCH): third_party/musl-cross.sh $(ARCH) failed))
+# MUSL_CC: a musl-gcc for ARCH already built (packaging/release.sh)
+CC        := $(or $(MUSL_CC),$(shell third_party/musl-cross.sh $(ARCH)),$(error no musl-gcc for $(ARCH): third_party/musl-cross.sh $(ARCH) failed))
 QEMU_USER := $(if $(filter x86_64,$(ARCH)),,qemu-$(subst armhf,arm,$(ARCH))-static)
 endif
 BUILD     ?= build
@@ -32,6 +33,10 @@ GEN       := $(BUILD)/gen
 NANOPB_SRC ?= third_party/src/nanopb
 JSMN_SRC   ?= third_party/src/jsmn
 VERSION   ?= 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+DOCDIR    ?= $(PREFIX)/share/doc/containerd-shim-runc-v2-c
+DESTDIR   ?=
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 BASE_CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections \
@@ -56,7 +61,7 @@ PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/
 BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
 .PHONY: all deps fetch test test-vm test-vm-all unit integration suite demo bench bench-memory \
-	cross unit-bins test-qemu-user test-cross \
+	cross unit-bins test-qemu-user test-cross install uninstall deb release test-packaging \
 	bench-speed fuzz fmt clean tools
 all: $(BIN) tools
 
@@ -187,6 +192,34 @@ fuzz: $(BUILD)/fuzz/fuzz_input
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_input -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(BUILD)/fuzz/corpus
+
+# make install [DESTDIR=...] [PREFIX=/usr/local] [BINDIR=$(PREFIX)/bin]
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/containerd-shim-runc-v2-c
+	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	install -m 0644 examples/* $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/containerd-shim-runc-v2-c
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# build/<arch>/containerd-shim-runc-v2-c_<version>_<debarch>.deb, for each
+# architecture (DEB_ARCHES=x86_64 for one)
+DEB_ARCHES ?= $(ARCHES)
+deb:
+	for a in $(DEB_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; \
+		packaging/deb.sh build/$$a/containerd-shim-runc-v2-c $$a $(VERSION) build/$$a || exit 1; done
+
+# every architecture built twice in clean trees (git archive of HEAD), which
+# must be byte-identical; then dist/*.tar.gz, dist/*.deb and dist/SHA256SUMS
+release:
+	packaging/release.sh $(VERSION) $(ARCHES)
+
+# make install/uninstall, the package (lintian, install, a container through
+# it, purge), the examples in containerd 1.6 and 2.1 over CRI
+test-packaging: deps all
+	tests/packaging/run.sh
 
 fmt:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c

@@ -19,6 +19,8 @@ pkgs=(
 	# qemu-user, the emulated aarch64 board; the Debian package's check
 	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu
 	qemu-user-static qemu-system-arm lintian
+	# the CRI examples test talks gRPC (tests/packaging/cri.py)
+	python3-grpcio
 	# fuzzing and benchmarks
 	clang gnuplot-nox umoci skopeo
 )

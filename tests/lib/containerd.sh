@@ -20,6 +20,13 @@
 #                "blockfile": an ext4 scratch image, so rootfs mounts are loop
 #                mounts); containerd's root and state are made 0711 for them,
 #                as user-namespaced containers need
+#   CTRD_CRI_CONFIG  a config fragment (examples/containerd-*.toml) with CRI
+#                runtime handlers: the CRI plugins are enabled, the fragment
+#                is merged in, with a sandbox image localhost/pause:cri (for
+#                ctrd_cri_images), no stream server port, CNI folders of
+#                our own and restrict_oom_score_adj (a host without
+#                CAP_SYS_RESOURCE cannot give the sandbox its -998); CRI's
+#                socket is $CTRD_SOCK (the same gRPC server)
 #   CONTAINERD_BIN_DIR  dir with the containerd and ctr to use, put first on
 #                PATH (e.g. from tests/compat/fetch-containerd.sh); SHIM_DIR
 #                still comes first in containerd's own PATH
@@ -133,6 +140,34 @@ ctrd_start() {
   "io.containerd.internal.v1.tracing",
   "io.containerd.tracing.processor.v1.otlp",
 '"$more_disabled" snap more_plugins=
+	local cri=
+	if [ -n "${CTRD_CRI_CONFIG:-}" ]; then
+		disabled=$(printf '%s\n' "$disabled" | grep -vE '"io.containerd.(grpc.v1.cri|cri.v1.images|cri.v1.runtime|podsandbox.controller.v1.podsandbox)"')
+		disabled+=$'\n'
+		mkdir -p "$CTRD_DIR/cni/bin" "$CTRD_DIR/cni/conf"
+		cri=$(grep -v '^version *=' "$CTRD_CRI_CONFIG")
+		if [ "$cfg_ver" = 3 ]; then
+			cri+="
+[plugins.\"io.containerd.cri.v1.images\".pinned_images]
+  sandbox = \"localhost/pause:cri\"
+[plugins.\"io.containerd.cri.v1.runtime\"]
+  restrict_oom_score_adj = true
+[plugins.\"io.containerd.cri.v1.runtime\".cni]
+  bin_dir = \"$CTRD_DIR/cni/bin\"
+  conf_dir = \"$CTRD_DIR/cni/conf\"
+[plugins.\"io.containerd.grpc.v1.cri\"]
+  stream_server_port = \"0\""
+		else
+			cri+="
+[plugins.\"io.containerd.grpc.v1.cri\"]
+  sandbox_image = \"localhost/pause:cri\"
+  stream_server_port = \"0\"
+  restrict_oom_score_adj = true
+  [plugins.\"io.containerd.grpc.v1.cri\".cni]
+    bin_dir = \"$CTRD_DIR/cni/bin\"
+    conf_dir = \"$CTRD_DIR/cni/conf\""
+		fi
+	fi
 	for snap in ${CTRD_SNAPSHOTTERS:-}; do
 		disabled=$(printf '%s\n' "$disabled" | grep -v "snapshotter.v1.$snap\"")
 		disabled+=$'\n'
@@ -172,6 +207,7 @@ $disabled]
   [plugins."io.containerd.gc.v1.scheduler"]
     startup_delay = "100ms"
 $more_plugins
+$cri
 EOF
 	PATH="$SHIM_DIR:$PATH" "$ctrd_bin" --config "$CTRD_DIR/config.toml" \
 		>"$CTRD_LOG" 2>&1 </dev/null &
@@ -383,16 +419,18 @@ EOF
 	echo container >"$dir/etc/hostname"
 }
 
-# ctr_import_busybox NAME [ROOTFS]: the busybox rootfs (make_busybox_rootfs)
-# as a one-layer OCI image, imported into the private containerd as NAME
-# (e.g. localhost/busybox:test), for tests that need a snapshotter.
+# ctr_import_busybox NAME [ROOTFS] [CMD_JSON]: the busybox rootfs
+# (make_busybox_rootfs) as a one-layer OCI image whose Cmd is CMD_JSON
+# (default ["sh"]), imported into the private containerd as NAME (e.g.
+# localhost/busybox:test), for tests that need a snapshotter.
 ctr_import_busybox() {
-	local name=$1 rootfs=${2:-$CTRD_DIR/rootfs} out=$CTRD_DIR/image
+	local name=$1 rootfs=${2:-$CTRD_DIR/rootfs} cmd=${3:-'["sh"]'} out=$CTRD_DIR/image
+	rm -rf "$out"
 	mkdir -p "$out" || return 1
 	tar --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$out/layer.tar" . || return 1
-	python3 - "$out" "$name" <<'PY' || return 1
+	python3 - "$out" "$name" "$cmd" <<'PY' || return 1
 import hashlib, json, os, sys, tarfile
-out, name = sys.argv[1], sys.argv[2]
+out, name, cmd = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 layout = os.path.join(out, "oci")
 blobs = os.path.join(layout, "blobs", "sha256")
 os.makedirs(blobs, exist_ok=True)
@@ -404,7 +442,7 @@ def blob(data):
 layer, lsize = blob(open(os.path.join(out, "layer.tar"), "rb").read())
 arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "riscv64": "riscv64"}.get(os.uname().machine, os.uname().machine)
 cfg, csize = blob(json.dumps({"architecture": arch, "os": "linux",
-    "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+    "config": {"Env": ["PATH=/bin"], "Cmd": cmd},
     "rootfs": {"type": "layers", "diff_ids": [layer]}}).encode())
 man, msize = blob(json.dumps({"schemaVersion": 2,
     "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -424,6 +462,14 @@ with tarfile.open(os.path.join(out, "image.tar"), "w") as t:
 PY
 	ctr_ image import "$out/image.tar" >/dev/null || return 1
 	ctr_ image ls -q | grep -qx "$name"
+}
+
+# ctrd_cri_images: localhost/busybox:cri and the sandbox image
+# localhost/pause:cri (busybox, Cmd sleep 86400) in CRI's namespace k8s.io
+ctrd_cri_images() {
+	[ -d "$CTRD_DIR/rootfs/bin" ] || make_busybox_rootfs "$CTRD_DIR/rootfs" || return 1
+	CTRD_NS=k8s.io ctr_import_busybox localhost/busybox:cri "$CTRD_DIR/rootfs" &&
+		CTRD_NS=k8s.io ctr_import_busybox localhost/pause:cri "$CTRD_DIR/rootfs" '["sleep", "86400"]'
 }
 
 # rss_kb PID: resident set size of PID in kB (empty if gone)
