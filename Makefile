@@ -109,13 +109,13 @@ UNIT_CFLAGS := $(BASE_CFLAGS) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter
 	$(UNIT_SAN) -I tests/unit
 UNIT_SRCS   := $(filter-out src/main.c,$(SRCS))
 
-$(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
+$(BUILD)/unit/test_unit: tests/unit/test_unit.c tests/unit/check.h $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
 		$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) \
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
-$(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c src/arena.c src/pbcb.c \
+$(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c tests/unit/check.h src/cgroup.c src/cgstats.c src/arena.c src/pbcb.c \
 		src/loop.c $(GEN_C) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c src/arena.c \
@@ -125,7 +125,7 @@ $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c s
 # The lifecycle model alone: no ttrpc, no events (they must not be needed).
 LC_SRCS := src/container.c src/strblock.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/spawn.c src/loop.c \
 	src/log.c src/json.c src/arena.c src/pbcb.c
-$(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c $(LC_SRCS) $(GEN_H) $(NANOPB_SRC)/pb.h
+$(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c tests/unit/check.h $(LC_SRCS) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_lifecycle.c $(LC_SRCS) \
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c

@@ -28,7 +28,7 @@ bad() {
 	sed 's/^/    /' "$LOG" | tail -n 30
 	fail=$((fail + 1))
 }
-want() { [ $# -eq 0 ] && return 0; local n; for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+want() { [ ${#NAMES[@]} -eq 0 ] && return 0; local n; for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
 NAMES=("$@")
 
 t_install() {
@@ -157,5 +157,9 @@ for t in install deb cri_1x cri_2x release; do
 		bad "$t" "$(tail -n 1 "$LOG")"
 	fi
 done
+if [ $((pass + fail)) -eq 0 ]; then
+	echo "FAIL no test named: ${NAMES[*]}"
+	fail=1
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 static int passed, failed, skipped, group_failed, group_skipped;
-static const char *group, *skip_why;
+static const char *group, *skip_why = "";
 
 #define CHECK(cond)                                                                      \
 	do {                                                                             \
@@ -46,7 +46,7 @@ static inline void end(void)
 {
 	if (group_skipped) {
 		skipped++;
-		printf("skip %s: %s\n", group, skip_why);
+		printf("skip %s: %s\n", group, skip_why ? skip_why : "");
 	} else if (group_failed) {
 		failed++;
 	} else {
