@@ -47,6 +47,10 @@ def parse(buf):
         elif wt == 2:
             n, i = read_varint(buf, i)
             v, i = buf[i:i + n], i + n
+        elif wt == 1:  # fixed64, as raw bytes
+            v, i = buf[i:i + 8], i + 8
+        elif wt == 5:  # fixed32, as raw bytes
+            v, i = buf[i:i + 4], i + 4
         else:
             raise ValueError("wire type %d" % wt)
         out.setdefault(num, []).append(v)

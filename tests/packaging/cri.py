@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A pod through containerd's CRI (runtime.v1), as the kubelet would run it,
-with protobuf encoded by hand over Debian's python3-grpcio.
+with protobuf encoded by hand (ttrpc_probe.py's field/parse) over Debian's
+python3-grpcio.
 
 usage: cri.py SOCKET HANDLER IMAGE LOGDIR
 Runs a pod sandbox with runtime handler HANDLER (host network), a container
@@ -14,56 +15,10 @@ import time
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from ttrpc_probe import field as f, parse  # noqa: E402
+
 SVC = "/runtime.v1.RuntimeService/"
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-
-def f(num, v):
-    if isinstance(v, int):
-        return varint(num << 3) + varint(v)
-    if isinstance(v, str):
-        v = v.encode()
-    return varint(num << 3 | 2) + varint(len(v)) + v
-
-
-def parse(buf):
-    out, i = {}, 0
-    while i < len(buf):
-        key, i = rv(buf, i)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = rv(buf, i)
-        elif wt == 2:
-            n, i = rv(buf, i)
-            v, i = buf[i:i + n], i + n
-        elif wt == 1:
-            v, i = buf[i:i + 8], i + 8
-        elif wt == 5:
-            v, i = buf[i:i + 4], i + 4
-        else:
-            raise ValueError("wire type %d" % wt)
-        out.setdefault(num, []).append(v)
-    return out
-
-
-def rv(buf, i):
-    n = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return n, i
 
 
 def main():
