@@ -26,7 +26,6 @@ endif
 BUILD     := build/$(ARCH)
 # MUSL_CC: a musl-gcc for ARCH already built (packaging/release.sh)
 CC        := $(or $(MUSL_CC),$(shell third_party/musl-cross.sh $(ARCH)),$(error no musl-gcc for $(ARCH): third_party/musl-cross.sh $(ARCH) failed))
-QEMU_USER := $(if $(filter x86_64,$(ARCH)),,qemu-$(subst armhf,arm,$(ARCH))-static)
 endif
 BUILD     ?= build
 GEN       := $(BUILD)/gen

@@ -46,7 +46,7 @@ static inline void end(void)
 {
 	if (group_skipped) {
 		skipped++;
-		printf("skip %s: %s\n", group, skip_why ? skip_why : "");
+		printf("skip %s: %s\n", group, skip_why);
 	} else if (group_failed) {
 		failed++;
 	} else {
