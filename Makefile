@@ -115,14 +115,14 @@ $(BUILD)/unit/test_unit: tests/unit/test_unit.c tests/unit/check.h $(UNIT_SRCS) 
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
 $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c tests/unit/check.h src/cgroup.c src/cgstats.c src/arena.c src/pbcb.c \
-		src/loop.c $(GEN_C) $(GEN_H) $(NANOPB_SRC)/pb.h
+		src/loop.c src/pages.c $(GEN_C) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_cgroup.c src/cgroup.c src/cgstats.c src/arena.c \
-		src/pbcb.c src/loop.c $(GEN_C) $(NANOPB_SRC)/pb_common.c \
+		src/pbcb.c src/loop.c src/pages.c $(GEN_C) $(NANOPB_SRC)/pb_common.c \
 		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
 # The lifecycle model alone: no ttrpc, no events (they must not be needed).
-LC_SRCS := src/container.c src/strblock.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/spawn.c src/loop.c \
+LC_SRCS := src/container.c src/strblock.c src/pages.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/spawn.c src/loop.c \
 	src/log.c src/json.c src/arena.c src/pbcb.c
 $(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c tests/unit/check.h $(LC_SRCS) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
@@ -180,7 +180,7 @@ bench-speed: all
 
 # libFuzzer (clang) over frames, protobuf requests and JSON.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := src/arena.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/options.c src/loop.c src/log.c $(GEN_C) \
+FUZZ_SRCS := src/arena.c src/pages.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/options.c src/loop.c src/log.c $(GEN_C) \
 	$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 $(BUILD)/fuzz/fuzz_input: tests/fuzz/fuzz_input.c $(FUZZ_SRCS) $(GEN_H)
 	@mkdir -p $(dir $@)

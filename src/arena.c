@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 
 #include "capacity.h"
+#include "pages.h"
 
 #define POOL	   (LIM_ARENAS + LIM_RESERVED)
 #define CHUNK_MIN  (64 * 1024)
@@ -124,9 +125,8 @@ static struct chunk *chunk_new(size_t size, size_t hdr)
 		/* memory from arena_alloc is zeroed: clear what was used */
 		memset((char *)c + hdr, 0, c->used - hdr);
 	} else {
-		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		void *m = pages_map(size, 0);
+		if (!m)
 			return NULL;
 		c = m;
 		c->size = size;

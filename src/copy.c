@@ -38,6 +38,7 @@
 #include "capacity.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 
 #define SPLICE_MAX  (1 << 20)
 #define BUF_SIZE    16384
@@ -189,12 +190,9 @@ static void end(struct copy *c)
 static ssize_t step_buffered(struct copy *c)
 {
 	if (!c->buf) {
-		c->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (c->buf == MAP_FAILED) {
-			c->buf = NULL;
+		c->buf = pages_map(BUF_SIZE, 0);
+		if (!c->buf)
 			return -ENOMEM;
-		}
 	}
 	if (c->off < c->len) {
 		ssize_t n = write(c->dst, c->buf + c->off, c->len - c->off);

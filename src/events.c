@@ -23,6 +23,7 @@
 #include "capacity.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 #include "pbcb.h"
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
@@ -342,9 +343,8 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 		log_warn("%u events queued: containerd has not taken any for a while",
 			 queued);
 	size_t map_len = (sizeof(struct event) + n + 4095) & ~(size_t)4095;
-	struct event *e = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (e == MAP_FAILED) {
+	struct event *e = pages_map(map_len, 0);
+	if (!e) {
 		log_error("event %s lost: no memory to queue it", topic);
 		r = -ENOMEM;
 		goto out;

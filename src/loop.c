@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "capacity.h"
+#include "pages.h"
 
 #define LOOP_BATCH 64
 
@@ -58,9 +59,7 @@ int loop_fd_limit(void)
 
 void *loop_fd_table(size_t entry)
 {
-	void *m = mmap(NULL, entry * (size_t)loop_fd_limit(), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return m == MAP_FAILED ? NULL : m;
+	return pages_map(entry * (size_t)loop_fd_limit(), MAP_NORESERVE);
 }
 
 int loop_init(void)

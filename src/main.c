@@ -30,6 +30,7 @@
 #include "flags.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 #include "runc.h"
 #include "task.h"
 #include "ttrpc.h"
@@ -196,6 +197,7 @@ static int daemon_run(const struct shim_flags *f)
 int main(int argc, char **argv)
 {
 	struct shim_flags f;
+	pages_init(); /* before the tables are touched */
 	if (flags_parse(&f, argc, argv) < 0) {
 		fprintf(stderr, "%s\n", f.error);
 		return 2;

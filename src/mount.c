@@ -19,6 +19,7 @@
 #include "idmap.h"
 #include "log.h"
 #include "loopdev.h"
+#include "pages.h"
 
 struct flagopt {
 	const char *name;
@@ -92,9 +93,8 @@ static int mount_in(const char *type, const char *source, const struct pbstrlist
 	 * rewritten copy (idmapped lowerdirs get longer paths). */
 	size_t cap = (dlen + 1 + PATH_MAX + 4095) & ~(size_t)4095;
 	cap += cap; /* room for the idmapped copy */
-	char *data = mmap(NULL, 2 * cap, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (data == MAP_FAILED)
+	char *data = pages_map(2 * cap, 0);
+	if (!data)
 		return -ENOMEM;
 	int r = mount_with(type, source, options, target, scratch, data, data + cap, cap);
 	munmap(data, 2 * cap);

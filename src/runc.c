@@ -24,6 +24,7 @@
 #include "capacity.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 #include "spawn.h"
 
 #define JOBS_TOTAL  (LIM_JOBS + LIM_RESERVED)
@@ -45,12 +46,9 @@ static void capture_read(struct job *j)
 {
 	for (;;) {
 		if (!j->out) {
-			j->out = mmap(NULL, CAPTURE_MAX, PROT_READ | PROT_WRITE,
-				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (j->out == MAP_FAILED) {
-				j->out = NULL;
+			j->out = pages_map(CAPTURE_MAX, 0);
+			if (!j->out)
 				return;
-			}
 		}
 		char sink[512];
 		char *dst = j->outlen < CAPTURE_MAX - 1 ? j->out + j->outlen : sink;

@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pages.h"
+
 #define CHILD_STACK   (64 * 1024)
 #define CHILD_ENV_MAX 512
 
@@ -105,10 +107,9 @@ pid_t spawn(const struct spawn_req *s)
 		return -errno;
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	struct child c = { s, s->envp ? s->envp : default_env(), devnull, ep[1] };
-	char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	char *stack = pages_map(CHILD_STACK, MAP_STACK);
 	pid_t pid = -ENOMEM;
-	if (stack != MAP_FAILED) {
+	if (stack) {
 		pid = clone(child_main, stack + CHILD_STACK,
 			    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 		if (pid < 0)

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include "capacity.h"
+#include "pages.h"
 
 #define CLASSES	 6 /* 1, 2, 4, 8, 16, 32 KiB */
 #define MIN_SIZE 1024
@@ -46,10 +47,8 @@ static struct sblk *blk_new(size_t want)
 		free_blocks[c] = k->next;
 	} else {
 		if (!region) {
-			void *m =
-				mmap(NULL, REGION, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-			if (m == MAP_FAILED)
+			void *m = pages_map(REGION, MAP_NORESERVE);
+			if (!m)
 				return NULL;
 			region = m;
 		}

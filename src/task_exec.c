@@ -16,6 +16,7 @@
 
 #include "containerd_events_task.pb.h"
 #include "events.h"
+#include "pages.h"
 #include "procio.h"
 #include "log.h"
 #include "pbcb.h"
@@ -166,11 +167,10 @@ void task_exec(struct call *c)
 	}
 	size_t total = len - 1 + strlen(tail);
 	size_t map = (total + 4095) & ~(size_t)4095;
-	char *copy = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
-	struct proc *p = copy != MAP_FAILED ? proc_new(ct, req->exec_id) : NULL;
+	char *copy = pages_map(map, 0);
+	struct proc *p = copy ? proc_new(ct, req->exec_id) : NULL;
 	if (!p) {
-		if (copy != MAP_FAILED)
+		if (copy)
 			munmap(copy, map);
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "too many processes");
 		return;

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2154
-# Our shim must be a static binary.
+# Our shim is a static binary, and its idle process stays small.
 
 # check_static FILE: no PT_INTERP, no DT_NEEDED
 check_static() {
@@ -29,4 +29,39 @@ t_static() {
 		skip "only for our shim (RUNTIME=$RUNTIME)"
 	fi
 	check_static "$SHIM_DIR/$SHIM_BIN_NAME" || fail "$SHIM_DIR/$SHIM_BIN_NAME is not statically linked"
+}
+
+# The idle shim keeps its tables out of transparent huge pages (src/pages.h):
+# on a kernel whose THP setting is "always" one touched byte of them would
+# cost 2 MiB.  Every anonymous writable mapping of 2 MiB or more carries
+# VmFlags "nh", and none is backed by a huge page.
+t_no_huge_pages() {
+	[ "$SHIM_BIN_NAME" != containerd-shim-runc-v2-c ] && [ "${FORCE_STATIC_TEST:-0}" != 1 ] &&
+		skip "only for our shim (RUNTIME=$RUNTIME)"
+	[ -e /sys/kernel/mm/transparent_hugepage/enabled ] || skip "no transparent huge pages here"
+	local sp bad
+	run_c -d "$T_ID" sleep 100 || fail "ctr run -d failed"
+	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
+	ctr_ task exec --exec-id probe "$T_ID" true || fail "ctr task exec failed"
+	sp=$(shim_pids "$T_ID")
+	[ -n "$sp" ] || fail "no shim process with -id $T_ID"
+	echo "THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled); shim RSS $(rss_kb "$sp") kB"
+	bad=$(awk '
+		function hex(s, i, n) {
+			for (n = i = 0; i < length(s); i++)
+				n = n * 16 + index("0123456789abcdef", substr(s, i + 1, 1)) - 1
+			return n
+		}
+		/^[0-9a-f]+-[0-9a-f]+ / {
+			split($1, r, "-"); m = $0; anon = (NF == 5 && $2 ~ /^rw/)
+			size = hex(r[2]) - hex(r[1]); next
+		}
+		/^AnonHugePages:/ && $2 > 0 { print "huge pages (" $2 " kB): " m }
+		/^VmFlags:/ && anon && size >= 2097152 && !/ nh( |$)/ { print "no nh: " m }
+	' "/proc/$sp/smaps")
+	ctr_ task kill -s KILL "$T_ID"
+	wait_status "$T_ID" STOPPED 20
+	ctr_ task rm "$T_ID" >/dev/null 2>&1
+	ctr_ containers rm "$T_ID" >/dev/null 2>&1
+	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | head -n 5)"
 }

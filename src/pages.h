@@ -1,0 +1,24 @@
+/*
+ * pages.h - the anonymous memory the shim maps for itself, kept out of
+ * transparent huge pages.
+ *
+ * The shim's tables (.bss, sized for a 1024-container pod) and its lazily
+ * mapped regions are large and touched sparsely.  On a kernel whose THP
+ * setting is "always" (Debian's kernels are built so), one touched byte in
+ * a 2 MiB-aligned stretch of them is backed by a 2 MiB page at fault time
+ * or by khugepaged later: the idle shim was 4.3 MB instead of 0.25 MB.
+ * MADV_NOHUGEPAGE on our own ranges only; prctl(PR_SET_THP_DISABLE) would
+ * be inherited by runc and the containers.
+ *
+ *   pages_init();                first thing in main: the .bss
+ *   void *p = pages_map(len, 0); NULL if it failed; munmap(p, len) after
+ */
+#ifndef PAGES_H
+#define PAGES_H
+#include <stddef.h>
+
+void pages_init(void);
+/* len bytes, zeroed, read-write, private; flags adds MAP_NORESERVE or
+ * MAP_STACK. */
+void *pages_map(size_t len, int flags);
+#endif
