@@ -3,7 +3,8 @@
 #   make deps     install the Debian packages the build and the tests need
 #   make          build build/containerd-shim-runc-v2-c (static, musl)
 #   make test     unit tests, then integration tests with a private containerd
-#   make test-vm  the integration suite in qemu guests (cgroup v2; initramfs root)
+#   make test-vm  the integration suite in qemu guests (cgroup v2; initramfs
+#                 root; an emulated aarch64 board)
 #   make demo     run one container through a private containerd with this shim
 #   make bench    footprint and speed benchmarks (report under bench/)
 #   make ARCH=aarch64|armhf|riscv64|x86_64
@@ -158,13 +159,16 @@ suite: all
 test: deps $(UNIT_BINS) all
 	tests/run-tests.sh
 
-# the integration suite in qemu guests: cgroup v2 (all of it), and an
-# initramfs root (the ordinary container tests; test-vm-all: all of it)
+# the integration suite in qemu guests: cgroup v2 (all of it), an
+# initramfs root and the emulated aarch64 board (the ordinary container
+# tests; test-vm-all: all of it)
 test-vm: deps all
-	tests/vm/test-vm.sh v2 initramfs
+	$(MAKE) --no-print-directory ARCH=aarch64 all
+	tests/vm/test-vm.sh v2 initramfs aarch64
 
 test-vm-all: deps all
-	tests/vm/test-vm.sh --all v2 initramfs
+	$(MAKE) --no-print-directory ARCH=aarch64 all
+	tests/vm/test-vm.sh --all v2 initramfs aarch64
 
 demo: deps all
 	tests/demo.sh

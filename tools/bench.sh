@@ -13,7 +13,9 @@
 # from the environment can be set (BENCH_N, BENCH_RUNS, ...); defaults here:
 # BENCH_N="1 10 100", pods BENCH_POD_N="10" (BENCH_POD=both), BENCH_RUNS=10,
 # BENCH_CONC=50. BENCH_OUT (default bench/) receives memory.tsv, speed.tsv,
-# speed-raw.tsv, report.md, rss.png and bench.log.
+# speed-raw.tsv, report.md, rss.png, bench.log and board/memory.tsv (the
+# memory phase on the emulated aarch64 board, N=1 and 10; BENCH_BOARD=0:
+# not run).
 
 # shellcheck source-path=SCRIPTDIR
 set -u
@@ -63,7 +65,7 @@ rm -f "$BENCH_OUT/memory.tsv" "$BENCH_OUT/speed.tsv" "$BENCH_OUT/speed-raw.tsv" 
 machine=$(machine_info)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 rc=0
-t0=0 t1=0 t2=0
+t0=0 t1=0 t2=0 t3=0
 
 stamp t0
 bench_log "bench ($MODE): memory"
@@ -74,6 +76,29 @@ bench_log "bench ($MODE): speed"
 stamp t2
 mem_s=$(((t1 - t0) / 1000000))
 speed_s=$(((t2 - t1) / 1000000))
+
+# the idle footprint on the emulated aarch64 board (tests/vm/run.sh -p
+# aarch64: Debian's arm64 kernel, containerd, runc and Go shim), this
+# shim's aarch64 build against the arm64 Go shim; BENCH_BOARD=0 skips it
+BOARD_MEM=$BENCH_OUT/board/memory.tsv
+board_s=0
+rm -rf "$BENCH_OUT/board"
+if [ "${BENCH_BOARD:-1}" = 1 ] && command -v qemu-system-aarch64 >/dev/null; then
+	bench_log "bench ($MODE): memory on the emulated aarch64 board"
+	board_n="1 10"
+	[ "$MODE" = quick ] && board_n=1
+	if make -s --no-print-directory -C "$BENCH_REPO" ARCH=aarch64 all >>"$LOG" 2>&1; then
+		VM_OUT=$BENCH_OUT/board "$BENCH_REPO/tests/vm/run.sh" -p aarch64 -t 1500 -- env \
+			BENCH_C_SHIM="$BENCH_REPO/build/aarch64/containerd-shim-runc-v2-c" BENCH_OUT=/results/out \
+			BENCH_N="$board_n" BENCH_POD=0 BENCH_BIGPOD_N= BENCH_SETTLE="$BENCH_SETTLE" SMAPS=/nonexistent \
+			tools/bench-memory.sh >>"$LOG" 2>&1 || { bench_log "the board's memory phase failed (see $LOG)"; rc=1; }
+	else
+		bench_log "make ARCH=aarch64 failed (see $LOG)"
+		rc=1
+	fi
+	stamp t3
+	board_s=$(((t3 - t2) / 1000000))
+fi
 
 # ---------------------------------------------------------------------------
 # chart: total RSS of all shim processes vs N (single mode), one line a shim
@@ -210,6 +235,15 @@ nmax=$(tr ' ' '\n' <<<"$BENCH_N" | grep . | sort -n | tail -n 1)
 	echo "|---|---:|---:|---|"
 	arch_rows
 	echo
+	if [ -s "$BOARD_MEM" ]; then
+		echo "## Memory on the emulated aarch64 board"
+		echo
+		echo "The memory phase (method below) in tests/vm's aarch64 board: qemu-system-aarch64 -M virt -cpu cortex-a72 (TCG), 2 vCPUs, Debian's arm64 kernel $(awk '$1 == "package" { print $2 }' "$BENCH_REPO/tests/vm/arm64.pin") (transparent huge pages: always), containerd, runc and the Go shim from Debian's arm64 packages; this shim is build/aarch64. ${board_s} s."
+		echo
+		memory_md_header
+		memory_md_rows <"$BOARD_MEM"
+		echo
+	fi
 	echo "## Summary"
 	echo
 	echo "Memory: idle single-container shims, N=$nmin (per shim process) and N=$nmax (total)."

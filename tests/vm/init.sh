@@ -2,11 +2,12 @@
 # shellcheck shell=dash
 # /init of the tests/vm guests (runs as pid 1 in the initramfs).
 #
-# Kernel command line: vmprofile=v2|initramfs vmrepo=PATH.  The host's
-# root comes read-only over 9p (tag hostroot), the checkout read-only (tag
-# repo, mounted at PATH), the results folder read-write (tag results),
-# where the host put guest.sh, the command to run.  Whatever happens, the guest powers off: a fallback shell would
-# hang the run.
+# Kernel command line: vmprofile=v2|initramfs|aarch64 vmrepo=PATH.  The
+# guest's root (the host's, or the aarch64 board's) comes read-only over 9p
+# (tag hostroot), the checkout read-only (tag repo, mounted at PATH), the
+# results folder read-write (tag results), where the host put guest.sh, the
+# command to run.  Whatever happens, the guest powers off: a fallback shell
+# would hang the run.
 B=/busybox
 $B mkdir -p /proc /sys /dev
 $B mount -t proc proc /proc
@@ -75,8 +76,9 @@ $B mount -t 9p -o "$o,ro,cache=loose" repo "$NR$repo" || { echo "init: no repo s
 for c in $($B cat $NR/sys/fs/cgroup/cgroup.controllers); do
 	echo "+$c" >$NR/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 done
-# the guest kernel's modules where modprobe looks (over the host's own)
-if [ -d "$NR/lib/modules" ]; then
+# the guest kernel's modules where modprobe looks (over the host's own;
+# the aarch64 board's root has its kernel's: kdir is empty)
+if [ -n "$kmods" ] && [ -d "$NR/lib/modules" ]; then
 	$B mount -t tmpfs tmpfs "$NR/lib/modules"
 	$B mkdir -p "$NR/lib/modules/$($B uname -r)"
 	$B mount --bind "$NR$kmods" "$NR/lib/modules/$($B uname -r)"

@@ -2,26 +2,32 @@
 # Run a command in the project's checkout inside a qemu guest (TCG), and
 # return its exit status and output.
 #
-#   tests/vm/run.sh [-p v2|initramfs] [-t SECS] [--] CMD [ARG...]
+#   tests/vm/run.sh [-p v2|initramfs|aarch64] [-t SECS] [--] CMD [ARG...]
 #
-# Profiles (the kernel is Debian bookworm's 6.1, tests/vm/kernel.pin):
+# Profiles (the kernel is Debian bookworm's 6.1: tests/vm/kernel.pin, for
+# aarch64 tests/vm/arm64.pin):
 #   v2         cgroup v2 only (cgroup_no_v1=all), controllers enabled; the
 #              root is the host's root over 9p, read-only, under a tmpfs
 #              overlay (switch_root)
 #   initramfs  the guest stays on its initramfs (rootfs: no pivot_root),
 #              with the host's /usr, /etc and /work bound in; cgroup v2
-# Both: /tmp, /run, /root and /var/lib/containerd are tmpfs, 2 vCPUs, 2 GiB,
+#   aarch64    an emulated aarch64 board (qemu-system-aarch64 -M virt -cpu
+#              cortex-a72): Debian's arm64 kernel and an arm64 root of
+#              Debian's packages (tests/vm/fetch-arm64.sh) over 9p,
+#              read-only, under a tmpfs overlay; cgroup v2 only
+# All: /tmp, /run, /root and /var/lib/containerd are tmpfs, 2 vCPUs, 2 GiB,
 # no network; the checkout is at its own path, read-only (its own 9p share,
 # so a clone under /tmp works too).  The command runs as root with the checkout as its cwd; its
 # output goes to the console (prefixed "| ") and to the results folder.
 #
-# Nothing on the host changes: the root is exported as a read-only,
+# Nothing on the host changes: the host's root is exported as a read-only,
 # non-recursive bind made inside a private mount namespace (unshare -m);
 # the guest's writes go to its tmpfs.  Exit status: the command's, 124 if
 # the guest watchdog (-t, default 3000 s) fired, 125 if the guest did not
 # report one.
 #
-# VM_KEEP=1 keeps the results folder (its path is printed).
+# VM_KEEP=1 keeps the results folder (its path is printed).  VM_OUT=DIR:
+# what the command wrote to /results/out in the guest is copied to DIR.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -35,13 +41,29 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [-p v2|initramfs] [-t SECS] CMD..." >&2; exit 2; }
-case $profile in v2 | initramfs) ;; *) echo "unknown profile $profile" >&2; exit 2 ;; esac
-command -v qemu-system-x86_64 >/dev/null || { echo "vm: no qemu-system-x86_64 (make deps)" >&2; exit 1; }
+[ $# -gt 0 ] || { echo "usage: $0 [-p v2|initramfs|aarch64] [-t SECS] CMD..." >&2; exit 2; }
+case $profile in
+v2 | initramfs) QEMU=qemu-system-x86_64 ;;
+aarch64) QEMU=qemu-system-aarch64 ;;
+*) echo "unknown profile $profile" >&2; exit 2 ;;
+esac
+command -v $QEMU >/dev/null || { echo "vm: no $QEMU (make deps)" >&2; exit 1; }
 
 case $REPO in *[[:space:]]*) echo "vm: the checkout's path has a space: $REPO" >&2; exit 1 ;; esac
-KDIR=$("$HERE/fetch-kernel.sh")
-KVER=$(basename "$(ls -d "$KDIR"/lib/modules/*)")
+# the kernel (KERNEL, its modules in MODS), the initramfs's busybox, the
+# guest's root (ROOT; empty: the host's own) and the path of the modules
+# there when the root does not have them (KMODS)
+if [ "$profile" = aarch64 ]; then
+	BOARD=$("$HERE/fetch-arm64.sh")
+	ROOT=$BOARD/root KERNEL=$BOARD/Image BUSYBOX=$ROOT/usr/bin/busybox
+	KVER=$(basename "$(ls -d "$ROOT"/lib/modules/*)")
+	MODS=$ROOT/lib/modules/$KVER KMODS=''
+else
+	KDIR=$("$HERE/fetch-kernel.sh")
+	ROOT='' KERNEL=$KDIR/vmlinux BUSYBOX=/bin/busybox
+	KVER=$(basename "$(ls -d "$KDIR"/lib/modules/*)")
+	MODS=$KDIR/lib/modules/$KVER KMODS=$MODS
+fi
 WORK=$(mktemp -d /tmp/vm.XXXXXX)
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
@@ -56,11 +78,11 @@ trap cleanup EXIT
 # ---- the initramfs: busybox, the modules for 9p and overlay, /init
 IR=$WORK/initramfs
 mkdir -p "$IR/modules" "$IR/dev"
-cp /bin/busybox "$IR/busybox"
+cp "$BUSYBOX" "$IR/busybox"
 cp "$HERE/init.sh" "$IR/init"
 chmod 755 "$IR/init"
 mknod -m 600 "$IR/dev/console" c 5 1
-dep=$KDIR/lib/modules/$KVER/modules.dep
+dep=$MODS/modules.dep
 want="virtio_pci 9pnet_virtio 9p overlay loop"
 order=()
 add_mod() { # add_mod PATH: its dependencies first (modules.dep order)
@@ -71,16 +93,18 @@ add_mod() { # add_mod PATH: its dependencies first (modules.dep order)
 	order+=("$m")
 }
 for w in $want; do
+	# built into this kernel: nothing to load
+	grep -q "/$w\.ko\$" "$MODS/modules.builtin" 2>/dev/null && continue
 	p=$(awk -F: -v w="/$w.ko" 'index($1, w) && substr($1, length($1) - length(w) + 1) == w { print $1; exit }' "$dep")
 	[ -n "$p" ] || { echo "vm: module $w not in $dep" >&2; exit 1; }
 	add_mod "$p"
 done
 : >"$IR/modules/order"
 for m in "${order[@]}"; do
-	cp "$KDIR/lib/modules/$KVER/$m" "$IR/modules/"
+	cp "$MODS/$m" "$IR/modules/"
 	basename "$m" >>"$IR/modules/order"
 done
-printf '%s\n' "$KDIR/lib/modules/$KVER" >"$IR/modules/kdir"
+printf '%s\n' "$KMODS" >"$IR/modules/kdir"
 (cd "$IR" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) >"$WORK/initramfs.cpio"
 
 # ---- the command, and the results folder it reports to
@@ -100,27 +124,38 @@ busybox poweroff -f
 GUEST
 chmod 755 "$RES/guest.sh"
 
-# ---- the host's root, read-only, in a mount namespace of our own
+# ---- the guest's root: the host's, read-only, in a mount namespace of our
+# own, or the board's (9p exports it read-only)
 EXPORT=$WORK/root
 mkdir -p "$EXPORT"
 start=$SECONDS
 rc=0
-# shellcheck disable=SC2016 # the inner script's own $1
+share=(
+	-virtfs "local,path=$EXPORT,mount_tag=hostroot,security_model=none,readonly=on"
+	-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on"
+	-virtfs "local,path=$RES,mount_tag=results,security_model=none"
+	-display none -monitor none -nic none -no-reboot
+)
+cmdline="panic=-1 cgroup_no_v1=all quiet loglevel=3 vmprofile=$profile vmrepo=$REPO"
+if [ "$profile" = aarch64 ]; then
+	machine=(-M virt -cpu cortex-a72 -kernel "$KERNEL" -append "console=ttyAMA0 $cmdline")
+else
+	machine=(-cpu max -kernel "$KERNEL" -append "console=ttyS0 $cmdline")
+fi
+# shellcheck disable=SC2016 # the inner script's own $1 and $2
 unshare -m --propagation private bash -c '
 	set -e
-	mount --bind / "$1"
+	mount --bind "${2:-/}" "$1"
 	mount -o remount,bind,ro "$1"
-	shift
+	shift 2
 	exec "$@"
-' vm "$EXPORT" timeout -k 10 "$((limit + 120))" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
-	-kernel "$KDIR/vmlinux" -initrd "$WORK/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 cgroup_no_v1=all quiet loglevel=3 vmprofile=$profile vmrepo=$REPO" \
-	-virtfs "local,path=$EXPORT,mount_tag=hostroot,security_model=none,readonly=on" \
-	-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on" \
-	-virtfs "local,path=$RES,mount_tag=results,security_model=none" \
-	-display none -serial stdio -monitor none -nic none -no-reboot </dev/null || rc=$?
+' vm "$EXPORT" "$ROOT" timeout -k 10 "$((limit + 120))" $QEMU \
+	-accel tcg,thread=multi -smp 2 -m 2048 "${machine[@]}" -initrd "$WORK/initramfs.cpio" \
+	"${share[@]}" -serial stdio </dev/null || rc=$?
 echo "# vm: $profile guest ran $((SECONDS - start)) s (qemu status $rc)"
+if [ -n "${VM_OUT:-}" ] && [ -d "$RES/out" ]; then
+	mkdir -p "$VM_OUT" && cp -r "$RES/out/." "$VM_OUT/"
+fi
 if [ -f "$RES/rc" ]; then
 	exit "$(cat "$RES/rc")"
 fi

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Inside a tests/vm guest: the integration suite with this shim, then with
-# the Go shim (Debian's, /usr/bin), and both summaries side by side.  The
-# exit status is this shim's run's; the Go shim's failures are there to
+# the Go shim (Debian's, /usr/bin), and the summaries side by side.  The
+# exit status is this shim's runs'; the Go shim's failures are there to
 # tell ours from the environment's.
 #
 #   tests/vm/suite.sh [TEST_PATTERN...]      (VM_PROFILE is set by run.sh)
+#
+# Runs: "own" (this shim as io.containerd.runc.v2-c), on the aarch64 board
+# also "stock" (the same binary installed as containerd-shim-runc-v2, the
+# name of the Go shim, with the runtime io.containerd.runc.v2), then "go".
+# The last line is the total of this shim's runs, "N passed, N failed".
+# The shim is build/ (build/aarch64/ on the aarch64 board).
 #
 # The scale tests are shrunk (TCG runs processes 10-45x slower than the
 # host): SCALE_PODS=40 SCALE_EXECS=40 SCALE_ROUNDS=10 unless set.  On the
@@ -15,24 +21,55 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 export SCALE_PODS=${SCALE_PODS:-40} SCALE_EXECS=${SCALE_EXECS:-40} SCALE_ROUNDS=${SCALE_ROUNDS:-10}
 export TEST_TIMEOUT=${TEST_TIMEOUT:-400}
 [ "${VM_PROFILE:-}" = initramfs ] && export CTR_RUN_FLAGS=--no-pivot
-echo "# guest: $(uname -r), cgroup $(stat -f -c %T /sys/fs/cgroup), root $(awk '$5 == "/" { split($0, a, " - "); split(a[2], b, " "); t = b[1] } END { print t }' /proc/self/mountinfo), profile ${VM_PROFILE:-?}"
-t0=$SECONDS
-tests/integration/run.sh "$@" 2>&1 | tee /tmp/own.log
-own_rc=${PIPESTATUS[0]}
-t1=$SECONDS
-RUNTIME=io.containerd.runc.v2 SHIM_DIR=/usr/bin tests/integration/run.sh "$@" >/tmp/go.log 2>&1
-t2=$SECONDS
+echo "# guest: $(uname -m) $(uname -r), cgroup $(stat -f -c %T /sys/fs/cgroup), root $(awk '$5 == "/" { split($0, a, " - "); split(a[2], b, " "); t = b[1] } END { print t }' /proc/self/mountinfo), profile ${VM_PROFILE:-?}"
+own=$PWD/build
+runs=(own)
+if [ "${VM_PROFILE:-}" = aarch64 ]; then
+	own=$PWD/build/aarch64
+	mkdir -p /tmp/stock-shim
+	cp "$own/containerd-shim-runc-v2-c" /tmp/stock-shim/containerd-shim-runc-v2
+	runs+=(stock)
+fi
+runs+=(go)
+rc=0 pass=0 fail=0 summary=
+for r in "${runs[@]}"; do
+	t0=$SECONDS
+	case $r in
+	own) SHIM_DIR=$own tests/integration/run.sh "$@" 2>&1 | tee "/tmp/$r.log" ;;
+	stock)
+		RUNTIME=io.containerd.runc.v2 SHIM_DIR=/tmp/stock-shim FORCE_STATIC_TEST=1 \
+			tests/integration/run.sh "$@" 2>&1 | sed -u 's/^/# stock: /' | tee "/tmp/$r.log"
+		;;
+	go) RUNTIME=io.containerd.runc.v2 SHIM_DIR=/usr/bin tests/integration/run.sh "$@" >"/tmp/$r.log" 2>&1 ;;
+	esac
+	st=${PIPESTATUS[0]}
+	sed -i 's/^# stock: //' "/tmp/$r.log"
+	last=$(tail -n 1 "/tmp/$r.log")
+	summary+="$r: $last in $((SECONDS - t0)) s; "
+	[ "$r" = go ] && continue
+	[ "$st" -eq 0 ] || rc=1
+	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		pass=$((pass + BASH_REMATCH[1])) fail=$((fail + BASH_REMATCH[2]))
+	else
+		fail=$((fail + 1))
+	fi
+done
 sed 's/^/# go shim: /' /tmp/go.log | grep -E '^# go shim: (ok|FAIL|[0-9]+ passed)'
 echo "# side by side (${VM_PROFILE:-?} guest):"
-printf '#   %-24s %-10s %s\n' test own go
-names=$(sed -n 's/^\(ok\|FAIL\) \([a-z0-9_]*\).*/\2/p' /tmp/own.log /tmp/go.log | awk '!seen[$0]++')
+printf '#   %-24s' test
+printf ' %-10s' "${runs[@]}"
+echo
+names=$(for r in "${runs[@]}"; do cat "/tmp/$r.log"; done |
+	sed -n 's/^\(ok\|FAIL\) \([a-z0-9_]*\).*/\2/p' | awk '!seen[$0]++')
 for n in $names; do
-	o=$(grep -m1 -E "^(ok|FAIL) $n( |:|$)" /tmp/own.log | sed 's/ .*//; s/^ok$/ok/')
-	g=$(grep -m1 -E "^(ok|FAIL) $n( |:|$)" /tmp/go.log | sed 's/ .*//')
-	grep -qE "^ok $n # skip" /tmp/own.log && o=skip
-	grep -qE "^ok $n # skip" /tmp/go.log && g=skip
-	printf '#   %-24s %-10s %s\n' "$n" "${o:--}" "${g:--}"
+	printf '#   %-24s' "$n"
+	for r in "${runs[@]}"; do
+		o=$(grep -m1 -E "^(ok|FAIL) $n( |:|$)" "/tmp/$r.log" | sed 's/ .*//')
+		grep -qE "^ok $n # skip" "/tmp/$r.log" && o=skip
+		printf ' %-10s' "${o:--}"
+	done
+	echo
 done
-echo "# own: $(tail -n 1 /tmp/own.log) in $((t1 - t0)) s; go shim: $(tail -n 1 /tmp/go.log) in $((t2 - t1)) s"
-tail -n 1 /tmp/own.log
-exit "$own_rc"
+echo "# ${summary%; }"
+echo "$pass passed, $fail failed"
+exit "$rc"
