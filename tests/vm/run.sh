@@ -20,7 +20,7 @@
 # so a clone under /tmp works too).  The command runs as root with the checkout as its cwd; its
 # output goes to the console (prefixed "| ") and to the results folder.
 #
-# Nothing on the host changes: the host's root is exported as a read-only,
+# Nothing on the host changes: the guest's root is exported as a read-only,
 # non-recursive bind made inside a private mount namespace (unshare -m);
 # the guest's writes go to its tmpfs.  Exit status: the command's, 124 if
 # the guest watchdog (-t, default 3000 s) fired, 125 if the guest did not
@@ -124,8 +124,8 @@ busybox poweroff -f
 GUEST
 chmod 755 "$RES/guest.sh"
 
-# ---- the guest's root: the host's, read-only, in a mount namespace of our
-# own, or the board's (9p exports it read-only)
+# ---- the guest's root (the host's, or the board's), bound read-only in a
+# mount namespace of our own
 EXPORT=$WORK/root
 mkdir -p "$EXPORT"
 start=$SECONDS
