@@ -38,12 +38,11 @@ for r in "${runs[@]}"; do
 	own) SHIM_DIR=$own tests/integration/run.sh "$@" 2>&1 | tee "/tmp/$r.log" ;;
 	stock)
 		RUNTIME=io.containerd.runc.v2 SHIM_DIR=/tmp/stock-shim FORCE_STATIC_TEST=1 \
-			tests/integration/run.sh "$@" 2>&1 | sed -u 's/^/# stock: /' | tee "/tmp/$r.log"
+			tests/integration/run.sh "$@" 2>&1 | tee "/tmp/$r.log" | sed -u 's/^/# stock: /'
 		;;
 	go) RUNTIME=io.containerd.runc.v2 SHIM_DIR=/usr/bin tests/integration/run.sh "$@" >"/tmp/$r.log" 2>&1 ;;
 	esac
 	st=${PIPESTATUS[0]}
-	sed -i 's/^# stock: //' "/tmp/$r.log"
 	last=$(tail -n 1 "/tmp/$r.log")
 	summary+="$r: $last in $((SECONDS - t0)) s; "
 	[ "$r" = go ] && continue
