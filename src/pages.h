@@ -8,7 +8,8 @@
  * a 2 MiB-aligned stretch of them is backed by a 2 MiB page at fault time
  * or by khugepaged later: the idle shim was 4.3 MB instead of 0.25 MB.
  * MADV_NOHUGEPAGE on our own ranges only; prctl(PR_SET_THP_DISABLE) would
- * be inherited by runc and the containers.
+ * be inherited by runc and the containers.  Small mappings are advised too:
+ * the kernel merges neighbours with the same flags into one larger region.
  *
  *   pages_init();                first thing in main: the .bss
  *   void *p = pages_map(len, 0); NULL if it failed; munmap(p, len) after
