@@ -84,6 +84,11 @@ static void slot_free(struct parked *e)
 	free_head = (int)(e - table);
 }
 
+int park_room(void)
+{
+	return free_head >= 0 || high < LIM_PARKED;
+}
+
 int park_call(struct call *c, enum park_for why, struct ref target, park_fn resume)
 {
 	struct parked *e = slot_new();

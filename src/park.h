@@ -38,6 +38,9 @@ int park_init(void);
 /* Park c; on a full table c is answered with RESOURCE_EXHAUSTED and
  * -ENOSPC returned. */
 int park_call(struct call *c, enum park_for why, struct ref target, park_fn resume);
+/* Whether a park_call now would find room (for a caller with something to
+ * undo before it answers). */
+int park_room(void);
 /* c now waits for runc job `job`; returns the handle for park_job_done. */
 uint32_t park_job(struct call *c, uint32_t job);
 /* The job has completed: c is no longer parked (the caller replies). */

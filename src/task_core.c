@@ -89,26 +89,38 @@ static void op_complete(void *ctx, int status, const char *out, size_t outlen)
 		lc_job_end(p);
 }
 
-int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
-		  int capture, op_done_fn done)
+int task_op_run(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
+		int capture, op_done_fn done)
 {
 	static const int none[3] = { -1, -1, -1 };
 	int err;
 	o->done = done;
 	uint32_t job = runc_spawn(argv, fds ? fds : none, capture ? RUNC_CAPTURE : 0,
 				  op_complete, o, &err);
-	if (!job) {
-		if (err == -EAGAIN)
-			ttrpc_reply_error(o->call, ST_RESOURCE_EXHAUSTED,
-					  "%s: too many runc jobs in flight (%d)",
-					  o->what, LIM_JOBS);
-		else
-			task_runc_error(o->call, p, o->what, err, "", 0);
+	if (!job)
 		return err;
-	}
 	lc_job_begin(p, o->reports_pid);
 	o->park = park_job(o->call, job);
 	return 0;
+}
+
+void task_op_refused(struct op *o, struct proc *p, int err)
+{
+	if (err == -EAGAIN)
+		ttrpc_reply_error(o->call, ST_RESOURCE_EXHAUSTED,
+				  "%s: too many runc jobs in flight (%d)", o->what,
+				  LIM_JOBS);
+	else
+		task_runc_error(o->call, p, o->what, err, "", 0);
+}
+
+int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
+		  int capture, op_done_fn done)
+{
+	int err = task_op_run(o, p, argv, fds, capture, done);
+	if (err < 0)
+		task_op_refused(o, p, err);
+	return err;
 }
 
 int task_runc_ok(int status)

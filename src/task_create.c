@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,22 +26,53 @@
 #include "task.h"
 #include "task_impl.h"
 
-static void create_cleanup(struct container *ct)
+/* A failed Create's rootfs mounts go before its caller hears of the
+ * failure: containerd removes the bundle once Create has answered, as the
+ * Go shim's unmount-then-return lets it. */
+static void create_unmount(struct container *ct)
 {
-	if (ct->rootfs_mounted) {
-		char rootfs[PATH_MAX_LEN + 8];
-		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
-		mount_unmount_all(rootfs);
-	}
-	container_free(ct);
+	if (!ct->rootfs_mounted)
+		return;
+	char rootfs[PATH_MAX_LEN + 8];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+	int r = mount_unmount_all(rootfs);
+	if (r < 0)
+		log_warn("unmount %s: %s", rootfs, strerror(-r));
+	ct->rootfs_mounted = 0;
 }
 
-/* A Create that will not be: the calls that waited for it run. */
+/* A Create that will not be, its call answered: the container goes and
+ * the calls that waited for it run. */
 static void create_failed(struct container *ct)
 {
 	struct ref ref = ct_ref(ct);
-	create_cleanup(ct);
+	create_unmount(ct);
+	container_free(ct);
 	task_create_ended(ref);
+}
+
+/* A Create that will not be: unmounted, answered with the error, gone. */
+static void create_fail(struct call *c, struct container *ct, int code, const char *fmt,
+			...) __attribute__((format(printf, 4, 5)));
+static void create_fail(struct call *c, struct container *ct, int code, const char *fmt,
+			...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = arena_vprintf(c->arena, fmt, ap);
+	va_end(ap);
+	create_unmount(ct);
+	ttrpc_reply_error(c, code, "%s", msg ? msg : "create failed");
+	create_failed(ct);
+}
+
+/* A job of the Create's that could not start. */
+static void create_refused(struct op *o, struct proc *p, int err)
+{
+	struct container *ct = p->ct;
+	create_unmount(ct);
+	task_op_refused(o, p, err);
+	create_failed(ct);
 }
 
 static void publish_create(struct call *c,
@@ -75,9 +107,8 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 		char *msg = runc_error(o->call->arena, &ct->rc,
 				       "OCI runtime create failed", status, out, outlen);
 		log_error("create %s: %s", ct->id, msg ? msg : "");
-		ttrpc_reply_error(o->call, ST_UNKNOWN, "%s",
-				  msg ? msg : "OCI runtime create failed");
-		create_failed(ct);
+		create_fail(o->call, ct, ST_UNKNOWN, "%s",
+			    msg ? msg : "OCI runtime create failed");
 		return;
 	}
 	char path[PATH_MAX_LEN + 16];
@@ -86,11 +117,9 @@ static void create_done(struct op *o, struct proc *p, int status, const char *ou
 	if (pid < 0) {
 		/* runc holds a container we cannot drive: delete it */
 		log_error("create %s: init pid or console: %s", ct->id, strerror(-pid));
-		ttrpc_reply_error(o->call, ST_UNKNOWN,
-				  "create %s: init pid or console: %s", ct->id,
-				  strerror(-pid));
 		task_runc_forget(ct);
-		create_failed(ct);
+		create_fail(o->call, ct, ST_UNKNOWN, "create %s: init pid or console: %s",
+			    ct->id, strerror(-pid));
 		return;
 	}
 	task_cgroup_load(o->call, ct, pid);
@@ -180,11 +209,9 @@ static void create_after_logger(struct call *c, struct ref r)
 	if (p)
 		lc_job_end(p);
 	if (p && p->io.logger_failed) {
-		ttrpc_reply_error(
-			c, ST_UNKNOWN,
-			"logging binary did not call ready (it may have crashed "
-			"or exited prematurely)");
-		create_failed(p->ct);
+		create_fail(c, p->ct, ST_UNKNOWN,
+			    "logging binary did not call ready (it may have crashed "
+			    "or exited prematurely)");
 		return;
 	}
 	create_spawn(c, r);
@@ -206,10 +233,10 @@ static void create_spawn(struct call *c, struct ref r)
 		return;
 	}
 	struct op *o = c->owner;
-	int e = task_op_spawn(o, p, o->argv, p->io.child, 0, create_done);
+	int e = task_op_run(o, p, o->argv, p->io.child, 0, create_done);
 	io_child_close(&p->io);
 	if (e < 0)
-		create_failed(p->ct);
+		create_refused(o, p, e);
 }
 
 static void create_after_mounts(struct op *o, struct proc *p);
@@ -226,13 +253,11 @@ static void helper_done(struct op *o, struct proc *p, int status, const char *ou
 			outlen--;
 		if (outlen > 1024)
 			outlen = 1024;
-		ttrpc_reply_error(o->call, ST_UNKNOWN,
-				  "mount helper [%s] for %s failed: %.*s (%s %d)",
-				  m->type, m->source, (int)outlen, out,
-				  WIFEXITED(status) ? "exit status" : "signal",
-				  WIFEXITED(status) ? WEXITSTATUS(status)
-						    : WTERMSIG(status));
-		create_failed(p->ct);
+		create_fail(o->call, p->ct, ST_UNKNOWN,
+			    "mount helper [%s] for %s failed: %.*s (%s %d)", m->type,
+			    m->source, (int)outlen, out,
+			    WIFEXITED(status) ? "exit status" : "signal",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return;
 	}
 	p->ct->rootfs_mounted = 1;
@@ -269,8 +294,9 @@ static void create_mounts(struct op *o, struct proc *p)
 						      target, hargv, hcap);
 			if (r > 0) {
 				o->arg = (int)i;
-				if (task_op_spawn(o, p, hargv, NULL, 1, helper_done) < 0)
-					create_failed(ct);
+				int e = task_op_run(o, p, hargv, NULL, 1, helper_done);
+				if (e < 0)
+					create_refused(o, p, e);
 				return;
 			}
 		} else {
@@ -278,11 +304,9 @@ static void create_mounts(struct op *o, struct proc *p)
 					   m->target);
 		}
 		if (r < 0) {
-			ttrpc_reply_error(c, ST_UNKNOWN, "mount %s on %s%s%s: %s",
-					  m->source, rootfs,
-					  m->target[0] == '/' ? "" : "/", m->target,
-					  strerror(-r));
-			create_failed(ct);
+			create_fail(c, ct, ST_UNKNOWN, "mount %s on %s%s%s: %s",
+				    m->source, rootfs, m->target[0] == '/' ? "" : "/",
+				    m->target, strerror(-r));
 			return;
 		}
 		ct->rootfs_mounted = 1;
@@ -319,8 +343,7 @@ static void create_after_mounts(struct op *o, struct proc *p)
 	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
 	int r = task_io_open(c, p, argv, &n);
 	if (r < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
-		create_failed(ct);
+		create_fail(c, ct, ST_UNKNOWN, "open stdio: %s", strerror(-r));
 		return;
 	}
 	argv[n++] = ct->id;
@@ -329,11 +352,13 @@ static void create_after_mounts(struct op *o, struct proc *p)
 	if (io_logger_wait(&p->io, logger_ready, p)) {
 		/* runc create waits for the binary:// logger, as with the Go
 		 * shim; meanwhile calls about the container wait too */
-		lc_job_begin(p, 0);
-		if (park_call(c, PARK_LOGGER, proc_ref(p), create_after_logger) < 0) {
-			lc_job_end(p);
-			create_failed(ct);
+		if (!park_room()) {
+			create_fail(c, ct, ST_RESOURCE_EXHAUSTED,
+				    "too many parked calls (%d)", LIM_PARKED);
+			return;
 		}
+		lc_job_begin(p, 0);
+		park_call(c, PARK_LOGGER, proc_ref(p), create_after_logger);
 		return;
 	}
 	create_spawn(c, proc_ref(p));

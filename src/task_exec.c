@@ -112,11 +112,13 @@ void exec_start(struct call *c, struct proc *p)
 	argv[n] = NULL;
 	c->owner = spec_path;
 	o->reports_pid = 1;
-	r = task_op_spawn(o, p, argv, p->io.child, 0, exec_done);
+	r = task_op_run(o, p, argv, p->io.child, 0, exec_done);
 	io_child_close(&p->io);
 	if (r < 0) {
+		/* undone before the answer, as a failed runc exec is */
 		unlink(spec_path);
 		io_close(&p->io);
+		task_op_refused(o, p, r);
 		return;
 	}
 	lc_event(p, PE_START);

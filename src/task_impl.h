@@ -51,8 +51,14 @@ struct proc *task_lookup(struct call *c, const char *id, const char *exec_id);
  * has been answered. */
 struct op *task_op(struct call *c, struct proc *p, const char *what, size_t extra,
 		   const char ***argv, size_t *n);
-/* Spawn the job (fds: its stdio, -1 for none; capture: its output); on
- * failure the call is answered and a negative errno returned. */
+/* Spawn the job (fds: its stdio, -1 for none; capture: its output); a
+ * negative errno if it could not start, the call still unanswered. */
+int task_op_run(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
+		int capture, op_done_fn done);
+/* Answer the call of a job that could not start (task_op_run's errno). */
+void task_op_refused(struct op *o, struct proc *p, int err);
+/* task_op_run, and on failure task_op_refused: the negative errno is
+ * returned with the call answered. */
 int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
 		  int capture, op_done_fn done);
 int task_runc_ok(int status);

@@ -501,15 +501,29 @@ def t_mount_target(s):
     # a target that climbs out of the rootfs is resolved inside it
     outside = os.path.join(s.dir, "outside")
     os.makedirs(outside)
-    b2 = s.bundle("mt2")
     rel = "/../../../../../.." + outside
     mounts = field(3, field(1, "bind") + field(2, lower) + field(4, "rbind")) + \
         field(3, field(1, "bind") + field(2, other) + field(3, rel) + field(4, "rbind"))
-    code, msg, _ = s.c.call("Create", field(1, "mt2") + field(2, b2) + mounts)
-    check(code != 0, "a target outside the rootfs was mounted")
-    check(not os.path.exists(os.path.join(outside, "marker")), "mounted outside the rootfs")
-    check(os.path.join(b2, "rootfs") not in open("/proc/self/mountinfo").read(),
-          "a failed create left mounts")
+    # the mounts made go before the error is answered (containerd removes
+    # the bundle then): looked at the moment the answer comes, many times
+    # over, as a late unmount is a race
+    for i in range(40):
+        b2 = s.bundle("mtf%d" % i)
+        code, msg, _ = s.c.call("Create", field(1, "mtf%d" % i) + field(2, b2) + mounts)
+        left = os.path.join(b2, "rootfs") in open("/proc/self/mountinfo").read()
+        check(code != 0, "a target outside the rootfs was mounted")
+        check(not os.path.exists(os.path.join(outside, "marker")), "mounted outside the rootfs")
+        check(not left, "a failed create left mounts when it answered (try %d)" % i)
+    # the same when runc create is what fails
+    s.knob("create.fail", "container_linux.go: no such thing")
+    one = field(3, field(1, "bind") + field(2, lower) + field(4, "rbind"))
+    for i in range(8):
+        b2 = s.bundle("mtr%d" % i)
+        code, msg, _ = s.c.call("Create", field(1, "mtr%d" % i) + field(2, b2) + one)
+        left = os.path.join(b2, "rootfs") in open("/proc/self/mountinfo").read()
+        check(code != 0 and "no such thing" in msg, "create: %d %s" % (code, msg))
+        check(not left, "a failed runc create left mounts when it answered (try %d)" % i)
+    s.knob("create.fail")
 
 
 def logger_script(s, name, body):
