@@ -1,8 +1,10 @@
 # shellcheck shell=bash disable=SC2034 # APT_OPTS, APT_PRIVATE_UPDATE_RC: read by the callers
 #
 # A private apt configuration derived from the system's apt sources, shared by
-# third_party/fetch.sh (deb-src: orig tarballs) and
-# tests/compat/fetch-containerd.sh (deb: binary packages of another suite).
+# third_party/fetch.sh (deb-src: orig tarballs),
+# tests/compat/fetch-containerd.sh (deb: binary packages of another suite)
+# and tests/vm/fetch-kernel.sh and fetch-arm64.sh (pinned guest kernels, the
+# aarch64 board's root).
 #
 # Sourced. The caller defines `log MSG` and `die MSG`. Nothing about the
 # system's apt setup is changed, and no archive address is written anywhere
@@ -26,6 +28,25 @@
 #       update are shown and the caller goes on with the indexes it has;
 #       APT_PRIVATE_UPDATE_RC holds the update's exit status (1 also when it
 #       printed a warning or error).
+#
+#   apt_private_index_sha PKG VERSION
+#       Print the SHA256 the signed index gives PKG=VERSION (nothing when it
+#       has no such version).
+#
+#   apt_private_fetch PKG VERSION SHA256 DEB
+#       Make the file DEB package PKG=VERSION with that sha256: kept if it
+#       already is, else `apt-get download` into a folder beside DEB,
+#       checked and moved there. Returns 1 when the download failed (its
+#       output shown); dies on a sha256 that is not SHA256.
+#
+#   apt_private_kernel ARCH PIN
+#       Check the pinned kernel KPKG=KVER (set by the caller from file PIN,
+#       with its KSHA) against the index. When the index has no such
+#       version: returns 1 if the update failed (offline: the caller may use
+#       what it made last), else sets KPKG, KVER and KSHA to the
+#       linux-image-6.1.0-N-ARCH that linux-image-ARCH depends on now,
+#       warning that PIN wants updating.
+#       Dies when the index gives the pinned version another sha256.
 
 APT_OPTS=()
 APT_PRIVATE_UPDATE_RC=0
@@ -151,4 +172,48 @@ apt_private_prepare() {
         sed 's/^/  /' "$dir/update.log" >&2
         log "warning: apt-get update had problems (above); continuing with the indexes it has"
     fi
+}
+
+apt_private_index_sha() {
+    apt-cache "${APT_OPTS[@]}" show "$1=$2" 2>/dev/null | awk '/^SHA256: /{ print $2; exit }'
+}
+
+apt_private_fetch() {
+    local pkg=$1 ver=$2 sha=$3 deb=$4 tmp f
+    [[ -f $deb && $(sha256sum "$deb" | cut -d' ' -f1) == "$sha" ]] && return 0
+    tmp=$(mktemp -d "$(dirname "$deb")/.dl.XXXXXX")
+    local -a sandbox=()
+    ((EUID == 0)) && sandbox=(-o APT::Sandbox::User=root)
+    log "$pkg $ver: apt-get download"
+    if ! (cd "$tmp" && apt-get "${APT_OPTS[@]}" "${sandbox[@]}" -qq download "$pkg=$ver") >"$tmp/log" 2>&1; then
+        sed 's/^/  /' "$tmp/log" >&2
+        rm -rf "$tmp"
+        return 1
+    fi
+    f=$(compgen -G "$tmp/*.deb" | head -n 1)
+    if [[ -z $f || $(sha256sum "$f" | cut -d' ' -f1) != "$sha" ]]; then
+        rm -rf "$tmp"
+        die "$pkg $ver: the download is not the package with sha256 $sha; refusing"
+    fi
+    mv "$f" "$deb"
+    rm -rf "$tmp"
+}
+
+apt_private_kernel() {
+    local arch=$1 pin=$2 got
+    got=$(apt_private_index_sha "$KPKG" "$KVER")
+    if [[ -n $got ]]; then
+        [[ $got == "$KSHA" ]] || die "$KPKG $KVER: the index says sha256 $got, $pin $KSHA; refusing"
+        return 0
+    fi
+    ((APT_PRIVATE_UPDATE_RC)) && return 1
+    # the pinned ABI has left the archive: take the current one, loudly
+    local was="$KPKG $KVER"
+    KPKG=$(apt-cache "${APT_OPTS[@]}" depends "linux-image-$arch" 2>/dev/null |
+        awk -v a="$arch" '$1 == "Depends:" && $2 ~ ("^linux-image-6\\.1\\.0-[0-9]+-" a "$") { print $2; exit }')
+    [[ -n $KPKG ]] || die "no linux-image-6.1.0-*-$arch in the archive"
+    KVER=$(apt-cache "${APT_OPTS[@]}" policy "$KPKG" | awk '$1 == "Candidate:" { print $2 }')
+    KSHA=$(apt_private_index_sha "$KPKG" "$KVER")
+    [[ -n $KSHA ]] || die "$KPKG $KVER: no sha256 in the index"
+    log "warning: $was is no longer in the archive; using $KPKG $KVER (sha256 $KSHA): update $pin"
 }

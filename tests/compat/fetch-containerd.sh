@@ -44,8 +44,6 @@ SUITE=$1
 # shellcheck source-path=SCRIPTDIR source=../../third_party/apt-private.sh
 . "$REPO/third_party/apt-private.sh"
 
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-
 TMP_DIRS=()
 cleanup() { local d; for d in ${TMP_DIRS[@]+"${TMP_DIRS[@]}"}; do rm -rf "$d"; done; }
 trap cleanup EXIT
@@ -104,22 +102,7 @@ if unpacked_ok "$DEST" "$DEB_SHA"; then
     log "$PKG $VERSION ($SUITE): up to date"
 else
     DEB=$DL_DIR/$DEB_NAME
-    if [[ -f $DEB && $(sha256_of "$DEB") == "$DEB_SHA" ]]; then
-        log "$PKG $VERSION: using cached $DEB_NAME"
-    else
-        rm -f "$DEB"
-        tmp=$(mktemp -d "$CACHE_DIR/tmp.XXXXXX")
-        TMP_DIRS+=("$tmp")
-        log "$PKG $VERSION ($SUITE): apt-get download"
-        sandbox=()
-        ((EUID == 0)) && sandbox=(-o APT::Sandbox::User=root)
-        (cd "$tmp" && apt-get "${APT_OPTS[@]}" "${sandbox[@]}" -qq download "$PKG=$VERSION") >"$tmp/dl.log" 2>&1 ||
-            { cat "$tmp/dl.log" >&2; die "apt-get download $PKG=$VERSION failed"; }
-        [[ -f $tmp/$DEB_NAME ]] || { ls -l "$tmp" >&2; die "apt-get download did not leave $DEB_NAME"; }
-        [[ $(sha256_of "$tmp/$DEB_NAME") == "$DEB_SHA" ]] ||
-            die "$DEB_NAME has sha256 $(sha256_of "$tmp/$DEB_NAME"), the index says $DEB_SHA; refusing"
-        mv "$tmp/$DEB_NAME" "$DEB"
-    fi
+    apt_private_fetch "$PKG" "$VERSION" "$DEB_SHA" "$DEB" || die "apt-get download $PKG=$VERSION failed"
 
     [[ $(dpkg-deb -f "$DEB" Package) == "$PKG" && $(dpkg-deb -f "$DEB" Version) == "$VERSION" ]] ||
         die "$DEB_NAME is not $PKG $VERSION"

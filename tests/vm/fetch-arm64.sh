@@ -41,7 +41,7 @@ board_ok() {
 		compgen -G "$1/root/lib/modules/*/modules.dep" >/dev/null
 }
 
-# shellcheck source=../../third_party/apt-private.sh
+# shellcheck source-path=SCRIPTDIR source=../../third_party/apt-private.sh
 . "$REPO/third_party/apt-private.sh"
 mkdir -p "$CACHE/downloads"
 exec 9>"$CACHE/.lock-arm64"
@@ -68,33 +68,11 @@ sandbox=()
 ((EUID == 0)) && sandbox=(-o APT::Sandbox::User=root)
 
 # ---- the kernel, pinned
-idx_sha() {
-	apt-cache "${APT_OPTS[@]}" show "$1=$2" 2>/dev/null | awk '/^SHA256: /{ print $2; exit }'
-}
-got=$(idx_sha "$KPKG" "$KVER")
-if [[ -z $got ]]; then
-	((APT_PRIVATE_UPDATE_RC)) && offline "the archive could not be reached"
-	KPKG=$(apt-cache "${APT_OPTS[@]}" depends linux-image-arm64 2>/dev/null |
-		awk '/Depends: linux-image-6\.1\.0-[0-9]+-arm64/ { print $2; exit }')
-	[[ -n $KPKG ]] || die "no linux-image-6.1.0-*-arm64 in the archive"
-	KVER=$(apt-cache "${APT_OPTS[@]}" policy "$KPKG" | awk '$1 == "Candidate:" { print $2 }')
-	KSHA=$(idx_sha "$KPKG" "$KVER")
-	log "warning: $(pin package) $(pin version) is no longer in the archive; using $KPKG $KVER (sha256 $KSHA): update tests/vm/arm64.pin"
-elif [[ $got != "$KSHA" ]]; then
-	die "$KPKG $KVER: the index says sha256 $got, the pin $KSHA; refusing"
-fi
+apt_private_kernel arm64 tests/vm/arm64.pin || offline "the archive could not be reached"
+KDEB=$CACHE/downloads/${KPKG}_${KVER}_arm64.deb
+apt_private_fetch "$KPKG" "$KVER" "$KSHA" "$KDEB" || offline "apt-get download $KPKG=$KVER failed"
 TMP=$(mktemp -d "$CACHE/.arm64.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-KDEB=$CACHE/downloads/${KPKG}_${KVER}_arm64.deb
-if ! [[ -f $KDEB && $(sha256sum "$KDEB" | cut -d' ' -f1) == "$KSHA" ]]; then
-	log "$KPKG $KVER: apt-get download (about 60 MB)"
-	mkdir "$TMP/k"
-	(cd "$TMP/k" && apt-get "${APT_OPTS[@]}" "${sandbox[@]}" -qq download "$KPKG=$KVER") ||
-		offline "apt-get download $KPKG=$KVER failed"
-	f=$(ls "$TMP"/k/*.deb)
-	[[ $(sha256sum "$f" | cut -d' ' -f1) == "$KSHA" ]] || die "$f: sha256 mismatch; refusing"
-	mv "$f" "$KDEB"
-fi
 
 # ---- the root's packages: the set apt resolves for an empty system
 ARCH_DIR=$APT_DIR/cache/archives

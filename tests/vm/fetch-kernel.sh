@@ -18,60 +18,37 @@ log() { printf 'fetch-kernel.sh: %s\n' "$*" >&2; }
 die() { printf 'fetch-kernel.sh: error: %s\n' "$*" >&2; exit 1; }
 pin() { awk -v k="$1" '$1 == k { print $2 }' "$HERE/kernel.pin"; }
 
-PKG=$(pin package)
-VER=$(pin version)
-SHA=$(pin sha256)
+KPKG=$(pin package)
+KVER=$(pin version)
+KSHA=$(pin sha256)
 LINK=$CACHE/kernel-current
 done_ok() { [[ -f $1/.stamp && -f $1/vmlinux ]] && compgen -G "$1/lib/modules/*/modules.dep" >/dev/null; }
+use_last() {
+	if ! [[ -L $LINK ]] || ! done_ok "$CACHE/$(readlink "$LINK")"; then
+		die "$1"
+	fi
+	log "warning: $1; using $(readlink "$LINK")"
+	printf '%s\n' "$CACHE/$(readlink "$LINK")"
+	exit 0
+}
 
-# shellcheck source=../../third_party/apt-private.sh
+# shellcheck source-path=SCRIPTDIR source=../../third_party/apt-private.sh
 . "$REPO/third_party/apt-private.sh"
 mkdir -p "$CACHE/downloads"
 exec 9>"$CACHE/.lock-kernel"
 flock 9
 
-DEST=$CACHE/kernel-$VER
-if done_ok "$DEST" && grep -qx "deb-sha256 $SHA" "$DEST/.stamp"; then
+DEST=$CACHE/kernel-$KVER
+if done_ok "$DEST" && grep -qx "deb-sha256 $KSHA" "$DEST/.stamp"; then
 	printf '%s\n' "$DEST"
 	exit 0
 fi
 
 apt_private_prepare "$CACHE/apt-kernel" deb "" "" -o Acquire::Languages=none
-idx_sha() {
-	apt-cache "${APT_OPTS[@]}" show "$1=$2" 2>/dev/null | awk '/^SHA256: /{ print $2; exit }'
-}
-got=$(idx_sha "$PKG" "$VER")
-if [[ -z $got ]]; then
-	if ((APT_PRIVATE_UPDATE_RC)) && [[ -L $LINK ]] && done_ok "$CACHE/$(readlink "$LINK")"; then
-		log "warning: the archive could not be reached; using $(readlink "$LINK")"
-		printf '%s\n' "$CACHE/$(readlink "$LINK")"
-		exit 0
-	fi
-	# the pinned ABI is gone from the archive: take the current one, loudly
-	PKG=$(apt-cache "${APT_OPTS[@]}" depends linux-image-amd64 2>/dev/null |
-		awk '/Depends: linux-image-6\.1\.0-[0-9]+-amd64/ { print $2; exit }')
-	[[ -n $PKG ]] || die "no linux-image-6.1.0-*-amd64 in the archive"
-	VER=$(apt-cache "${APT_OPTS[@]}" policy "$PKG" | awk '$1 == "Candidate:" { print $2 }')
-	SHA=$(idx_sha "$PKG" "$VER")
-	log "warning: $(pin package) $(pin version) is no longer in the archive; using $PKG $VER (sha256 $SHA): update tests/vm/kernel.pin"
-	DEST=$CACHE/kernel-$VER
-elif [[ $got != "$SHA" ]]; then
-	die "$PKG $VER: the index says sha256 $got, the pin $SHA; refusing"
-fi
-
-DEB=$CACHE/downloads/${PKG}_${VER}_amd64.deb
-if ! [[ -f $DEB && $(sha256sum "$DEB" | cut -d' ' -f1) == "$SHA" ]]; then
-	tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	log "$PKG $VER: apt-get download (about 70 MB)"
-	sandbox=()
-	((EUID == 0)) && sandbox=(-o APT::Sandbox::User=root)
-	(cd "$tmp" && apt-get "${APT_OPTS[@]}" "${sandbox[@]}" -qq download "$PKG=$VER") ||
-		die "apt-get download $PKG=$VER failed"
-	f=$(ls "$tmp"/*.deb)
-	[[ $(sha256sum "$f" | cut -d' ' -f1) == "$SHA" ]] || die "$f: sha256 mismatch; refusing"
-	mv "$f" "$DEB"
-fi
+apt_private_kernel amd64 tests/vm/kernel.pin || use_last "the archive could not be reached"
+DEST=$CACHE/kernel-$KVER
+DEB=$CACHE/downloads/${KPKG}_${KVER}_amd64.deb
+apt_private_fetch "$KPKG" "$KVER" "$KSHA" "$DEB" || die "apt-get download $KPKG=$KVER failed"
 
 tmpd=$(mktemp -d "$CACHE/.kernel.XXXXXX")
 dpkg-deb -x "$DEB" "$tmpd" || die "dpkg-deb -x failed"
@@ -94,9 +71,9 @@ sys.exit(1)
 PY
 kver=$(basename "$(ls -d "$tmpd"/lib/modules/*)")
 depmod -b "$tmpd" "$kver" || die "depmod failed"
-printf 'deb-sha256 %s\n%s %s\n' "$SHA" "$PKG" "$VER" >"$tmpd/.stamp"
+printf 'deb-sha256 %s\n%s %s\n' "$KSHA" "$KPKG" "$KVER" >"$tmpd/.stamp"
 rm -rf "$DEST"
 mv "$tmpd" "$DEST"
 ln -sfn "$(basename "$DEST")" "$LINK"
-log "$PKG $VER unpacked into $DEST"
+log "$KPKG $KVER unpacked into $DEST"
 printf '%s\n' "$DEST"
