@@ -9,38 +9,19 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 cd "$ROOT" || exit 1
 
-total_pass=0
-total_fail=0
+# shellcheck source-path=SCRIPTDIR source=lib/tally.sh
+. tests/lib/tally.sh
 
 # run_suite NAME CMD...: run one suite, add its "N passed, N failed" line.
 run_suite() {
-	local name=$1 out rc line p f
+	local name=$1 out rc
 	shift
 	echo "== $name"
 	out=$(mktemp)
 	"$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^[^ ]*[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-	mv "$out" "$out.copy"
-	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-		p=${BASH_REMATCH[1]}
-		f=${BASH_REMATCH[2]}
-	else
-		# no summary line: count its ok/FAIL lines
-		p=$(grep -c '^ok ' "$out.copy" 2>/dev/null || true)
-		f=$(grep -c '^FAIL' "$out.copy" 2>/dev/null || true)
-		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-			f=1
-			echo "FAIL $name: no result lines (exit $rc)"
-		fi
-	fi
-	rm -f "$out.copy"
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-		echo "FAIL $name: exit status $rc"
-	fi
-	total_pass=$((total_pass + p))
-	total_fail=$((total_fail + f))
+	tally_add "$out" "$rc" "$name"
+	rm -f "$out"
 }
 
 # 50000 fuzzer inputs, fixed seed: frames, requests and JSON never crash
@@ -108,6 +89,7 @@ for s in "${suites[@]}"; do
 		run_suite "unit: fuzz smoke" fuzz_smoke
 		run_suite "unit: smaps parser" env SMAPS="$BUILD/tools/smaps" \
 			bash tests/unit/test_smaps.sh
+		run_suite "unit: the runners' totals (tests/lib/tally.sh)" tests/unit/test_tally.sh
 		;;
 	integration)
 		run_suite "integration: private containerd + real runc" \
@@ -129,5 +111,5 @@ for s in "${suites[@]}"; do
 		;;
 	esac
 done
-echo "$total_pass passed, $total_fail failed"
-[ "$total_fail" -eq 0 ]
+tally_line
+[ "$TALLY_FAIL" -eq 0 ]

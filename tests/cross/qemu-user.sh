@@ -27,43 +27,36 @@ DAEMON_TESTS=(hostile_probe info_options logger_v2 logger_ready logger_fds cri_t
 	no_pivot file_log_dirs checkpoint_workdir failed_exec_answers_waits stale_exit_not_pinned
 	create_pidfile_fails deadline caps thousand_conns never_reads)
 
-pass=0 fail=0
-# count OUTPUT: add its "N passed, N failed" (none: one failure)
-count() {
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$1" | tail -n 1)
-	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-		pass=$((pass + BASH_REMATCH[1]))
-		fail=$((fail + BASH_REMATCH[2]))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $2: no result line"
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=../lib/tally.sh
+. tests/lib/tally.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 for arch in "$@"; do
 	qemu=qemu-${arch/armhf/arm}-static
 	b=build/$arch
 	if ! command -v "$qemu" >/dev/null; then
 		echo "FAIL $arch: no $qemu (Debian's qemu-user-static; make deps)"
-		fail=$((fail + 1))
+		TALLY_FAIL=$((TALLY_FAIL + 1))
 		continue
 	fi
 	if [[ ! -x $b/containerd-shim-runc-v2-c || ! -x $b/unit/test_unit ]]; then
 		echo "FAIL $arch: $b is not built (make ARCH=$arch all unit-bins)"
-		fail=$((fail + 1))
+		TALLY_FAIL=$((TALLY_FAIL + 1))
 		continue
 	fi
 	echo "# $arch: $(file -b "$b/containerd-shim-runc-v2-c" | cut -d, -f1-2), $(stat -c %s "$b/containerd-shim-runc-v2-c") bytes"
 	for t in test_unit test_cgroup test_lifecycle; do
-		out=$(QEMU_USER=1 timeout 300 "$qemu" "$b/unit/$t" 2>&1)
-		printf '%s\n' "$out" | sed "s/^/$arch $t: /"
-		count "$out" "$arch $t"
+		QEMU_USER=1 timeout 300 "$qemu" "$b/unit/$t" >"$log" 2>&1
+		rc=$?
+		sed "s/^/$arch $t: /" "$log"
+		tally_add "$log" "$rc" "$arch $t"
 	done
-	out=$(SHIM=$ROOT/$b/containerd-shim-runc-v2-c SHIM_WRAP=$qemu timeout 900 \
-		tests/daemon/run.py "${DAEMON_TESTS[@]}" 2>&1)
-	printf '%s\n' "$out" | sed "s/^/$arch daemon: /"
-	count "$out" "$arch daemon"
+	SHIM=$ROOT/$b/containerd-shim-runc-v2-c SHIM_WRAP=$qemu timeout 900 \
+		tests/daemon/run.py "${DAEMON_TESTS[@]}" >"$log" 2>&1
+	rc=$?
+	sed "s/^/$arch daemon: /" "$log"
+	tally_add "$log" "$rc" "$arch daemon"
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally_line
+[ "$TALLY_FAIL" -eq 0 ]

@@ -31,7 +31,9 @@ if [ "${VM_PROFILE:-}" = aarch64 ]; then
 	runs+=(stock)
 fi
 runs+=(go)
-rc=0 pass=0 fail=0 summary=
+# shellcheck source-path=SCRIPTDIR source=../lib/tally.sh
+. tests/lib/tally.sh
+rc=0 summary=
 for r in "${runs[@]}"; do
 	t0=$SECONDS
 	case $r in
@@ -47,11 +49,7 @@ for r in "${runs[@]}"; do
 	summary+="$r: $last in $((SECONDS - t0)) s; "
 	[ "$r" = go ] && continue
 	[ "$st" -eq 0 ] || rc=1
-	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-		pass=$((pass + BASH_REMATCH[1])) fail=$((fail + BASH_REMATCH[2]))
-	else
-		fail=$((fail + 1))
-	fi
+	tally_add "/tmp/$r.log" "$st" "$r"
 done
 sed 's/^/# go shim: /' /tmp/go.log | grep -E '^# go shim: (ok|FAIL|[0-9]+ passed)'
 echo "# side by side (${VM_PROFILE:-?} guest):"
@@ -70,5 +68,5 @@ for n in $names; do
 	echo
 done
 echo "# ${summary%; }"
-echo "$pass passed, $fail failed"
+tally_line
 exit "$rc"

@@ -26,7 +26,8 @@ shim_cgroup initramfs_no_pivot static no_huge_pages}"
 update pause detached =exec shim_cleanup events pod_group orphans_killed parallel runc_options_argv
 shim_cgroup static no_huge_pages}"
 [ ${#profiles[@]} -eq 0 ] && profiles=(v2 initramfs aarch64)
-pass=0 fail=0
+# shellcheck source-path=SCRIPTDIR source=../lib/tally.sh
+. "$HERE/../lib/tally.sh"
 for p in "${profiles[@]}"; do
 	echo "== vm: $p guest"
 	log=$(mktemp)
@@ -38,15 +39,8 @@ for p in "${profiles[@]}"; do
 	"$HERE/run.sh" -p "$p" -t "${VM_TIMEOUT:-2400}" -- tests/vm/suite.sh "${tests[@]}" 2>&1 |
 		grep --line-buffered -v '^\[ *[0-9.]*\] ' | sed -u 's/^| //' | tee "$log"
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-		pass=$((pass + BASH_REMATCH[1]))
-		fail=$((fail + BASH_REMATCH[2]))
-	else
-		echo "FAIL vm $p: no result from the guest (status $rc)"
-		fail=$((fail + 1))
-	fi
+	tally_add "$log" "$rc" "vm $p guest"
 	rm -f "$log"
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally_line
+[ "$TALLY_FAIL" -eq 0 ]
