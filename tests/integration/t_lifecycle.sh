@@ -91,10 +91,12 @@ t_shim_cleanup() {
 
 # events_subscribe FILE: `ctr events` into FILE in the background (its pid
 # in EVENTS_PID), returning once the subscription is live: it has seen a
-# namespace label of ours
+# namespace label of ours.  It lasts as long as the test (whose process
+# group goes at its end), not CTR_TIMEOUT: a pod started on a slow guest
+# takes longer than that before its exits come.
 events_subscribe() {
 	local i
-	ctr_ events >"$1" 2>&1 &
+	CTR_TIMEOUT=86400 ctr_ events >"$1" 2>&1 &
 	EVENTS_PID=$!
 	for ((i = 1; i <= 100; i++)); do
 		ctr_ namespaces label "$CTRD_NS" "probe=$T_ID-$i" >/dev/null
