@@ -36,6 +36,7 @@ VERSION   ?= 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 DOCDIR    ?= $(PREFIX)/share/doc/containerd-shim-runc-v2-c
+MANDIR    ?= $(PREFIX)/share/man
 DESTDIR   ?=
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
@@ -202,10 +203,12 @@ install: $(BIN)
 	install -d -m 0755 $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
 	install -m 0644 examples/* $(DESTDIR)$(DOCDIR)/examples/
+	install -D -m 0644 packaging/containerd-shim-runc-v2-c.8 $(DESTDIR)$(MANDIR)/man8/containerd-shim-runc-v2-c.8
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/containerd-shim-runc-v2-c
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man8/containerd-shim-runc-v2-c.8
 
 # build/<arch>/containerd-shim-runc-v2-c_<version>_<debarch>.deb, for each
 # architecture (DEB_ARCHES=x86_64 for one)

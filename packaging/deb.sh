@@ -7,7 +7,8 @@
 #
 # The package holds /usr/bin/containerd-shim-runc-v2-c (static: Depends on
 # nothing; Recommends containerd and runc), the copyright file, a Debian
-# changelog and the examples under /usr/share/doc/containerd-shim-runc-v2-c/.
+# changelog and the examples under /usr/share/doc/containerd-shim-runc-v2-c/,
+# and its manual page (section 8).
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the last commit's
 # time), owners are root, and dpkg-deb clamps the archive's own times to it.
 set -euo pipefail
@@ -33,6 +34,9 @@ doc=$r/usr/share/doc/$pkg
 install -D -m 0755 "$bin" "$r/usr/bin/$pkg"
 install -d -m 0755 "$doc/examples" "$r/DEBIAN"
 install -m 0644 "$ROOT"/examples/* "$doc/examples/"
+install -d -m 0755 "$r/usr/share/man/man8"
+gzip -9n <"$ROOT/packaging/$pkg.8" >"$r/usr/share/man/man8/$pkg.8.gz"
+chmod 0644 "$r/usr/share/man/man8/$pkg.8.gz"
 cat >"$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: $pkg

@@ -51,6 +51,7 @@ round() {
 		install -m 0755 "$b" "$t/$pkg"
 		install -m 0644 "$src/LICENSE" "$t/LICENSE"
 		install -m 0644 "$src"/examples/* "$t/examples/"
+		install -m 0644 "$src/packaging/$pkg.8" "$t/$pkg.8"
 		# the README's introduction and its install section
 		awk '/^## /{ intro = 0; keep = ($0 ~ /^## Install/) } NR == 1 { intro = 1 } intro || keep' \
 			"$src/README.md" >"$t/README.md"

@@ -17,8 +17,9 @@ pkgs=(
 	qemu-system-x86 kmod
 	# cross builds (make ARCH=...; musl from source) and their tests:
 	# qemu-user, the emulated aarch64 board; the Debian package's check
+	# (lintian; groff and lexgrog read the manual page)
 	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-riscv64-linux-gnu
-	qemu-user-static qemu-system-arm lintian
+	qemu-user-static qemu-system-arm lintian groff-base man-db
 	# the CRI examples test talks gRPC (tests/packaging/cri.py)
 	python3-grpcio
 	# fuzzing and benchmarks

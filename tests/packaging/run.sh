@@ -4,7 +4,8 @@
 #   tests/packaging/run.sh [NAME...]
 #
 #   install      make install / uninstall with DESTDIR, PREFIX and BINDIR
-#   deb          make deb for this host's architecture: lintian (no error),
+#   deb          make deb for this host's architecture: lintian (no error, a
+#                manual page that groff and lexgrog read),
 #                dpkg -i, a container through a private containerd that finds
 #                the installed /usr/bin binary, dpkg --purge leaves nothing
 #   cri_1x       examples/containerd-1.x-config.toml in Debian's containerd
@@ -41,6 +42,7 @@ t_install() {
 		examples/containerd-2.x-config.toml; do
 		[ -f "$d/opt/shim/share/doc/$PKG/$f" ] || { echo "no doc $f"; return 1; }
 	done
+	[ -f "$d/opt/shim/share/man/man8/$PKG.8" ] || { echo "no manual page under PREFIX"; return 1; }
 	make -s install DESTDIR="$d" || return 1
 	[ -x "$d/usr/local/bin/$PKG" ] || { echo "PREFIX default is not /usr/local"; return 1; }
 	make -s uninstall DESTDIR="$d" PREFIX=/opt/shim BINDIR=/opt/shim/sbin || return 1
@@ -88,6 +90,13 @@ t_deb() {
 	out=$(lintian "$deb" 2>&1 | grep -v 'running with root privileges')
 	echo "lintian: ${out:-clean}"
 	echo "$out" | grep -q '^E:' && { echo "lintian errors"; return 1; }
+	echo "$out" | grep -q 'no-manual-page' && { echo "lintian finds no manual page"; return 1; }
+	dpkg-deb -c "$deb" | grep -q " ./usr/share/man/man8/$PKG.8.gz$" || { echo "no manual page in the package"; return 1; }
+	# the page itself: groff's warnings (all of them) are failures, and
+	# apropos can read its NAME line
+	out=$(LC_ALL=C groff -man -ww -z packaging/$PKG.8 2>&1)
+	[ -z "$out" ] || { echo "groff: $out"; return 1; }
+	lexgrog packaging/$PKG.8 | grep -q ' - containerd shim v2 for runc' || { echo "lexgrog: $(lexgrog packaging/$PKG.8 2>&1)"; return 1; }
 	dpkg -i "$deb" >/dev/null || return 1
 	local rc=0
 	[ -x /usr/bin/$PKG ] || { echo "no /usr/bin/$PKG after dpkg -i"; rc=1; }
