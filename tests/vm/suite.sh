@@ -13,13 +13,15 @@
 # The shim is build/ (build/aarch64/ on the aarch64 board).
 #
 # The scale tests are shrunk (TCG runs processes 10-45x slower than the
-# host): SCALE_PODS=40 SCALE_EXECS=40 SCALE_ROUNDS=10 unless set.  On the
+# host): SCALE_PODS=40 SCALE_EXECS=40 SCALE_ROUNDS=10 unless set, and a
+# ctr call may take CTR_TIMEOUT=300 s, not 60 (40 execs at once, each a runc
+# exec, took more than 60 s for some with either shim).  On the
 # initramfs profile every container gets --no-pivot (pivot_root cannot
 # work there) except in t_initramfs_no_pivot, which checks just that.
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 export SCALE_PODS=${SCALE_PODS:-40} SCALE_EXECS=${SCALE_EXECS:-40} SCALE_ROUNDS=${SCALE_ROUNDS:-10}
-export TEST_TIMEOUT=${TEST_TIMEOUT:-400}
+export TEST_TIMEOUT=${TEST_TIMEOUT:-400} CTR_TIMEOUT=${CTR_TIMEOUT:-300}
 [ "${VM_PROFILE:-}" = initramfs ] && export CTR_RUN_FLAGS=--no-pivot
 echo "# guest: $(uname -m) $(uname -r), cgroup $(stat -f -c %T /sys/fs/cgroup), root $(awk '$5 == "/" { split($0, a, " - "); split(a[2], b, " "); t = b[1] } END { print t }' /proc/self/mountinfo), profile ${VM_PROFILE:-?}"
 own=$PWD/build
