@@ -31,7 +31,6 @@
 #include "json.h"
 #include "log.h"
 #include "loop.h"
-#include "mount.h"
 #include "pbcb.h"
 #include "console.h"
 #include "task_impl.h"
@@ -279,13 +278,7 @@ static void delete_done(struct op *o, struct proc *p, int status, const char *ou
 		}
 	}
 	io_close(&p->io);
-	if (ct->rootfs_mounted) {
-		char rootfs[PATH_MAX_LEN + 8];
-		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
-		int r = mount_unmount_all(rootfs);
-		if (r < 0)
-			log_warn("unmount %s: %s", rootfs, strerror(-r));
-	}
+	task_rootfs_unmount(ct);
 	containerd_events_TaskDelete ev;
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, ct->id);

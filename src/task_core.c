@@ -18,6 +18,7 @@
 #include "containerd_events_task.pb.h"
 #include "events.h"
 #include "log.h"
+#include "mount.h"
 #include "pbcb.h"
 #include "task.h"
 #include "console.h"
@@ -121,6 +122,18 @@ int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const i
 	if (err < 0)
 		task_op_refused(o, p, err);
 	return err;
+}
+
+void task_rootfs_unmount(struct container *ct)
+{
+	if (!ct->rootfs_mounted)
+		return;
+	char rootfs[PATH_MAX_LEN + 8];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
+	int r = mount_unmount_all(rootfs);
+	if (r < 0)
+		log_warn("unmount %s: %s", rootfs, strerror(-r));
+	ct->rootfs_mounted = 0;
 }
 
 int task_runc_ok(int status)

@@ -26,32 +26,20 @@
 #include "task.h"
 #include "task_impl.h"
 
-/* A failed Create's rootfs mounts go before its caller hears of the
- * failure: containerd removes the bundle once Create has answered, as the
- * Go shim's unmount-then-return lets it. */
-static void create_unmount(struct container *ct)
-{
-	if (!ct->rootfs_mounted)
-		return;
-	char rootfs[PATH_MAX_LEN + 8];
-	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", ct->bundle);
-	int r = mount_unmount_all(rootfs);
-	if (r < 0)
-		log_warn("unmount %s: %s", rootfs, strerror(-r));
-	ct->rootfs_mounted = 0;
-}
-
 /* A Create that will not be, its call answered: the container goes and
  * the calls that waited for it run. */
 static void create_failed(struct container *ct)
 {
 	struct ref ref = ct_ref(ct);
-	create_unmount(ct);
+	task_rootfs_unmount(ct);
 	container_free(ct);
 	task_create_ended(ref);
 }
 
-/* A Create that will not be: unmounted, answered with the error, gone. */
+/* A Create that will not be: unmounted, answered with the error, gone.
+ * The rootfs mounts go before the caller hears of the failure:
+ * containerd removes the bundle once Create has answered, as the Go
+ * shim's unmount-then-return lets it. */
 static void create_fail(struct call *c, struct container *ct, int code, const char *fmt,
 			...) __attribute__((format(printf, 4, 5)));
 static void create_fail(struct call *c, struct container *ct, int code, const char *fmt,
@@ -61,7 +49,7 @@ static void create_fail(struct call *c, struct container *ct, int code, const ch
 	va_start(ap, fmt);
 	char *msg = arena_vprintf(c->arena, fmt, ap);
 	va_end(ap);
-	create_unmount(ct);
+	task_rootfs_unmount(ct);
 	ttrpc_reply_error(c, code, "%s", msg ? msg : "create failed");
 	create_failed(ct);
 }
@@ -70,7 +58,7 @@ static void create_fail(struct call *c, struct container *ct, int code, const ch
 static void create_refused(struct op *o, struct proc *p, int err)
 {
 	struct container *ct = p->ct;
-	create_unmount(ct);
+	task_rootfs_unmount(ct);
 	task_op_refused(o, p, err);
 	create_failed(ct);
 }

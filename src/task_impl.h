@@ -61,6 +61,8 @@ void task_op_refused(struct op *o, struct proc *p, int err);
  * returned with the call answered. */
 int task_op_spawn(struct op *o, struct proc *p, const char *const *argv, const int fds[3],
 		  int capture, op_done_fn done);
+/* ct's rootfs mounts, if it made any, unmounted (Delete, a failed Create). */
+void task_rootfs_unmount(struct container *ct);
 int task_runc_ok(int status);
 /* Answer c with runc's error for a failed job ("<what> failed: ..."). */
 void task_runc_error(struct call *c, struct proc *p, const char *what, int status,
