@@ -275,7 +275,10 @@ void proc_free(struct proc *p)
 		p->pid_seq = 0;
 		pid_jobs--;
 	}
-	io_close(&p->io);
+	size_t dropped = io_close(&p->io);
+	if (dropped)
+		log_warn("process %s/%s: %zu bytes of its output were never read",
+			 ct->id, p->id, dropped);
 	if (p->spec)
 		munmap(p->spec, p->spec_map);
 	p->spec = NULL;
@@ -326,6 +329,17 @@ static void exit_complete(struct proc *p)
 		lc_hooks.exited(p);
 }
 
+static void exit_io_settled(void *ctx, int stalled)
+{
+	struct proc *p = ctx; /* io_close (proc_free) cancels this first */
+	if (stalled)
+		log_warn("process %s/%s (pid %d): its output has not been read for "
+			 "%lld s: its exit is reported now, the output is kept",
+			 p->ct->id, p->id, p->pid, IO_EXIT_STALL_NS / 1000000000LL);
+	p->io_settled = 1;
+	exit_try(p);
+}
+
 /* Report p's exit if nothing holds it back any more. */
 static void exit_try(struct proc *p)
 {
@@ -346,6 +360,13 @@ static void exit_try(struct proc *p)
 			ct->init_exit_held = 1;
 			return;
 		}
+	}
+	/* what it wrote is with its readers before its exit is: a client
+	 * may close its FIFOs as soon as it sees the exit */
+	if (!p->io_settled) {
+		if (io_watch(&p->io, IO_EXIT_STALL_NS, exit_io_settled, p))
+			return;
+		p->io_settled = 1;
 	}
 	exit_complete(p);
 	if (p != ct->init && ct->init_exit_held && ct->init) {

@@ -12,6 +12,8 @@
  *  - for an init without its own pid namespace, what it left behind is
  *    killed (hooks.kill_orphans) before its exit is reported;
  *  - an OOM kill is reported (hooks.oom) before the exit it caused;
+ *  - the exit waits until what the process wrote is with its readers
+ *    (io_watch, at most IO_EXIT_STALL_NS of a reader taking nothing);
  *  - an exit reaped before any process claimed its pid is kept only while
  *    a job that may report that pid (runc create/exec/restore) is in
  *    flight, and matched only to a process such a job started.
@@ -78,6 +80,7 @@ struct proc {
 	int reaped;	   /* model-owned: an exit has been reaped */
 	int published;	   /* model-owned: the start event went out */
 	int frozen_exit;   /* model-owned: it exited while paused (or pausing) */
+	int io_settled;	   /* model-owned: its output has reached its readers */
 	int exit_status;   /* model-owned */
 	struct timespec exited_at;
 	uint64_t pid_seq; /* model-owned: when the job that reports its pid began */

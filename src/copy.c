@@ -68,8 +68,13 @@ struct copy {
 	int src_armed, dst_armed; /* one-shot: armed until it fires */
 	int dst_blocked;	  /* the last move stopped at a full destination */
 	int64_t last_ns;
+	int64_t shrink_ns; /* a shrink refused (bytes above the size): not before */
 	size_t last_moved, moved;
 	size_t cap; /* its pipes' size: a move near it means the window is too long */
+	uint64_t taken, given; /* bytes read from src, written to dst, ever */
+	int dst_pipe;	       /* dst is a pipe (or FIFO): FIONREAD says what waits */
+	int flushing;	       /* src at EOF; dst kept until its reader has it all */
+	int next_flush;
 };
 
 /* Handed out lazily (untouched slots cost nothing), reused from a free
@@ -81,6 +86,14 @@ static int timer_fd = -1;
 static int64_t ticking;		 /* the timer's period while it runs, 0: stopped */
 static int64_t period = TICK_NS; /* the next period to run it at */
 static unsigned nbig;
+/* Copies whose source has ended, polled until their destination pipe is
+ * empty (a reader taking bytes from a pipe that is not full wakes no
+ * writer, so there is no event to wait for). */
+static int flush_head = -1;
+static struct loop_timer flush_timer;
+static int64_t flush_period;
+#define FLUSH_FIRST_NS 1000000LL   /* 1 ms, doubling while nothing is read */
+#define FLUSH_MAX_NS   128000000LL /* ... up to this */
 
 static int64_t now_ns(void)
 {
@@ -156,6 +169,24 @@ static void grow(struct copy *c, int on)
 	nbig += on ? 1 : -1;
 }
 
+static int pipe_bytes(int fd)
+{
+	int n = 0;
+	return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
+}
+
+static void unflush(struct copy *c)
+{
+	for (int *pp = &flush_head; *pp >= 0; pp = &copies[*pp].next_flush)
+		if (*pp == (int)(c - copies)) {
+			*pp = c->next_flush;
+			break;
+		}
+	c->flushing = 0;
+	if (flush_head < 0)
+		loop_timer_cancel(&flush_timer);
+}
+
 static void release(struct copy *c)
 {
 	if (c->lingering)
@@ -164,10 +195,14 @@ static void release(struct copy *c)
 		c->big = 0;
 		nbig--;
 	}
-	loop_del(c->src);
+	if (c->flushing)
+		unflush(c);
+	if (c->src >= 0) {
+		loop_del(c->src);
+		close(c->src);
+	}
 	if (c->dst_polled)
 		loop_del(c->dst);
-	close(c->src);
 	close(c->dst);
 	if (c->buf)
 		munmap(c->buf, BUF_SIZE);
@@ -186,6 +221,55 @@ static void end(struct copy *c)
 		fn(ctx, tag);
 }
 
+static void on_flush_timer(void *ctx);
+
+/*
+ * The source has ended.  What was written into a destination pipe stays
+ * there for its reader: a FIFO's content goes when its last fd closes, so
+ * ours is kept (the source closed, the copy's end not yet reported) until
+ * the reader has taken it all, or io_close() gives up (copy_finish).  A
+ * reader attaching late still finds the end of the output.
+ */
+static int finished(struct copy *c)
+{
+	if (!c->dst_pipe || c->reader_gone || !pipe_bytes(c->dst)) {
+		end(c);
+		return 1;
+	}
+	if (c->lingering)
+		unlinger(c);
+	loop_del(c->src);
+	close(c->src);
+	c->src = -1;
+	c->flushing = 1;
+	c->next_flush = flush_head;
+	flush_head = (int)(c - copies);
+	flush_period = FLUSH_FIRST_NS;
+	loop_timer_set(&flush_timer, loop_now_ns() + flush_period, on_flush_timer, NULL);
+	return 1;
+}
+
+static void on_flush_timer(void *ctx)
+{
+	int taken = 0;
+	for (int i = flush_head, next; i >= 0; i = next) {
+		struct copy *c = &copies[i];
+		next = c->next_flush;
+		int left = pipe_bytes(c->dst);
+		if (c->given - (uint64_t)left != c->last_moved)
+			taken = 1;
+		c->last_moved = (size_t)(c->given - (uint64_t)left);
+		if (!left)
+			end(c); /* unlinks it */
+	}
+	if (flush_head < 0)
+		return;
+	flush_period = taken ? FLUSH_FIRST_NS
+			     : (flush_period * 2 > FLUSH_MAX_NS ? FLUSH_MAX_NS
+								: flush_period * 2);
+	loop_timer_set(&flush_timer, loop_now_ns() + flush_period, on_flush_timer, NULL);
+}
+
 /* One step of the buffered path: >0 moved, 0 EOF, <0 -errno. */
 static ssize_t step_buffered(struct copy *c)
 {
@@ -201,6 +285,7 @@ static ssize_t step_buffered(struct copy *c)
 		if (n < 0)
 			return -errno;
 		c->off += (size_t)n;
+		c->given += (uint64_t)n;
 		return n;
 	}
 	c->off = c->len = 0;
@@ -208,6 +293,7 @@ static ssize_t step_buffered(struct copy *c)
 	if (n < 0)
 		return -errno;
 	c->len = (size_t)n;
+	c->taken += (uint64_t)n;
 	return n;
 }
 
@@ -221,8 +307,12 @@ static int pump(struct copy *c, int finishing)
 			/* the reader went away: drop what comes until EOF */
 			char sink[4096];
 			n = read(c->src, sink, sizeof(sink));
-			if (n > 0)
+			if (n > 0) {
+				/* nobody will have them: count them as given */
+				c->taken += (uint64_t)n;
+				c->given += (uint64_t)n;
 				continue;
+			}
 			if (n == 0 || (errno != EAGAIN && errno != EINTR))
 				return end(c), 1;
 			if (errno == EINTR)
@@ -234,6 +324,8 @@ static int pump(struct copy *c, int finishing)
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 			if (n > 0) {
 				c->moved += (size_t)n;
+				c->taken += (uint64_t)n;
+				c->given += (uint64_t)n;
 				if (n < SPLICE_MAX && !finishing)
 					goto blocked; /* one side is done */
 				continue;
@@ -251,12 +343,12 @@ static int pump(struct copy *c, int finishing)
 				continue;
 			}
 			if (n == 0 && c->len == 0)
-				return end(c), 1;
+				return finishing ? (end(c), 1) : finished(c);
 			if (n == 0)
 				continue;
 		}
-		if (n == 0)
-			return end(c), 1; /* EOF */
+		if (n == 0) /* EOF */
+			return finishing ? (end(c), 1) : finished(c);
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN && c->buffered)
@@ -267,7 +359,9 @@ static int pump(struct copy *c, int finishing)
 			c->reader_gone = 1;
 			continue;
 		}
-		if (n != -EIO) /* EIO: a pty whose other side closed */
+		if (n == -EIO && !finishing) /* a pty whose other side closed */
+			return finished(c);
+		if (n != -EIO)
 			log_warn("copy: %s", strerror((int)-n));
 		return end(c), 1;
 	}
@@ -338,6 +432,8 @@ static int run(struct copy *c, int64_t now, int streaming)
 static void on_ready(int fd, uint32_t ev, void *data)
 {
 	struct copy *c = data;
+	if (c->flushing)
+		return; /* its source is gone: the flush timer polls it */
 	if (fd == c->src)
 		c->src_armed = 0;
 	else
@@ -386,10 +482,18 @@ static void on_timer(int fd, uint32_t ev, void *data)
 	int64_t next = 0;
 	for (int k = 0; nbig && k < high; k++) {
 		struct copy *c = &copies[k];
-		if (c->big && now - c->last_ns >= IDLE_NS)
+		int64_t due = c->last_ns + IDLE_NS;
+		if (c->shrink_ns > due)
+			due = c->shrink_ns;
+		if (c->big && now >= due) {
 			grow(c, 0);
-		if (c->big && (!next || c->last_ns + IDLE_NS < next))
-			next = c->last_ns + IDLE_NS;
+			/* refused while its pipe holds more than the smaller size
+			 * (a reader that stopped reading): not again for a second,
+			 * or the timer would fire at once, again and again */
+			due = c->shrink_ns = now + IDLE_NS;
+		}
+		if (c->big && (!next || due < next))
+			next = due;
 	}
 	tick(0);
 	if (next)
@@ -427,6 +531,7 @@ struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag
 	fcntl(dst, F_SETFL, fcntl(dst, F_GETFL) | O_NONBLOCK);
 	struct stat sst;
 	int pollable = fstat(dst, &st) == 0 && !S_ISREG(st.st_mode);
+	c->dst_pipe = pollable && S_ISFIFO(st.st_mode);
 	c->coalesce = fstat(src, &sst) == 0 && S_ISFIFO(sst.st_mode) &&
 		      (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
 	if (c->coalesce) {
@@ -462,15 +567,23 @@ void copy_stop(struct copy *c)
 	release(c);
 }
 
-void copy_finish(struct copy *c)
+size_t copy_finish(struct copy *c)
 {
 	c->on_end = NULL;
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && !c->flushing; i++) {
 		int r = pump(c, 1);
 		if (r == 1)
-			return;
+			return 0;
 		if (r == 0)
 			break;
 	}
+	size_t left = c->flushing ? 0 : (size_t)pipe_bytes(c->src) + (c->len - c->off);
 	release(c);
+	return left;
+}
+
+void copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given)
+{
+	*mark = c->taken + (uint64_t)pipe_bytes(c->src);
+	*given = c->given - (c->dst_pipe ? (uint64_t)pipe_bytes(c->dst) : 0);
 }

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capacity.h"
@@ -29,6 +31,8 @@ static int max_fd;
 void (*loop_after_batch)(void);
 static int (*idle_pending)(void);
 static void (*idle_fn)(void);
+static void on_timers(int fd, uint32_t ev, void *data);
+static int timer_fd = -1;
 
 #define IDLE_MS 1000
 
@@ -67,7 +71,14 @@ int loop_init(void)
 	if (!handlers && !(handlers = loop_fd_table(sizeof(struct handler))))
 		return -ENOMEM;
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	return epfd < 0 ? -errno : 0;
+	if (epfd < 0)
+		return -errno;
+	/* the deadlines' timer from the start, so the daemon's fds do not
+	 * creep up on first use */
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (timer_fd < 0)
+		return -errno;
+	return loop_add(timer_fd, EPOLLIN, on_timers, NULL);
 }
 
 int loop_add(int fd, uint32_t events, loop_fn fn, void *data)
@@ -118,6 +129,87 @@ int loop_run_once(int timeout_ms)
 	if (loop_after_batch && !stopping)
 		loop_after_batch();
 	return n;
+}
+
+/* ---- deadlines: a list of the callers' timers, one timerfd set to the
+ * earliest (few are armed at a time: a scan is cheaper than a heap) ---- */
+
+static struct loop_timer *timers;
+static int64_t timer_armed; /* what timer_fd is set to, 0: nothing */
+
+int64_t loop_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void timer_arm(void)
+{
+	int64_t first = 0;
+	for (struct loop_timer *t = timers; t; t = t->next)
+		if (!first || t->at < first)
+			first = t->at;
+	if (first == timer_armed || timer_fd < 0)
+		return;
+	struct itimerspec it = { { 0, 0 },
+				 { first / 1000000000LL, first % 1000000000LL } };
+	if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL) == 0)
+		timer_armed = first;
+}
+
+static void on_timers(int fd, uint32_t ev, void *data)
+{
+	uint64_t x;
+	ssize_t r = read(fd, &x, sizeof(x));
+	(void)r;
+	timer_armed = 0;
+	int64_t now = loop_now_ns();
+	/* one due timer per pass: its callback may set or cancel any other */
+	for (;;) {
+		struct loop_timer **pp = &timers;
+		while (*pp && (*pp)->at > now)
+			pp = &(*pp)->next;
+		if (!*pp)
+			break;
+		struct loop_timer *t = *pp;
+		*pp = t->next;
+		t->at = 0;
+		t->next = NULL;
+		t->fn(t->ctx);
+	}
+	timer_arm();
+}
+
+void loop_timer_cancel(struct loop_timer *t)
+{
+	if (!t->at)
+		return;
+	for (struct loop_timer **pp = &timers; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->at = 0;
+	t->next = NULL;
+	timer_arm();
+}
+
+void loop_timer_set(struct loop_timer *t, int64_t at, loop_timer_fn fn, void *ctx)
+{
+	if (t->at) {
+		for (struct loop_timer **pp = &timers; *pp; pp = &(*pp)->next)
+			if (*pp == t) {
+				*pp = t->next;
+				break;
+			}
+	}
+	t->at = at > 0 ? at : 1;
+	t->fn = fn;
+	t->ctx = ctx;
+	t->next = timers;
+	timers = t;
+	timer_arm();
 }
 
 int loop_run(void)

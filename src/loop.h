@@ -37,4 +37,24 @@ void loop_set_idle(int (*pending)(void), void (*fn)(void));
  * a callback, such as a connection that may be read again). */
 extern void (*loop_after_batch)(void);
 
+/*
+ * Deadlines on the loop's one timerfd.  The timer is the caller's (held in
+ * the object it serves, so there is no table to fill); fn runs once, at or
+ * after `at` (loop_now_ns() clock), unless cancelled first.  Setting an
+ * armed timer moves it.
+ *
+ *   loop_timer_set(&w->t, loop_now_ns() + ms * 1000000, on_due, w);
+ *   loop_timer_cancel(&w->t);     // also fine when it is not armed
+ */
+typedef void (*loop_timer_fn)(void *ctx);
+struct loop_timer {
+	int64_t at; /* 0: not armed */
+	loop_timer_fn fn;
+	void *ctx;
+	struct loop_timer *next;
+};
+int64_t loop_now_ns(void);
+void loop_timer_set(struct loop_timer *t, int64_t at, loop_timer_fn fn, void *ctx);
+void loop_timer_cancel(struct loop_timer *t);
+
 #endif

@@ -19,8 +19,6 @@
 #include "log.h"
 #include "loop.h"
 
-#define DRAIN_WAIT_NS (10LL * 1000000000LL)
-
 struct parked {
 	uint32_t gen;
 	unsigned char used, why, detached;
@@ -101,11 +99,6 @@ int park_call(struct call *c, enum park_for why, struct ref target, park_fn resu
 	e->target = target;
 	e->resume = resume;
 	e->deadline = c->deadline;
-	if (why == PARK_DRAIN) {
-		int64_t limit = now_ns() + DRAIN_WAIT_NS;
-		if (!e->deadline || limit < e->deadline)
-			e->deadline = limit;
-	}
 	if (why == PARK_EXIT) {
 		/* a Wait needs only its address: its memory goes back now */
 		e->detached = 1;
@@ -186,8 +179,8 @@ static void expire(struct parked *e)
 		 * the logger's word (the client may have given up: work that
 		 * has begun is finished, its answer is dropped) */
 		if (e->why == PARK_DRAIN)
-			log_warn("output still being copied after %lld s, closing it",
-				 DRAIN_WAIT_NS / 1000000000LL);
+			log_warn("delete: its deadline has come before the output was "
+				 "read: closing it");
 		else
 			log_warn("binary logger not ready by the call's deadline: going "
 				 "on");

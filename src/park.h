@@ -26,7 +26,7 @@ enum park_for {
 	PARK_JOB,    /* its runc job (see park_job) */
 	PARK_EXIT,   /* a process's exit (Wait); detached while it waits */
 	PARK_CREATE, /* the end of its container's Create */
-	PARK_DRAIN,  /* a process's output copies (Delete); at most 10 s */
+	PARK_DRAIN,  /* a process's output to reach its readers (Delete; io_watch) */
 	PARK_IDLE,   /* no runc job in flight on a process (Delete) */
 	PARK_LOGGER, /* a binary:// logger to be ready (Create) */
 };

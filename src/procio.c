@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,14 +45,16 @@ void io_init(struct pio *io)
 	io->logger_ready = -1;
 }
 
+static void watch_soon(void);
+
 static void copy_ended(void *ctx, int slot)
 {
 	struct pio *io = ctx;
 	io->cp[slot] = NULL;
 	if (slot == 0 && io->on_stdin_end)
 		io->on_stdin_end(io);
-	if (io->on_drained && !io_busy(io))
-		io->on_drained(io->ctx);
+	if (io->watching)
+		watch_soon(); /* not from inside the copy engine */
 }
 
 int io_copy(struct pio *io, int slot, int src, int dst, int err)
@@ -406,9 +409,137 @@ int io_logger_reaped(struct pio *io, pid_t pid)
 	return 1;
 }
 
-int io_busy(const struct pio *io)
+/* ---- io_watch: the output reaching its readers ---- */
+
+static struct pio *watch_head;
+static struct loop_timer watch_timer;
+static int64_t watch_period;
+#define WATCH_FIRST_NS 1000000LL  /* 1 ms, doubling while nothing moves */
+#define WATCH_MAX_NS   64000000LL /* ... up to this */
+#define LOGGER_WAIT_NS (10LL * 1000000000LL)
+
+/* Bytes a binary:// logger has not read from its pipes (its fds 3 and 4,
+ * reached through /proc: the shim keeps no end of them, so that the
+ * container sees EPIPE if the logger dies, as with the Go shim). */
+static uint64_t logger_unread(pid_t pid)
 {
-	return io->cp[1] != NULL || io->cp[2] != NULL;
+	uint64_t sum = 0;
+	for (int fd = 3; fd <= 4; fd++) {
+		char path[48];
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (f < 0)
+			continue;
+		struct stat st;
+		int n = 0;
+		if (fstat(f, &st) == 0 && S_ISFIFO(st.st_mode) &&
+		    ioctl(f, FIONREAD, &n) == 0 && n > 0)
+			sum += (uint64_t)n;
+		close(f);
+	}
+	return sum;
+}
+
+/* 1 if the readers have it all; *progress changes whenever bytes move. */
+static int watch_done(struct pio *io, int64_t now, uint64_t *progress)
+{
+	int done = 1;
+	*progress = 0;
+	for (int i = 1; i < 3; i++) {
+		uint64_t mark, given;
+		if (!io->cp[i])
+			continue; /* ended: EOF, and the FIFO emptied (copy.h) */
+		copy_counts(io->cp[i], &mark, &given);
+		*progress += mark + given;
+		if (given < io->watch_mark[i])
+			done = 0;
+	}
+	if (io->logger > 0 && now - io->watch_began < LOGGER_WAIT_NS) {
+		uint64_t left = logger_unread(io->logger);
+		*progress += left;
+		if (left)
+			done = 0;
+	}
+	return done;
+}
+
+static void watch_unlink(struct pio *io)
+{
+	for (struct pio **pp = &watch_head; *pp; pp = &(*pp)->watch_next)
+		if (*pp == io) {
+			*pp = io->watch_next;
+			break;
+		}
+	io->watching = 0;
+	io->watch_next = NULL;
+	if (!watch_head)
+		loop_timer_cancel(&watch_timer);
+}
+
+static void on_watch_timer(void *ctx)
+{
+	int64_t now = loop_now_ns();
+	int moved = 0;
+	/* one callback per pass: it may close any process's io */
+	for (struct pio *io = watch_head, *next; io; io = next) {
+		next = io->watch_next;
+		uint64_t progress;
+		int done = watch_done(io, now, &progress);
+		if (progress != io->watch_seen) {
+			io->watch_seen = progress;
+			io->watch_since = now;
+			moved = 1;
+		}
+		int stalled = !done && now - io->watch_since >= io->watch_stall;
+		if (!done && !stalled)
+			continue;
+		void (*fn)(void *, int) = io->watch_fn;
+		void *ctx2 = io->watch_ctx;
+		watch_unlink(io);
+		fn(ctx2, stalled);
+		watch_soon();
+		return;
+	}
+	if (!watch_head)
+		return;
+	watch_period = moved ? WATCH_FIRST_NS
+			     : (watch_period * 2 > WATCH_MAX_NS ? WATCH_MAX_NS
+								: watch_period * 2);
+	loop_timer_set(&watch_timer, now + watch_period, on_watch_timer, NULL);
+}
+
+static void watch_soon(void)
+{
+	if (!watch_head)
+		return;
+	watch_period = WATCH_FIRST_NS;
+	loop_timer_set(&watch_timer, loop_now_ns(), on_watch_timer, NULL);
+}
+
+int io_watch(struct pio *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
+	     void *ctx)
+{
+	if (io->watching)
+		return 1; /* already waiting (for the same thing) */
+	int64_t now = loop_now_ns();
+	for (int i = 1; i < 3; i++) {
+		uint64_t given;
+		io->watch_mark[i] = 0;
+		if (io->cp[i])
+			copy_counts(io->cp[i], &io->watch_mark[i], &given);
+	}
+	io->watch_began = io->watch_since = now;
+	if (watch_done(io, now, &io->watch_seen))
+		return 0;
+	io->watch_fn = fn;
+	io->watch_ctx = ctx;
+	io->watch_stall = stall_ns;
+	io->watching = 1;
+	io->watch_next = watch_head;
+	watch_head = io;
+	watch_period = WATCH_FIRST_NS;
+	loop_timer_set(&watch_timer, now + watch_period, on_watch_timer, NULL);
+	return 1;
 }
 
 void io_console_sock_close(struct pio *io)
@@ -426,9 +557,11 @@ void io_console_sock_close(struct pio *io)
 	}
 }
 
-void io_close(struct pio *io)
+size_t io_close(struct pio *io)
 {
-	io->on_drained = NULL;
+	size_t dropped = 0;
+	if (io->watching)
+		watch_unlink(io);
 	io->on_stdin_end = NULL;
 	io_console_sock_close(io);
 	io_child_close(io);
@@ -440,7 +573,7 @@ void io_close(struct pio *io)
 		io->cp[i] = NULL;
 		/* Output still in the pipe is moved before closing. */
 		if (i > 0)
-			copy_finish(c);
+			dropped += copy_finish(c);
 		else
 			copy_stop(c);
 	}
@@ -459,4 +592,5 @@ void io_close(struct pio *io)
 		logger_stop(io->logger);
 		io->logger = 0;
 	}
+	return dropped;
 }

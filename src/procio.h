@@ -15,7 +15,8 @@
  *   fds = io.child;                 // give these to runc
  *   io_child_close(&io);         // after runc has been spawned
  *   ...
- *   io_close(&io);               // drain what is left, close all
+ *   io_watch(&io, stall, fn, ctx); // until the readers have it all
+ *   io_close(&io);               // move what is left, close all
  *
  * A binary:// stdout starts the logger program with the container's stdout
  * and stderr pipes as fds 3 and 4 and a ready pipe as fd 5, as the Go shim
@@ -27,6 +28,7 @@
  */
 #ifndef PROCIO_H
 #define PROCIO_H
+#include <stdint.h>
 #include <sys/types.h>
 
 struct copy;
@@ -49,8 +51,13 @@ struct pio {
 	unsigned char logger_failed; /* it ended without signalling ready */
 	int stdin_hold;		     /* our writer on the stdin FIFO */
 	struct copy *cp[3];
-	void (*on_drained)(void *ctx); /* all output copied (EOF) */
-	void *ctx;
+	/* io_watch: one at a time */
+	void (*watch_fn)(void *ctx, int stalled);
+	void *watch_ctx;
+	uint64_t watch_mark[3], watch_seen;
+	int64_t watch_began, watch_since, watch_stall;
+	struct pio *watch_next;
+	unsigned char watching;
 	void (*on_ready)(void *ctx); /* the logger signalled it is ready */
 	void *ready_ctx;
 	void (*on_stdin_end)(struct pio *io); /* the stdin copy ended (console.c) */
@@ -59,8 +66,25 @@ struct pio {
 int io_open(struct pio *io, const struct io_cfg *cfg);
 void io_child_close(struct pio *io);
 void io_close_stdin(struct pio *io);
-/* 1 while stdout/stderr copies are still running. */
-int io_busy(const struct pio *io);
+/*
+ * Everything the process has written so far reaching its reader: the
+ * output copies have put it into the FIFOs (or files) and the readers
+ * have taken it from there, and a binary:// logger has read its pipes.
+ * fn(ctx, 0) runs once that holds, or fn(ctx, 1) once the readers have
+ * taken nothing for stall_ns (a reader that does not read: the copies go
+ * on, nothing is dropped).  Returns 0 if it holds now (fn is not called),
+ * 1 if fn will run (from the loop, never from inside this call).  One
+ * watch at a time per process; io_close cancels it.
+ *
+ * The exit of a process waits for this (IO_EXIT_STALL_NS), so a client
+ * that closes its FIFOs as soon as it sees the exit (containerd 1.6 and
+ * 1.7 do) has had every byte; a Delete waits for it again
+ * (IO_DELETE_STALL_NS) before the copies are closed.
+ */
+#define IO_EXIT_STALL_NS   (2LL * 1000000000LL)
+#define IO_DELETE_STALL_NS (10LL * 1000000000LL)
+int io_watch(struct pio *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
+	     void *ctx);
 /* 1 if pid was io's binary:// logger (now reaped). */
 int io_logger_reaped(struct pio *io, pid_t pid);
 /* A binary:// logger is ready once it closes (or writes to) fd 5, as the
@@ -70,7 +94,8 @@ int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx);
 /* 1 if pid was a logger being stopped after its process went (SIGTERM,
  * then SIGKILL after 12 s, as the Go shim does); now reaped. */
 int io_reaped(pid_t pid);
-void io_close(struct pio *io);
+/* Close it all; returns the bytes of output dropped (not yet copied). */
+size_t io_close(struct pio *io);
 void io_init(struct pio *io);
 
 /* For console.c: the pieces a terminal's stdio is made of.  io_copy()

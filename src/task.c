@@ -277,7 +277,10 @@ static void delete_done(struct op *o, struct proc *p, int status, const char *ou
 			return;
 		}
 	}
-	io_close(&p->io);
+	size_t dropped = io_close(&p->io);
+	if (dropped)
+		log_warn("delete %s: %zu bytes of its output were never read", ct->id,
+			 dropped);
 	task_rootfs_unmount(ct);
 	containerd_events_TaskDelete ev;
 	memset(&ev, 0, sizeof(ev));
@@ -324,10 +327,13 @@ static void delete_proceed(struct call *c, struct ref r)
 		lc_job_end(p);
 }
 
-static void on_drained(void *ctx)
+static void on_drained(void *ctx, int stalled)
 {
-	struct proc *p = ctx; /* io_close clears this before p goes */
-	p->io.on_drained = NULL;
+	struct proc *p = ctx; /* io_close cancels this before p goes */
+	if (stalled)
+		log_warn("delete %s/%s: its output has not been read for %lld s: "
+			 "closing it",
+			 p->ct->id, p->id, IO_DELETE_STALL_NS / 1000000000LL);
 	park_wake(PARK_DRAIN, proc_ref(p));
 }
 
@@ -354,16 +360,13 @@ static void task_delete(struct call *c)
 		return;
 	}
 	lc_job_begin(p, 0); /* the Delete itself, until it ends */
-	if (!io_busy(&p->io)) {
+	/* what it wrote reaches its readers before the copies close */
+	if (io_watch(&p->io, IO_DELETE_STALL_NS, on_drained, p) == 0) {
 		delete_proceed(c, proc_ref(p));
 		return;
 	}
-	if (park_call(c, PARK_DRAIN, proc_ref(p), delete_proceed) < 0) {
-		lc_job_end(p);
-		return;
-	}
-	p->io.on_drained = on_drained;
-	p->io.ctx = p;
+	if (park_call(c, PARK_DRAIN, proc_ref(p), delete_proceed) < 0)
+		lc_job_end(p); /* (the watch's wake then finds nobody) */
 }
 
 /* ---- CloseIO, ResizePty, Shutdown ---- */
