@@ -889,7 +889,83 @@ def t_tty_stdin_eof(s):
                        capture_output=True)
 
 
-TESTS = [t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+def shim_cpu(s):
+    with open("/proc/%d/stat" % s.proc.pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def t_output_late_reader(s):
+    """A reader that opens the FIFO after the process has written and
+    exited gets every byte, and the exit (Wait) is answered only once it
+    has them: a client may close its FIFOs as soon as it sees the exit."""
+    fout = os.path.join(s.dir, "late.out")
+    os.mkfifo(fout)
+    want = b"".join(b"%d\n" % i for i in range(1, 20001))  # 108894 bytes
+    code, msg, _ = s.create("ol1", stdout=fout, args=("sh", "-c", "sleep 0.5; seq 1 20000"))
+    check(code == 0, "create: %d %s" % (code, msg))
+    w = Client(s.sock)
+    ws = w.send("Wait", field(1, "ol1"))
+    code, msg, _ = s.start("ol1")
+    check(code == 0, "start: %d %s" % (code, msg))
+    time.sleep(1.5)
+    w.s.settimeout(0.05)
+    try:
+        w.wait(ws)
+        raise Fail("Wait answered before the output was read")
+    except socket.timeout:
+        pass
+    rd = os.open(fout, os.O_RDONLY)
+    got = b""
+    while True:
+        b = os.read(rd, 65536)
+        if not b:
+            break
+        got += b
+    os.close(rd)
+    check(got == want, "read %d of %d bytes" % (len(got), len(want)))
+    w.s.settimeout(5)
+    code, msg, body = w.wait(ws)
+    check(code == 0, "wait: %d %s" % (code, msg))
+    check(s.delete("ol1")[0] == 0, "delete")
+    w.close()
+
+
+def t_output_unread(s):
+    """Output nobody reads: the exit is reported after 2 s with nothing
+    taken (the bytes stay), the shim does not spin meanwhile (a grown FIFO
+    that cannot shrink once did), and a Delete closes the copies after 10 s
+    with nothing taken, saying how much was never read."""
+    fout = os.path.join(s.dir, "unread.out")
+    os.mkfifo(fout)
+    code, msg, _ = s.create("ou1", stdout=fout, args=("seq", "1", "3000000"))
+    check(code == 0, "create: %d %s" % (code, msg))
+    rd = os.open(fout, os.O_RDONLY)
+    check(s.start("ou1")[0] == 0, "start")
+    got = 0
+    while got < 5 << 20:  # read fast (the pipes grow), then stop reading
+        got += len(os.read(rd, 1 << 20))
+    time.sleep(0.3)
+    _, _, _, pid, _ = s.state("ou1")
+    os.kill(pid, 9)
+    t0 = time.time()
+    code, msg, body = s.c.call("Wait", field(1, "ou1"))
+    held = time.time() - t0
+    check(code == 0 and 1.5 <= held <= 8, "wait: %d %s after %.1f s" % (code, msg, held))
+    check("not been read for 2 s" in s.log(), "no log line for the held exit")
+    c0 = shim_cpu(s)
+    time.sleep(2.5)  # past the copy engine's 1 s shrink of idle pipes
+    spent = shim_cpu(s) - c0
+    check(spent < 0.5, "the shim used %.2f s of CPU in 2.5 s idle" % spent)
+    t0 = time.time()
+    check(s.delete("ou1")[0] == 0, "delete")
+    took = time.time() - t0
+    check(8 <= took <= 30, "delete took %.1f s" % took)
+    check("never read" in s.log(), "no log line for the dropped bytes")
+    os.close(rd)
+
+
+TESTS = [t_output_late_reader, t_output_unread, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
          t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
          t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
          t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,

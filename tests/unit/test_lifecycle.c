@@ -326,6 +326,77 @@ static void test_gone(void)
 	end();
 }
 
+/* The exit waits until the output is with its reader: an exec's stdout
+ * goes through a copy into a FIFO; its exit is reported only once the
+ * test has read it all, and the init's (held by the exec) after it.  A
+ * reader that never reads holds an exit IO_EXIT_STALL_NS at most. */
+static void test_exit_after_output(void)
+{
+	begin("the exit waits until the output is with its reader (bounded)");
+	char dir[] = "/tmp/lc-out.XXXXXX", fifo[64];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/out", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	seen[0] = 0;
+	struct container *ct = running("c8", 8001, 1);
+	struct proc *e = exec_running(ct, "a", 8002);
+	struct io_cfg cfg = { .in = "", .out = fifo, .err = "" };
+	CHECK(io_open(&e->io, &cfg) == 0);
+	int reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	static char buf[200000], back[sizeof(buf)];
+	memset(buf, 'y', sizeof(buf));
+	size_t put = 0;
+	fcntl(e->io.child[1], F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 100 && put < 100000; i++) { /* what fits: FIFO + pipe */
+		ssize_t k = write(e->io.child[1], buf, 100000 - put);
+		if (k > 0)
+			put += (size_t)k;
+		loop_run_once(1);
+	}
+	CHECK(put == 100000);
+	io_child_close(&e->io); /* the process is gone: EOF follows */
+	seen[0] = 0;
+	lc_reaped(8002, 0);
+	lc_reaped(8001, 0);
+	for (int i = 0; i < 20; i++)
+		loop_run_once(2);
+	SEEN(""); /* nothing read yet: no exit */
+	CHECK(lc_status(e) == 2 && lc_status(ct->init) == 2);
+	size_t got = 0;
+	for (int i = 0; i < 500 && !strstr(seen, "x:init"); i++) {
+		ssize_t k = read(reader, back, sizeof(back));
+		if (k > 0)
+			got += (size_t)k;
+		loop_run_once(2);
+	}
+	CHECK(got == 100000);
+	SEEN("x:a x:init ");
+	close(reader);
+	container_free(ct);
+
+	/* nobody reads: the exit comes after the stall bound, the bytes stay */
+	seen[0] = 0;
+	ct = running("c9", 9001, 1);
+	CHECK(io_open(&ct->init->io, &cfg) == 0);
+	CHECK(write(ct->init->io.child[1], buf, 30000) == 30000);
+	io_child_close(&ct->init->io);
+	seen[0] = 0;
+	int64_t t0 = loop_now_ns();
+	lc_reaped(9001, 0);
+	while (!seen[0] && loop_now_ns() - t0 < 3 * IO_EXIT_STALL_NS)
+		loop_run_once(50);
+	int64_t held = loop_now_ns() - t0;
+	SEEN("x:init ");
+	CHECK(held >= IO_EXIT_STALL_NS && held < 2 * IO_EXIT_STALL_NS);
+	reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(read(reader, back, sizeof(back)) == 30000); /* kept for a late reader */
+	close(reader);
+	container_free(ct);
+	unlink(fifo);
+	rmdir(dir);
+	end();
+}
+
 int main(void)
 {
 	lc_hooks.exited = h_exited;
@@ -344,5 +415,6 @@ int main(void)
 	test_unclaimed();
 	test_oom_before_exit();
 	test_gone();
+	test_exit_after_output();
 	return check_summary();
 }

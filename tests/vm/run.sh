@@ -115,7 +115,7 @@ cat >"$RES/guest.sh" <<GUEST
 # written by tests/vm/run.sh
 (sleep $limit; echo "vm: watchdog: $limit s passed"; echo 124 >/results/rc; sync; busybox poweroff -f) &
 cd $(printf '%q' "$REPO") || { echo 1 >/results/rc; busybox poweroff -f; }
-export VM_PROFILE=$profile
+export VM_PROFILE=$profile COMPARE=$(printf '%q' "${COMPARE:-}")
 $(printf '%q ' "$@") > >(tee /results/log | sed -u 's/^/| /') 2>&1
 echo \$? >/results/rc
 sleep 0.2
