@@ -2,7 +2,9 @@
 #
 #   make deps     install the Debian packages the build and the tests need
 #   make          build build/containerd-shim-runc-v2-c (static, musl)
-#   make test     unit tests, then integration tests with a private containerd
+#   make test     the fast tier (a few minutes): unit, daemon (fake runc), the
+#                 core integration tests and the output sample
+#   make check    every tier CI runs (tests/check.sh; tests/README.md)
 #   make test-vm  the integration suite in qemu guests (cgroup v2; initramfs
 #                 root; an emulated aarch64 board)
 #   make demo     run one container through a private containerd with this shim
@@ -61,7 +63,7 @@ GEN_O   := $(PROTOS:%=$(BUILD)/obj/gen/%.pb.o)
 PB_O    := $(BUILD)/obj/pb/pb_common.o $(BUILD)/obj/pb/pb_encode.o $(BUILD)/obj/pb/pb_decode.o
 BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
-.PHONY: all deps fetch test test-vm test-vm-all unit integration suite demo bench bench-memory \
+.PHONY: all deps fetch test check test-vm test-vm-all unit integration suite demo bench bench-memory \
 	cross unit-bins test-qemu-user test-cross install uninstall deb release test-packaging \
 	bench-speed fuzz fmt clean tools
 all: $(BIN) tools
@@ -158,7 +160,10 @@ suite: all
 	tests/suite/run.sh $(BIN)
 
 test: deps $(UNIT_BINS) all
-	tests/run-tests.sh
+	tests/run-tests.sh fast
+
+check: deps $(UNIT_BINS) all
+	tests/check.sh
 
 # the integration suite in qemu guests: cgroup v2 (all of it), an
 # initramfs root and the emulated aarch64 board (the ordinary container

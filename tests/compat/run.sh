@@ -26,7 +26,7 @@
 # COMPAT_OFFLINE=1: use the containerd packages unpacked before, no archive.
 #
 # Output: one line per combination, a table, then "N passed, N failed"
-# (combinations). Exit status 1 if any failed.
+# (the tests of every combination). Exit status 1 if any failed.
 
 set -u
 
@@ -69,6 +69,8 @@ echo "# shim: $("$SHIM" -v 2>&1 | tr -s ' \n' ' ')sha256 $(sha256sum "$SHIM" | c
 
 PASSED=0
 FAILED=0
+TESTS_OK=0
+TESTS_BAD=0
 ROWS=()
 
 # verify_stock BIN_DIR: with a private containerd (BIN_DIR or PATH) and
@@ -151,9 +153,15 @@ combo() {
 		[ "${note#shim NOT verified}" = "$note" ]; then
 		res=PASS
 		PASSED=$((PASSED + 1))
+		TESTS_OK=$((TESTS_OK + ${line%% *}))
 	else
 		res=FAIL
 		FAILED=$((FAILED + 1))
+		if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+			TESTS_OK=$((TESTS_OK + BASH_REMATCH[1]))
+			TESTS_BAD=$((TESTS_BAD + BASH_REMATCH[2]))
+		fi
+		TESTS_BAD=$((TESTS_BAD + 1)) # the combination itself
 	fi
 	printf '%s containerd %s %s: %s%s (%ss, log %s)\n' "$res" "$label" "$kind" "${line:-no result}" \
 		"${note:+; $note}" "$secs" "$log"
@@ -171,6 +179,7 @@ for suite in $COMPAT_SUITES; do
 			echo "FAIL containerd $suite: could not fetch it"
 			ROWS+=("$(printf '%-8s %-26s %-6s %s' FAIL "$suite" - "fetch failed")")
 			FAILED=$((FAILED + 2))
+			TESTS_BAD=$((TESTS_BAD + 2))
 			continue
 		fi
 	fi
@@ -187,5 +196,8 @@ echo
 printf '%-8s %-26s %-6s %-22s %6s  %s\n' RESULT CONTAINERD SHIM TESTS TIME NOTE
 for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done
 echo "# logs: $LOG_DIR"
-echo "$PASSED passed, $FAILED failed"
+echo "# combinations: $PASSED passed, $FAILED failed"
+# the total counts the tests of every combination (a failed combination
+# counts once more)
+echo "$TESTS_OK passed, $TESTS_BAD failed"
 [ "$FAILED" -eq 0 ]

@@ -2,7 +2,7 @@
 """Lifecycle races and hostile clients, driven over the daemon's socket
 with the fake runc (fakerunc) on its PATH.
 
-usage: tests/daemon/run.py [TEST...]     (SHIM=binary to test another build)
+usage: tests/daemon/run.py [-j N] [TEST...]   (SHIM=binary to test another build)
 Prints "ok NAME" / "FAIL NAME: ..." and "N passed, N failed".
 """
 import os
@@ -965,37 +965,71 @@ def t_output_unread(s):
     os.close(rd)
 
 
-TESTS = [t_output_late_reader, t_output_unread, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount, t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready, t_logger_killed, t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot, t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
-         t_created_exit_published, t_sched_core, t_stale_exec_job, t_stale_pause_job, t_failed_exec_answers_waits,
-         t_stale_exit_not_pinned, t_create_pidfile_fails, t_waits_do_not_starve,
-         t_deadline, t_logger_fds, t_caps, t_thousand_conns, t_many_waits_many_conns,
-         t_never_reads]
+TESTS = [
+    # the long ones first: -j runs the rest beside them
+    t_caps, t_output_unread, t_logger_killed, t_never_reads, t_sched_core,
+    t_output_late_reader, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount,
+    t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready,
+    t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
+    t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+    t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
+    t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,
+    t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
+    t_many_waits_many_conns,
+]
+
+
+def run_test(t):
+    """Run one test with a shim of its own; (ok, line, log)."""
+    name = t.__name__[2:]
+    s = None
+    try:
+        s = Shim()
+        t(s)
+        check(s.proc.poll() is None, "the shim exited")
+        return True, "ok %s" % name, ""
+    except Exception as e:  # noqa: BLE001
+        detail = str(e) if isinstance(e, Fail) else traceback.format_exc(limit=3)
+        log = s.log()[-3000:] if os.environ.get("VERBOSE") and s else ""
+        return False, "FAIL %s: %s" % (name, detail), log
+    finally:
+        if s:
+            s.close()
 
 
 def main():
+    """usage: run.py [-j N] [TEST...]: N tests at a time (default 3; each
+    has its own shim, and most of their time is waiting)."""
     global passed, failed
-    names = sys.argv[1:]
-    for t in TESTS:
-        name = t.__name__[2:]
-        if names and name not in names:
-            continue
-        s = None
-        try:
-            s = Shim()
-            t(s)
-            check(s.proc.poll() is None, "the shim exited")
-            print("ok", name, flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001
-            failed += 1
-            detail = str(e) if isinstance(e, Fail) else traceback.format_exc(limit=3)
-            print("FAIL %s: %s" % (name, detail))
-            if os.environ.get("VERBOSE") and s:
-                print(s.log()[-3000:])
-        finally:
-            if s:
-                s.close()
-            sys.stdout.flush()
+    args = sys.argv[1:]
+    jobs = 3
+    if len(args) >= 2 and args[0] == "-j":
+        jobs = max(1, int(args[1]))
+        args = args[2:]
+    todo = [t for t in TESTS if not args or t.__name__[2:] in args]
+    lock = threading.Lock()
+
+    def worker():
+        global passed, failed
+        while True:
+            with lock:
+                if not todo:
+                    return
+                t = todo.pop(0)
+            ok, line, log = run_test(t)
+            with lock:
+                if ok:
+                    passed += 1
+                else:
+                    failed += 1
+                print(line, flush=True)
+                if log:
+                    print(log, flush=True)
+    ws = [threading.Thread(target=worker) for _ in range(jobs)]
+    for w in ws:
+        w.start()
+    for w in ws:
+        w.join()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -12,6 +12,7 @@
 #   FORCE_STATIC_TEST=1  run the static-binary test whatever RUNTIME is
 #   CTR_RUN_FLAGS  more `ctr run` flags for every container (words), e.g.
 #                  --no-pivot on a host whose root is an initramfs
+#   EXCLUDE        test names (words) not to run, whatever the patterns
 #   -v             print each test's full log, not only on failure
 #
 # Tests are the functions named t_* in tests/integration/t_*.sh; each runs in
@@ -217,6 +218,7 @@ trap 'exit 129' HUP
 
 selected() {
 	local p
+	case " ${EXCLUDE:-} " in *" $1 "*) return 1 ;; esac
 	[ ${#PATTERNS[@]} -eq 0 ] && return 0
 	for p in "${PATTERNS[@]}"; do
 		# "=NAME": that test only

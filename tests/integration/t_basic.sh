@@ -96,3 +96,48 @@ LOGGER
 	grep -qx to-stdout "$out" || fail "stdout not logged: $(cat "$out")"
 	grep -qx to-stderr "$out" || fail "stderr not logged: $(cat "$out")"
 }
+
+# a terminal (ctr run -t, given a terminal by script(1)): the process sees
+# a tty, its output comes back with the terminal's CRLF, its exit status
+# through ctr
+t_tty() {
+	local out rc
+	command -v script >/dev/null || skip "no script(1) (util-linux)"
+	# shellcheck disable=SC2016 # $(tty) is the container's
+	out=$(script -qefc "ctr --address $CTRD_SOCK -n $CTRD_NS run --rm -t --runtime $RUNTIME \
+		--fifo-dir $(ctr_fifo_dir) --env PATH=/bin ${CTR_RUN_FLAGS:-} --rootfs $ROOTFS $T_ID \
+		sh -c 'echo tty=\$(tty); seq 1 3000 | tail -n 1; exit 7'" /dev/null </dev/null)
+	rc=$?
+	[ "$rc" -eq 7 ] || fail "exit status $rc, want 7 (output: $out)"
+	# (ctr's own terminal adds a CR, and a NUL at the start, with either shim)
+	grep -q $'tty=/dev/pts/[0-9]*\r\r*$' <<<"$out" || fail "no terminal: $out"
+	grep -q $'^3000\r\r*$' <<<"$out" || fail "output lost or not through a terminal: $out"
+}
+
+# installed under the stock name (containerd-shim-runc-v2, runtime
+# io.containerd.runc.v2), this binary serves containerd as the Go shim
+# would: a second private containerd finds it by that name
+t_stock_name() {
+	local bin=$T_DIR/stock out p exe
+	mkdir -p "$bin"
+	cp "$CTRD_REPO/build/containerd-shim-runc-v2-c" "$bin/containerd-shim-runc-v2" ||
+		fail "no build/containerd-shim-runc-v2-c"
+	(
+		# shellcheck disable=SC2030 # a containerd of this subshell's own
+		CTRD_PID='' CTRD_NS=stock-$RUN_TAG SHIM_DIR=$bin RUNTIME=io.containerd.runc.v2
+		trap ctrd_stop EXIT
+		ctrd_start || fail "the second containerd did not start"
+		ctr_ run -d --runtime io.containerd.runc.v2 --fifo-dir "$(ctr_fifo_dir)" --env PATH=/bin \
+			--rootfs "$ROOTFS" "$T_ID" sleep 600 || fail "ctr run as io.containerd.runc.v2 failed"
+		p=$(shim_pids "$T_ID" | head -n 1)
+		exe=$(readlink "/proc/$p/exe")
+		[ "$exe" = "$bin/containerd-shim-runc-v2" ] || fail "the shim is '$exe', not ours"
+		"$exe" -v 2>&1 | grep -q containerd-shim-runc-v2-c || fail "$exe -v does not name this shim"
+		out=$(ctr_ task exec --fifo-dir "$(ctr_fifo_dir)" --exec-id e "$T_ID" echo stock-ok) ||
+			fail "exec failed"
+		[ "$out" = stock-ok ] || fail "exec output '$out'"
+		ctr_ task kill -s SIGKILL "$T_ID"
+		wait_status "$T_ID" STOPPED 20 || fail "not STOPPED"
+		ctr_ task rm "$T_ID" || fail "task rm failed"
+	) || exit 1
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test-vm`: the integration suite in each guest profile (tests/vm/run.sh)
-# with this shim and the Go shim side by side (tests/vm/suite.sh), then the
-# total of this shim's results as "N passed, N failed".
+# with this shim (and, with COMPARE=go, the Go shim side by side:
+# tests/vm/suite.sh), then the total of this shim's results as "N passed,
+# N failed".
 #
 #   tests/vm/test-vm.sh [--all] [PROFILE...]     (default: v2 initramfs aarch64)
 #   VM_TIMEOUT  seconds per guest (default 2400)
