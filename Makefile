@@ -112,10 +112,12 @@ UNIT_CFLAGS := $(BASE_CFLAGS) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter
 	$(UNIT_SAN) -I tests/unit
 UNIT_SRCS   := $(filter-out src/main.c,$(SRCS))
 
-$(BUILD)/unit/test_unit: tests/unit/test_unit.c tests/unit/check.h $(UNIT_SRCS) $(GEN_C) $(GEN_H) \
-		$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
+# one file of tests per module (tests/unit/unit_*.c), one binary
+UNIT_TESTS  := $(wildcard tests/unit/unit_*.c)
+$(BUILD)/unit/test_unit: tests/unit/test_unit.c $(UNIT_TESTS) tests/unit/unit.h tests/unit/check.h \
+		$(UNIT_SRCS) $(GEN_C) $(GEN_H) $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_SRCS) $(GEN_C) \
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ tests/unit/test_unit.c $(UNIT_TESTS) $(UNIT_SRCS) $(GEN_C) \
 		$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
 $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c tests/unit/check.h src/cgroup.c src/cgstats.c src/arena.c src/pbcb.c \

@@ -6,6 +6,8 @@
  * has no open_tree, say): its checks are not counted, and it prints
  * "skip NAME: why".
  *
+ * The file with main() defines CHECK_MAIN before including it.
+ *
  *   begin("arena");
  *   CHECK(arena_new() != NULL);
  *   end();
@@ -15,8 +17,15 @@
 #define CHECK_H
 #include <stdio.h>
 
-static int passed, failed, skipped, group_failed, group_skipped;
-static const char *group, *skip_why = "";
+/* One set of counters per binary, defined where CHECK_MAIN is (the file
+ * with main()); a binary of several files shares them. */
+#ifdef CHECK_MAIN
+int passed, failed, skipped, group_failed, group_skipped;
+const char *group, *skip_why = "";
+#else
+extern int passed, failed, skipped, group_failed, group_skipped;
+extern const char *group, *skip_why;
+#endif
 
 #define CHECK(cond)                                                                      \
 	do {                                                                             \

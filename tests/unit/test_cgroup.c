@@ -33,6 +33,7 @@
 #include "loop.h"
 #include "pbcb.h"
 
+#define CHECK_MAIN
 #include "check.h"
 
 static void skip(const char *name, const char *why)

@@ -19,6 +19,7 @@
 #include "container.h"
 #include "loop.h"
 
+#define CHECK_MAIN
 #include "check.h"
 
 /* what the hooks saw, as a string: "x:<id>" exit, "o" oom, "k" kill

@@ -1,0 +1,55 @@
+/*
+ * unit_flags.c - unit tests: command-line flags as the Go shim takes them.
+ */
+#include "unit.h"
+
+void test_flags(void)
+{
+	begin("flags with Go flag syntax");
+	struct shim_flags f;
+	char *a1[] = { "shim",
+		       "-namespace",
+		       "ns1",
+		       "-id=c1",
+		       "--address",
+		       "/run/c.sock",
+		       "-publish-binary",
+		       "/usr/bin/containerd",
+		       "-debug",
+		       "start",
+		       NULL };
+	CHECK(flags_parse(&f, 10, a1) == 0);
+	CHECK(strcmp(f.namespace, "ns1") == 0 && strcmp(f.id, "c1") == 0);
+	CHECK(strcmp(f.address, "/run/c.sock") == 0 && f.debug == 1);
+	CHECK(strcmp(f.action, "start") == 0);
+	char *a2[] = { "shim", "-debug=false", "--namespace=x", "-bundle", "/b", "delete",
+		       NULL };
+	CHECK(flags_parse(&f, 6, a2) == 0);
+	CHECK(f.debug == 0 && strcmp(f.bundle, "/b") == 0 &&
+	      strcmp(f.action, "delete") == 0);
+	char *a3[] = { "shim", "-nosuch", NULL };
+	CHECK(flags_parse(&f, 2, a3) < 0 && strstr(f.error, "not defined"));
+	char *a4[] = { "shim", "-id", NULL };
+	CHECK(flags_parse(&f, 2, a4) < 0 && strstr(f.error, "needs an argument"));
+	char *a5[] = { "shim", "-debug=maybe", NULL };
+	CHECK(flags_parse(&f, 2, a5) < 0);
+	char *a6[] = { "shim", "-v", NULL };
+	CHECK(flags_parse(&f, 2, a6) == 0 && f.version == 1 && f.action[0] == 0);
+	char *a7[] = { "shim", "-namespace", "n", "start", "-id", "late", NULL };
+	CHECK(flags_parse(&f, 6, a7) == 0 && strcmp(f.action, "start") == 0 &&
+	      f.id[0] == 0);
+	end();
+
+	begin("container id validation");
+	CHECK(task_valid_id("abc") && task_valid_id("a-b.c_d") && task_valid_id("A1"));
+	CHECK(!task_valid_id("") && !task_valid_id("a/b") && !task_valid_id(".."));
+	CHECK(!task_valid_id("a..b") && !task_valid_id("-a") && !task_valid_id("a-"));
+	CHECK(!task_valid_id("a b") && !task_valid_id("../etc"));
+	char longid[80];
+	memset(longid, 'x', 77);
+	longid[77] = 0;
+	CHECK(!task_valid_id(longid));
+	longid[76] = 0;
+	CHECK(task_valid_id(longid));
+	end();
+}

@@ -1,0 +1,75 @@
+/*
+ * unit_spawn.c - unit tests: the one way children start (spawn.c): exactly
+ * the fds asked for, a clean signal mask, no NOTIFY_SOCKET, and an exec
+ * failure returned as an errno with nothing left to reap.
+ */
+#include "unit.h"
+
+#include "spawn.h"
+
+/* Run sh -c script with fds 0-2 (/dev/null, a pipe, the pipe) and `extra`
+ * as fd 3 if >= 0; returns what it printed and its exit status. */
+static int run_sh(const char *script, int extra, char *out, size_t cap, int *status)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	int fds[4] = { -1, p[1], p[1], extra };
+	const char *argv[] = { "sh", "-c", script, NULL };
+	struct spawn_req s = { .argv = argv, .fds = fds, .nfds = extra >= 0 ? 4 : 3 };
+	pid_t pid = spawn(&s);
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return (int)pid;
+	}
+	size_t n = 0;
+	ssize_t k;
+	while (n + 1 < cap && (k = read(p[0], out + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
+	out[n] = 0;
+	close(p[0]);
+	waitpid(pid, status, 0);
+	return 0;
+}
+
+void test_spawn(void)
+{
+	begin("spawn: exactly the fds asked for, clean mask, no NOTIFY_SOCKET");
+	char out[512];
+	int st = -1;
+	/* a stray fd of ours (CLOEXEC, as all of them) does not leak */
+	int stray = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char script[160];
+	snprintf(script, sizeof(script),
+		 "for n in 0 1 2 3 %d; do [ -e /proc/self/fd/$n ] && printf '%%s ' $n; done; "
+		 "readlink /proc/self/fd/3",
+		 stray);
+	CHECK(run_sh(script, extra, out, sizeof(out), &st) == 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(!strcmp(out, "0 1 2 3 /dev/null\n"));
+	if (strcmp(out, "0 1 2 3 /dev/null\n"))
+		printf("  fds: %s", out);
+	close(stray);
+	close(extra);
+
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+	CHECK(run_sh("grep SigBlk /proc/self/status; echo ${NOTIFY_SOCKET:-none}", -1, out,
+		     sizeof(out), &st) == 0);
+	CHECK(strstr(out, "SigBlk:\t0000000000000000") && strstr(out, "none\n"));
+	unsetenv("NOTIFY_SOCKET");
+	sigprocmask(SIG_SETMASK, &old, NULL);
+
+	/* an exec failure: its errno, and the failed child already reaped */
+	const char *argv[] = { "/nonexistent/binary", NULL };
+	int fds[3] = { -1, -1, -1 };
+	struct spawn_req s = { .argv = argv, .fds = fds, .nfds = 3 };
+	CHECK(spawn(&s) == -ENOENT);
+	CHECK(waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD);
+	end();
+}
