@@ -72,8 +72,10 @@ deps:
 	tools/deps.sh
 
 fetch: $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h
-$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h:
+# one fetch for both (make -j would run it twice), and the sources it brings
+$(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h &:
 	third_party/fetch.sh
+$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c: $(NANOPB_SRC)/pb.h
 
 $(GEN)/%.pb.c $(GEN)/%.pb.h: proto/%.proto proto/*.options
 	@mkdir -p $(GEN)
