@@ -3,7 +3,9 @@
 # Smoke test of the benchmarks: runs `BENCH_QUICK=1 tools/bench.sh` into a
 # temporary directory (bench/ is left alone) and checks that the report has
 # a row for our shim and for the Go shim in the memory table and in the
-# speed table (every metric), with numbers in them.
+# speed table (every metric), with numbers in them, and that no measurement
+# failed (stdout_cpu's lost bytes among them).  The board's memory phase
+# (a TCG boot that nothing here reads) is left out: BENCH_BOARD=0.
 #
 # Prints "ok bench smoke" (exit 0) or "FAIL bench smoke: ..." (exit 1).
 # Needs root, containerd, runc, busybox-static and a built shim (make).
@@ -23,7 +25,7 @@ fail() {
 [ -x "$REPO/build/containerd-shim-runc-v2-c" ] || fail "build/containerd-shim-runc-v2-c missing (run make)"
 
 start=$SECONDS
-BENCH_QUICK=1 BENCH_POD=both BENCH_OUT=$OUT "$REPO/tools/bench.sh" >"$OUT/stdout" 2>"$OUT/stderr" ||
+BENCH_QUICK=1 BENCH_POD=both BENCH_BOARD=0 BENCH_OUT=$OUT "$REPO/tools/bench.sh" >"$OUT/stdout" 2>"$OUT/stderr" ||
 	fail "tools/bench.sh exited with status $? ($(tail -n 3 "$OUT/stderr" | tr '\n' ' '))"
 took=$((SECONDS - start))
 R=$OUT/report.md
