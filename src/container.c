@@ -277,8 +277,8 @@ void proc_free(struct proc *p)
 	}
 	size_t dropped = io_close(&p->io);
 	if (dropped)
-		log_warn("process %s/%s: %zu bytes of its output were never read",
-			 ct->id, p->id, dropped);
+		log_warn("process %s/%s: %zu bytes of its output were never read", ct->id,
+			 p->id, dropped);
 	if (p->spec)
 		munmap(p->spec, p->spec_map);
 	p->spec = NULL;

@@ -36,10 +36,12 @@ int unit_client_recv(int fd, int *code, char *msg, size_t msgcap, ttrpc_KeyValue
 		have = 0;
 	from = fd;
 	for (int i = 0; i < 200; i++) {
-		if (have < 10 || have < 10 + ((size_t)buf[0] << 24 | (size_t)buf[1] << 16 |
-					      (size_t)buf[2] << 8 | buf[3])) {
+		if (have < 10 ||
+		    have < 10 + ((size_t)buf[0] << 24 | (size_t)buf[1] << 16 |
+				 (size_t)buf[2] << 8 | buf[3])) {
 			loop_run_once(10);
-			ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+			ssize_t n =
+				recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
 			if (n > 0)
 				have += (size_t)n;
 		}

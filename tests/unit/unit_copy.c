@@ -130,14 +130,15 @@ void test_copy(void)
 	CHECK(n == sizeof(pat) && memcmp(back, pat, n) == 0);
 	for (int i = 0; i < 200 && !copy_ended_n; i++)
 		loop_run_once(2);
-	CHECK(copy_ended_n == 1);			      /* ended once emptied ... */
-	CHECK(read(r, back, 1) == 0);			      /* ... with EOF for the reader */
+	CHECK(copy_ended_n == 1);     /* ended once emptied ... */
+	CHECK(read(r, back, 1) == 0); /* ... with EOF for the reader */
 	close(r);
 	unlink(fifo);
 	rmdir(dir);
 	end();
 
-	begin("copy engine: a grown FIFO nobody drains costs no CPU (no shrink retry spin)");
+	begin("copy engine: a grown FIFO nobody drains costs no CPU (no shrink retry "
+	      "spin)");
 	CHECK(mkdir(dir, 0700) == 0);
 	CHECK(mkfifo(fifo, 0600) == 0 && pipe2(a, O_CLOEXEC | O_NONBLOCK) == 0);
 	w = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -170,7 +171,8 @@ void test_copy(void)
 		  (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) +
 		  (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1000000L +
 		  (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
-	printf("# 2.5 s with a full grown FIFO: %d wakeups, %ld us of CPU\n", wakeups, us);
+	printf("# 2.5 s with a full grown FIFO: %d wakeups, %ld us of CPU\n", wakeups,
+	       us);
 	CHECK(wakeups < 20); /* the old retry fired thousands of times */
 	copy_finish(c);
 	close(a[1]);

@@ -20,7 +20,8 @@ static int userns_possible(void)
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
 	int ws = -1;
-	return pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+	return pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) &&
+	       WEXITSTATUS(ws) == 0;
 }
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -69,7 +70,8 @@ static void test_mount_kinds(void)
 	static const char *const fo[] = { "lowerdir=/l", "upperdir=/u", NULL };
 	struct pbstrlist fl = mopts_of(a, fo);
 	const char *argv[16];
-	CHECK(mount_helper_argv("fuse3.fuse-overlayfs", "overlay", &fl, "/t", argv, 16) == 9);
+	CHECK(mount_helper_argv("fuse3.fuse-overlayfs", "overlay", &fl, "/t", argv, 16) ==
+	      9);
 	CHECK(!strcmp(argv[0], "mount.fuse3") && !strcmp(argv[1], "overlay") &&
 	      !strcmp(argv[2], "/t") && !strcmp(argv[3], "-o") &&
 	      !strcmp(argv[4], "lowerdir=/l") && !strcmp(argv[6], "upperdir=/u") &&
@@ -123,7 +125,8 @@ static void test_mount_kinds(void)
 	end();
 
 	begin("idmapped bind and overlay: root's files show as the mapped root");
-	skip_if(syscall(428 /* open_tree: the same number on every architecture */, -1, "", 0) < 0 &&
+	skip_if(syscall(428 /* open_tree: the same number on every architecture */, -1,
+			"", 0) < 0 &&
 			errno == ENOSYS,
 		"no open_tree(2) here (kernel before 5.2, or qemu-user)");
 	char lower[160], upper[160], work[160], opt[600];
@@ -132,7 +135,7 @@ static void test_mount_kinds(void)
 	   "%s/layers/2/fs/g && chown 0:0 %s/layers/1/fs/f",
 	   base, base, base, base, base, base, base);
 	static const char *const bi[] = { "bind", "uidmap=0:100000:65536",
-					   "gidmap=0:200000:65536", NULL };
+					  "gidmap=0:200000:65536", NULL };
 	struct pbstrlist bl = mopts_of(a, bi);
 	struct stat st;
 	int r = mount_apply("none", lower, &bl, target);
@@ -148,8 +151,13 @@ static void test_mount_kinds(void)
 	char up[200], wk[200];
 	snprintf(up, sizeof(up), "upperdir=%s", upper);
 	snprintf(wk, sizeof(wk), "workdir=%s", work);
-	const char *ov[] = { "index=off", opt, up, wk, "uidmap=0:100000:65536",
-			     "gidmap=0:100000:65536", NULL };
+	const char *ov[] = { "index=off",
+			     opt,
+			     up,
+			     wk,
+			     "uidmap=0:100000:65536",
+			     "gidmap=0:100000:65536",
+			     NULL };
 	struct pbstrlist ol = mopts_of(a, ov);
 	r = mount_apply("overlay", "overlay", &ol, target);
 	CHECK(r == 0);
@@ -178,7 +186,8 @@ static void test_mount_kinds(void)
 	char src[160];
 	snprintf(src, sizeof(src), "%s/locked", base);
 	mkdir(src, 0755);
-	CHECK(mount("tmpfs", src, "tmpfs", MS_NODEV | MS_NOSUID | MS_NOEXEC, "size=64k") == 0);
+	CHECK(mount("tmpfs", src, "tmpfs", MS_NODEV | MS_NOSUID | MS_NOEXEC,
+		    "size=64k") == 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		char m[64];
@@ -210,7 +219,8 @@ static void test_mount_kinds(void)
 	int ws = -1;
 	CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid);
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-		printf("# userns child: status %d\n", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+		printf("# userns child: status %d\n",
+		       WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 	umount2(src, MNT_DETACH);
 	end();

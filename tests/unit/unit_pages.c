@@ -14,7 +14,8 @@ static int vma_flag(const void *addr, const char *flag)
 	if (!f)
 		return -1;
 	while (r < 0 && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
 			in = a >= lo && a < hi;
 		else if (in && !strncmp(line, "VmFlags:", 8)) {
 			char want[8];
@@ -36,7 +37,8 @@ void test_pages(void)
 	begin("pages: our mappings and .bss are kept out of transparent huge pages");
 	skip_if(access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0,
 		"this kernel has no transparent huge pages");
-	skip_if(getenv("QEMU_USER") != NULL, "qemu-user takes madvise advice without passing it on");
+	skip_if(getenv("QEMU_USER") != NULL,
+		"qemu-user takes madvise advice without passing it on");
 	size_t len = 4u << 20;
 	char *p = pages_map(len, MAP_NORESERVE);
 	CHECK(p != NULL);
@@ -49,7 +51,8 @@ void test_pages(void)
 		munmap(p, len);
 	}
 	/* a plain mapping does not have the flag: the check can tell */
-	char *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
 	CHECK(q != MAP_FAILED);
 	if (q != MAP_FAILED) {
 		q[0] = 1;

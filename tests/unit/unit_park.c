@@ -70,7 +70,8 @@ void test_park(void)
 	CHECK(unit_client_recv(fd, &code, msg, sizeof(msg), NULL) == 7);
 	CHECK(code == 4 && resumed == 0);
 	/* a Delete waiting for output goes on at its deadline: resumed */
-	CHECK(unit_client_send_timeout(fd, 9, "test.Park", "Drain", "", 0, 30000000) == 0);
+	CHECK(unit_client_send_timeout(fd, 9, "test.Park", "Drain", "", 0, 30000000) ==
+	      0);
 	CHECK(unit_client_recv(fd, &code, msg, sizeof(msg), NULL) == 9);
 	CHECK(code == 0 && resumed == 1);
 

@@ -34,8 +34,11 @@ void test_runc(void)
 {
 	begin("runc: global flags, exit codes, pid files, the error text");
 	struct arena *a = arena_new();
-	struct runc_cfg cfg = { .binary = "", .root = "/run/r/ns", .bundle = "/b",
-				.criu = "", .systemd_cgroup = 0 };
+	struct runc_cfg cfg = { .binary = "",
+				.root = "/run/r/ns",
+				.bundle = "/b",
+				.criu = "",
+				.systemd_cgroup = 0 };
 	size_t n = 0;
 	const char **v = runc_argv(a, &cfg, 2, &n);
 	CHECK(v && n == 7 && !strcmp(v[0], "runc") && !strcmp(v[2], "/run/r/ns") &&
@@ -66,7 +69,8 @@ void test_runc(void)
 	 * status; an exec failure names the binary */
 	cfg.bundle = dir;
 	cfg.binary = "";
-	char *m = runc_error(a, &cfg, "OCI runtime create failed", 1 << 8, "printed\n", 8);
+	char *m =
+		runc_error(a, &cfg, "OCI runtime create failed", 1 << 8, "printed\n", 8);
 	CHECK(m && !strcmp(m, "OCI runtime create failed: printed"));
 	m = runc_error(a, &cfg, "x failed", 2 << 8, "", 0);
 	CHECK(m && !strcmp(m, "x failed: exit status 2"));
@@ -106,7 +110,8 @@ void test_runc(void)
 	job = runc_spawn(slow, fds, 0, job_done, NULL, &err);
 	CHECK(job != 0 && runc_cancel(job) == 0);
 	reap_until_done();
-	CHECK(job_calls == 1 && WIFSIGNALED(job_status) && WTERMSIG(job_status) == SIGKILL);
+	CHECK(job_calls == 1 && WIFSIGNALED(job_status) &&
+	      WTERMSIG(job_status) == SIGKILL);
 
 	/* an exec failure is runc_spawn's own error; no callback */
 	const char *missing[] = { "/nonexistent/runc", NULL };

@@ -43,7 +43,8 @@ void test_spawn(void)
 	int extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	char script[160];
 	snprintf(script, sizeof(script),
-		 "for n in 0 1 2 3 %d; do [ -e /proc/self/fd/$n ] && printf '%%s ' $n; done; "
+		 "for n in 0 1 2 3 %d; do [ -e /proc/self/fd/$n ] && printf '%%s ' $n; "
+		 "done; "
 		 "readlink /proc/self/fd/3",
 		 stray);
 	CHECK(run_sh(script, extra, out, sizeof(out), &st) == 0);
@@ -59,8 +60,8 @@ void test_spawn(void)
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
-	CHECK(run_sh("grep SigBlk /proc/self/status; echo ${NOTIFY_SOCKET:-none}", -1, out,
-		     sizeof(out), &st) == 0);
+	CHECK(run_sh("grep SigBlk /proc/self/status; echo ${NOTIFY_SOCKET:-none}", -1,
+		     out, sizeof(out), &st) == 0);
 	CHECK(strstr(out, "SigBlk:\t0000000000000000") && strstr(out, "none\n"));
 	unsetenv("NOTIFY_SOCKET");
 	sigprocmask(SIG_SETMASK, &old, NULL);
