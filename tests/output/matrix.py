@@ -544,6 +544,8 @@ def main():
         # the two kinds the generator does not draw, now and then
         cases += [Case(kind="pod", size=rng.choice([4096, 256 * 1024, MIB]))
                   for _ in range(max(1, a.runs // 250))]
+        cases += [Case(kind="restart", size=rng.choice([2 * MIB, 8 * MIB]), reader="late")
+                  for _ in range(max(1, a.runs // 500))]
     cases = [c for c in cases if a.only in c.name()]
     restarts = [c for c in cases if c.kind == "restart"]
     others = [c for c in cases if c.kind != "restart"]
