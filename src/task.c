@@ -223,7 +223,18 @@ static void task_kill(struct call *c)
 		return;
 	}
 	if (p != p->ct->init) {
-		if (!p->pid || kill(p->pid, (int)req->signal) < 0) {
+		if (!p->pid && p->jobs > 0) {
+			/* its runc exec is in flight: the signal follows the start,
+			 * as the Go shim's process lock makes it (else a Kill sent
+			 * as the process starts is lost, and its client waits) */
+			park_call(c, PARK_IDLE, proc_ref(p), task_rerun);
+			return;
+		}
+		if (!p->pid) {
+			ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "process not created");
+			return;
+		}
+		if (kill(p->pid, (int)req->signal) < 0) {
 			ttrpc_reply_error(c, ST_NOT_FOUND, "process already finished");
 			return;
 		}

@@ -889,6 +889,35 @@ def t_tty_stdin_eof(s):
                        capture_output=True)
 
 
+def t_kill_during_exec_start(s):
+    """A Kill sent while the exec's runc exec is still running waits for
+    the start and then signals the process (the Go shim's lock does the
+    same); it is not answered "process already finished" and lost."""
+    s.create("ks1")
+    s.start("ks1")
+    check(s.exec_("ks1", "e1")[0] == 0, "exec")
+    s.knob("exec.delay", "1")
+    a = Client(s.sock)
+    st = a.send("Start", field(1, "ks1") + field(2, "e1"))
+    time.sleep(0.3)
+    b = Client(s.sock)
+    kl = b.send("Kill", field(1, "ks1") + field(2, "e1") + field(3, 9))
+    code, msg, _ = b.wait(kl)
+    check(code == 0, "kill during the start: %d %s" % (code, msg))
+    code, msg, _ = a.wait(st)
+    s.knob("exec.delay")
+    check(code == 0, "start: %d %s" % (code, msg))
+    code, msg, body = s.c.call("Wait", field(1, "ks1") + field(2, "e1"))
+    check(code == 0 and body.get(1, [0])[0] == 137, "wait: %d %r" % (code, body))
+    code, msg, _ = s.kill("ks1", exec_id="e2")
+    check(code != 0, "kill of an exec that does not exist")
+    check(s.exec_("ks1", "e3")[0] == 0, "exec e3")
+    code, msg, _ = s.kill("ks1", exec_id="e3")
+    check(code == 9 and "not created" in msg, "kill before start: %d %s" % (code, msg))
+    a.close()
+    b.close()
+
+
 def shim_cpu(s):
     with open("/proc/%d/stat" % s.proc.pid) as f:
         v = f.read().rsplit(")", 1)[1].split()
@@ -968,7 +997,7 @@ def t_output_unread(s):
 TESTS = [
     # the long ones first: -j runs the rest beside them
     t_caps, t_output_unread, t_logger_killed, t_never_reads, t_sched_core,
-    t_output_late_reader, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount,
+    t_output_late_reader, t_kill_during_exec_start, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount,
     t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready,
     t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
     t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,

@@ -14,6 +14,7 @@ CTRD_SOCK, CTRD_NS, CTRD_PID_FILE, CTRD_RESTART, ROOTFS, WORK.
                                 others' losses are reported beside it)
   --jobs J                      cases run J at a time (default 2)
   --only KIND                   only cases whose name has KIND
+  --case NAME [--repeat N]      the case of that name (as printed), N times
 
 Each case prints "ok NAME: BYTES bytes" or "FAIL NAME: why"; the end gives
 "lost bytes: N in M runs" per runtime and "N passed, N failed" for the
@@ -534,6 +535,8 @@ def main():
     ap.add_argument("--runtime", action="append", default=[])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", default="")
+    ap.add_argument("--case", default="")
+    ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     random.seed(a.seed)
@@ -546,6 +549,15 @@ def main():
                   for _ in range(max(1, a.runs // 250))]
         cases += [Case(kind="restart", size=rng.choice([2 * MIB, 8 * MIB]), reader="late")
                   for _ in range(max(1, a.runs // 500))]
+    if a.case:
+        proc, io, streams, rest = a.case.split("-", 3)
+        if rest.startswith("first-") or rest.startswith("last-"):
+            streams += "-" + rest.split("-", 1)[0]
+            rest = rest.split("-", 1)[1]
+        size, rest = rest.split("-", 1)
+        end, reader = rest.rsplit("-", 1)
+        cases += [Case(proc=proc, io=io, streams=streams, size=int(size), end=end,
+                       reader=reader) for _ in range(a.repeat)]
     cases = [c for c in cases if a.only in c.name()]
     restarts = [c for c in cases if c.kind == "restart"]
     others = [c for c in cases if c.kind != "restart"]
