@@ -67,7 +67,13 @@ run_one_container() {
 		exe=$(readlink "/proc/$sp/exe")
 		echo "shim: $exe"
 		ctr_ task kill -s SIGKILL "$1"
-		ctr_ task wait "$1" >/dev/null 2>&1 || true
+		# (ctr 1.6 has no `task wait`): until the exit is reported, which
+		# waits up to 2 s for a reader of the unread "hello" (none here)
+		local i
+		for ((i = 0; i < 200; i++)); do
+			ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }' | grep -qx STOPPED && break
+			sleep 0.1
+		done
 		ctr_ task rm "$1" >/dev/null 2>&1
 		ctr_ container rm "$1"
 	)
