@@ -69,12 +69,13 @@ struct copy {
 	int dst_blocked;	  /* the last move stopped at a full destination */
 	int64_t last_ns;
 	int64_t shrink_ns; /* a shrink refused (bytes above the size): not before */
-	size_t last_moved, moved;
+	size_t moved;
 	size_t cap; /* its pipes' size: a move near it means the window is too long */
 	uint64_t taken, given; /* bytes read from src, written to dst, ever */
 	int dst_pipe;	       /* dst is a pipe (or FIFO): FIONREAD says what waits */
 	int flushing;	       /* src at EOF; dst kept until its reader has it all */
 	int next_flush;
+	uint64_t flush_taken; /* flushing: what its reader had taken at the last poll */
 };
 
 /* Handed out lazily (untouched slots cost nothing), reused from a free
@@ -94,13 +95,6 @@ static struct loop_timer flush_timer;
 static int64_t flush_period;
 #define FLUSH_FIRST_NS 1000000LL   /* 1 ms, doubling while nothing is read */
 #define FLUSH_MAX_NS   128000000LL /* ... up to this */
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void on_timer(int fd, uint32_t ev, void *data);
 
@@ -232,10 +226,12 @@ static void on_flush_timer(void *ctx);
  */
 static int finished(struct copy *c)
 {
-	if (!c->dst_pipe || c->reader_gone || !pipe_bytes(c->dst)) {
+	int left = c->dst_pipe && !c->reader_gone ? pipe_bytes(c->dst) : 0;
+	if (!left) {
 		end(c);
 		return 1;
 	}
+	c->flush_taken = c->given - (uint64_t)left;
 	if (c->lingering)
 		unlinger(c);
 	loop_del(c->src);
@@ -256,9 +252,9 @@ static void on_flush_timer(void *ctx)
 		struct copy *c = &copies[i];
 		next = c->next_flush;
 		int left = pipe_bytes(c->dst);
-		if (c->given - (uint64_t)left != c->last_moved)
+		if (c->given - (uint64_t)left != c->flush_taken)
 			taken = 1;
-		c->last_moved = (size_t)(c->given - (uint64_t)left);
+		c->flush_taken = c->given - (uint64_t)left;
 		if (!left)
 			end(c); /* unlinks it */
 	}
@@ -440,7 +436,7 @@ static void on_ready(int fd, uint32_t ev, void *data)
 		c->dst_armed = 0;
 	if (c->lingering)
 		return; /* the tick moves it */
-	int64_t now = now_ns();
+	int64_t now = loop_now_ns();
 	if (now - c->last_ns < TICK_NS && c->coalesce && !c->buffered) {
 		/* moved something within a tick: a stream, gathered per tick.
 		 * Only between pipes (and into files): a pty holds a few KiB,
@@ -456,7 +452,7 @@ static void on_timer(int fd, uint32_t ev, void *data)
 	uint64_t x;
 	ssize_t rd = read(fd, &x, sizeof(x));
 	(void)rd;
-	int64_t now = now_ns();
+	int64_t now = loop_now_ns();
 	/* take the whole list: the copies that go on streaming rejoin it */
 	int i = linger_head;
 	linger_head = -1;

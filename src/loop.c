@@ -181,10 +181,9 @@ static void on_timers(int fd, uint32_t ev, void *data)
 	timer_arm();
 }
 
-void loop_timer_cancel(struct loop_timer *t)
+/* Take an armed timer off the list (the timerfd is left as it is). */
+static void timer_unlink(struct loop_timer *t)
 {
-	if (!t->at)
-		return;
 	for (struct loop_timer **pp = &timers; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
@@ -192,18 +191,20 @@ void loop_timer_cancel(struct loop_timer *t)
 		}
 	t->at = 0;
 	t->next = NULL;
+}
+
+void loop_timer_cancel(struct loop_timer *t)
+{
+	if (!t->at)
+		return;
+	timer_unlink(t);
 	timer_arm();
 }
 
 void loop_timer_set(struct loop_timer *t, int64_t at, loop_timer_fn fn, void *ctx)
 {
-	if (t->at) {
-		for (struct loop_timer **pp = &timers; *pp; pp = &(*pp)->next)
-			if (*pp == t) {
-				*pp = t->next;
-				break;
-			}
-	}
+	if (t->at)
+		timer_unlink(t);
 	t->at = at > 0 ? at : 1;
 	t->fn = fn;
 	t->ctx = ctx;

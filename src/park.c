@@ -37,13 +37,6 @@ static int free_head = -1;
 static int timer_fd = -1;
 static int64_t armed; /* the deadline the timer is set for, 0: none */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void arm(int64_t when)
 {
 	if (!when || (armed && armed <= when) || timer_fd < 0)
@@ -205,7 +198,7 @@ static void on_timer(int fd, uint32_t events, void *data)
 	ssize_t r = read(fd, &x, sizeof(x));
 	(void)r;
 	armed = 0;
-	int64_t now = now_ns(), next = 0;
+	int64_t now = loop_now_ns(), next = 0;
 	for (int i = 0; i < high; i++)
 		if (table[i].used && table[i].deadline && table[i].deadline <= now)
 			expire(&table[i]);

@@ -490,13 +490,6 @@ static const struct ttrpc_method *lookup(const char *svc, const char *meth, int 
 	return NULL;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* 0: go on decoding; 1: stop (over a cap); -EPIPE: the connection closed. */
 static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 		    uint8_t *payload)
@@ -542,7 +535,7 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 	c->payload = req->payload;
 	c->method = req->method;
 	if (req->timeout_nano > 0)
-		c->deadline = now_ns() + req->timeout_nano;
+		c->deadline = loop_now_ns() + req->timeout_nano;
 	int known_service = 0;
 	const struct ttrpc_method *m = lookup(req->service, req->method, &known_service);
 	if (!m) {
