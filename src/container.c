@@ -266,6 +266,14 @@ struct proc *proc_find_pid(struct container *ct, pid_t pid)
 	return NULL;
 }
 
+void proc_io_close(struct proc *p)
+{
+	size_t dropped = io_close(&p->io);
+	if (dropped)
+		log_warn("process %s/%s: %zu bytes of its output were never read",
+			 p->ct->id, p->id, dropped);
+}
+
 void proc_free(struct proc *p)
 {
 	struct container *ct = p->ct;
@@ -275,10 +283,7 @@ void proc_free(struct proc *p)
 		p->pid_seq = 0;
 		pid_jobs--;
 	}
-	size_t dropped = io_close(&p->io);
-	if (dropped)
-		log_warn("process %s/%s: %zu bytes of its output were never read", ct->id,
-			 p->id, dropped);
+	proc_io_close(p);
 	if (p->spec)
 		munmap(p->spec, p->spec_map);
 	p->spec = NULL;

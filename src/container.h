@@ -152,6 +152,8 @@ struct proc *proc_find(struct container *ct, const char *exec_id);
 struct proc *proc_find_pid(struct container *ct, pid_t pid);
 /* Remove p (PE_DELETE); its io is closed. */
 void proc_free(struct proc *p);
+/* Close p's io now (io_close), saying how much output nobody read. */
+void proc_io_close(struct proc *p);
 struct ref proc_ref(const struct proc *p);
 struct proc *proc_get(struct ref r);
 

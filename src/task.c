@@ -231,7 +231,8 @@ static void task_kill(struct call *c)
 			return;
 		}
 		if (!p->pid) {
-			ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "process not created");
+			ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+					  "process not created");
 			return;
 		}
 		if (kill(p->pid, (int)req->signal) < 0) {
@@ -288,10 +289,7 @@ static void delete_done(struct op *o, struct proc *p, int status, const char *ou
 			return;
 		}
 	}
-	size_t dropped = io_close(&p->io);
-	if (dropped)
-		log_warn("delete %s: %zu bytes of its output were never read", ct->id,
-			 dropped);
+	proc_io_close(p);
 	task_rootfs_unmount(ct);
 	containerd_events_TaskDelete ev;
 	memset(&ev, 0, sizeof(ev));
