@@ -43,6 +43,8 @@ void io_init(struct pio *io)
 	io->stdin_hold = -1;
 	io->console = io->console_sock = -1;
 	io->logger_ready = -1;
+	for (int i = 0; i < 3; i++)
+		io->held[i][0] = io->held[i][1] = -1;
 }
 
 static void watch_soon(void);
@@ -276,15 +278,46 @@ int io_open(struct pio *io, const struct io_cfg *cfg)
 		if ((cfg->uid || cfg->gid) && fchown(theirs, cfg->uid, cfg->gid) < 0)
 			log_warn("chown stdio pipe: %s", strerror(errno));
 		int ext = i == 0 ? io_open_stdin(io, paths[0]) : io_open_output(paths[i]);
-		r = i == 0 ? io_copy(io, i, ext, ours, -errno)
-			   : io_copy(io, i, ours, ext, -errno);
-		if (r < 0)
+		int err = ext < 0 ? -errno : 0;
+		int src = i == 0 ? ext : ours, dst = i == 0 ? ours : ext;
+		if (cfg->hold && ext >= 0) {
+			io->held[i][0] = src;
+			io->held[i][1] = dst;
+			continue;
+		}
+		if ((r = io_copy(io, i, src, dst, err)) < 0)
 			goto fail;
 	}
 	return 0;
 fail:
 	io_close(io);
 	return r;
+}
+
+static void held_close(struct pio *io)
+{
+	for (int i = 0; i < 3; i++)
+		for (int e = 0; e < 2; e++)
+			if (io->held[i][e] >= 0) {
+				close(io->held[i][e]);
+				io->held[i][e] = -1;
+			}
+}
+
+int io_release(struct pio *io)
+{
+	for (int i = 0; i < 3; i++) {
+		int src = io->held[i][0], dst = io->held[i][1];
+		if (src < 0)
+			continue;
+		io->held[i][0] = io->held[i][1] = -1;
+		int r = io_copy(io, i, src, dst, -EBADF);
+		if (r < 0) {
+			held_close(io);
+			return r;
+		}
+	}
+	return 0;
 }
 
 void io_child_close(struct pio *io)
@@ -566,6 +599,7 @@ size_t io_close(struct pio *io)
 	io_console_sock_close(io);
 	io_child_close(io);
 	io_close_stdin(io);
+	held_close(io); /* a failed restore: runc's words, nobody's output */
 	for (int i = 0; i < 3; i++) {
 		struct copy *c = io->cp[i];
 		if (!c)

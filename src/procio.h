@@ -38,6 +38,7 @@ struct io_cfg {
 	uid_t uid;
 	gid_t gid;
 	const char *id, *ns; /* for a binary:// logger's environment */
+	int hold;	     /* copies wait for io_release() */
 };
 
 struct pio {
@@ -51,6 +52,7 @@ struct pio {
 	unsigned char logger_failed; /* it ended without signalling ready */
 	int stdin_hold;		     /* our writer on the stdin FIFO */
 	struct copy *cp[3];
+	int held[3][2]; /* io_cfg.hold: a copy's src and dst, not started */
 	/* io_watch: one at a time */
 	void (*watch_fn)(void *ctx, int stalled);
 	void *watch_ctx;
@@ -64,6 +66,11 @@ struct pio {
 };
 
 int io_open(struct pio *io, const struct io_cfg *cfg);
+/* Start the copies io_open made held (io_cfg.hold): a restore, where
+ * runc's own error must not reach the container's output, holds them until
+ * runc has succeeded, as the Go shim starts its copies only then.  What
+ * is in the pipes until then goes out first; io_close drops it. */
+int io_release(struct pio *io);
 void io_child_close(struct pio *io);
 void io_close_stdin(struct pio *io);
 /*

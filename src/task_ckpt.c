@@ -16,9 +16,10 @@
 
 #include "cgroup.h"
 #include "containerd_runc_v1_options.pb.h"
-#include "procio.h"
 #include "log.h"
 #include "pbcb.h"
+#include "procio.h"
+#include "runc.h"
 
 #include "task_impl.h"
 
@@ -41,6 +42,10 @@ static void restore_done(struct op *o, struct proc *p, int status, const char *o
 		lc_event(p, PE_START_FAILED);
 		return;
 	}
+	int r = io_release(&p->io);
+	if (r < 0)
+		log_warn("%s: restored, but its output cannot be copied: %s", ct->id,
+			 strerror(-r));
 	ct->checkpoint = "";
 	task_cgroup_load(o->call, ct, pid);
 	lc_set_pid(p, pid);
@@ -69,7 +74,7 @@ void restore_start(struct call *c, struct op *o, struct proc *p, const char **ar
 		argv[n++] = "--no-pivot";
 	argv[n++] = "--bundle";
 	argv[n++] = ct->bundle;
-	int r = task_io_open(c, p, argv, &n);
+	int r = task_io_open(c, p, argv, &n, 1);
 	if (r < 0) {
 		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
 		return;
@@ -121,7 +126,14 @@ static void checkpoint_done(struct op *o, struct proc *p, int status, const char
 			close(in);
 		if (k->ours)
 			remove_tree(k->work, 0);
-		task_runc_error(o->call, p, "checkpoint", status, out, outlen);
+		/* runc's first line, and where criu's log is, as the Go shim
+		 * words it */
+		char *msg = runc_error(o->call->arena, &p->ct->rc,
+				       "OCI runtime checkpoint failed", status, out,
+				       outlen);
+		size_t len = msg ? strcspn(msg, "\n") : 0;
+		ttrpc_reply_error(o->call, ST_UNKNOWN, "%.*s path= %s", (int)len,
+				  msg ? msg : "", dst);
 		return;
 	}
 	if (k->ours) /* a folder the client chose is the client's, as for the Go shim */
@@ -138,10 +150,22 @@ void task_checkpoint(struct call *c)
 	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (lc_exited(p) || p->state != PS_RUNNING) {
+	if (p->jobs > 0) {
+		/* a start, pause or resume in flight: after it, as the Go
+		 * shim's process lock orders them */
+		park_call(c, PARK_IDLE, proc_ref(p), task_rerun);
+		return;
+	}
+	/* the Go shim's refusals: a running or a paused task (containerd's
+	 * client pauses a task before it checkpoints it) may be dumped */
+	if (lc_exited(p) || p->state == PS_STOPPED || p->state == PS_DELETED) {
 		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "cannot checkpoint a %s container",
-				  lc_exited(p) ? "stopped" : "non-running");
+				  "cannot checkpoint a stopped container");
+		return;
+	}
+	if (p->state != PS_RUNNING && p->state != PS_PAUSED) {
+		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
+				  "cannot checkpoint a task in created state");
 		return;
 	}
 	containerd_runc_v1_CheckpointOptions *opt = arena_alloc(c->arena, sizeof(*opt));

@@ -150,7 +150,7 @@ void task_runc_error(struct call *c, struct proc *p, const char *what, int statu
 	ttrpc_reply_error(c, ST_UNKNOWN, "%s", msg ? msg : "runc failed");
 }
 
-int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n)
+int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n, int hold)
 {
 	if (p->terminal) {
 		char *path = arena_alloc(c->arena, 108);
@@ -164,7 +164,7 @@ int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n)
 		return 0;
 	}
 	struct io_cfg sc = { p->in,	    p->out,    p->err,	      p->ct->io_uid,
-			     p->ct->io_gid, p->ct->id, shim_namespace };
+			     p->ct->io_gid, p->ct->id, shim_namespace, hold };
 	return io_open(&p->io, &sc);
 }
 
@@ -175,7 +175,7 @@ int task_runc_pid(struct proc *p, const char *pidfile)
 		return pid;
 	if (p->terminal) {
 		struct io_cfg sc = { p->in, p->out,    p->err,	      0,
-				     0,	    p->ct->id, shim_namespace };
+				     0,	    p->ct->id, shim_namespace, 0 };
 		int r = io_console_attach(&p->io, &sc);
 		if (r < 0) {
 			kill(pid, SIGKILL);

@@ -329,7 +329,7 @@ static void create_after_mounts(struct op *o, struct proc *p)
 		argv[n++] = "--no-new-keyring";
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/init.pid", ct->bundle);
-	int r = task_io_open(c, p, argv, &n);
+	int r = task_io_open(c, p, argv, &n, 0);
 	if (r < 0) {
 		create_fail(c, ct, ST_UNKNOWN, "open stdio: %s", strerror(-r));
 		return;

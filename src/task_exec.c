@@ -102,7 +102,7 @@ void exec_start(struct call *c, struct proc *p)
 	argv[n++] = "--detach";
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
-	int r = task_io_open(c, p, argv, &n);
+	int r = task_io_open(c, p, argv, &n, 0);
 	if (r < 0) {
 		unlink(spec_path);
 		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));

@@ -69,7 +69,7 @@ void task_runc_error(struct call *c, struct proc *p, const char *what, int statu
 		     const char *out, size_t outlen);
 /* A process's stdio before runc runs (pipes, or the console socket whose
  * flag is appended to argv). */
-int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n);
+int task_io_open(struct call *c, struct proc *p, const char **argv, size_t *n, int hold);
 /* After a successful runc create/exec/restore: the pid from `pidfile`, with
  * a terminal's pty attached; a negative errno if either failed (the process
  * is then killed). */

@@ -27,6 +27,9 @@
 #                our own and restrict_oom_score_adj (a host without
 #                CAP_SYS_RESOURCE cannot give the sandbox its -998); CRI's
 #                socket is $CTRD_SOCK (the same gRPC server)
+#   CTRD_EXTRA_PATH  dirs put in containerd's PATH right after SHIM_DIR, so
+#                the shims and runc find them (e.g. tests/criu/fetch-criu.sh's
+#                `criu`)
 #   CONTAINERD_BIN_DIR  dir with the containerd and ctr to use, put first on
 #                PATH (e.g. from tests/compat/fetch-containerd.sh); SHIM_DIR
 #                still comes first in containerd's own PATH
@@ -209,7 +212,7 @@ $disabled]
 $more_plugins
 $cri
 EOF
-	PATH="$SHIM_DIR:$PATH" "$ctrd_bin" --config "$CTRD_DIR/config.toml" \
+	PATH="$SHIM_DIR${CTRD_EXTRA_PATH:+:$CTRD_EXTRA_PATH}:$PATH" "$ctrd_bin" --config "$CTRD_DIR/config.toml" \
 		>"$CTRD_LOG" 2>&1 </dev/null &
 	CTRD_PID=$!
 

@@ -6,7 +6,12 @@
 # Env: CONTAINERD_SUITE  the suite's run.sh (default: <repo>/../shared/containerd-suite/run.sh)
 #      TEST_RUNTIME      passed through to the suite when set (runtime name the tests ask for;
 #                        the shim is offered under the matching containerd-shim-A-B name)
-#      SUITE_LIST        list of test names to require (default: passing.txt next to this script)
+#      SUITE_LIST        list of test names to require (default: passing.txt next to this script,
+#                        and checkpoint.txt when a working criu is there)
+#      SUITE_CRIU        1 (default): fetch criu (tests/criu/fetch-criu.sh) and, if it works on
+#                        this kernel, also require the six TestCheckpoint* tests, run with criu
+#                        enabled: the shim is offered through a wrapper that puts that criu first
+#                        on its PATH (runc finds criu there). 0: -no-criu, as before.
 # Exit status: 0 only when every listed test has a "--- PASS: Name" line and no
 # "--- FAIL: Name" line in the suite's log (a listed test that did not run, was skipped, or
 # left no result counts as failed); 1 otherwise; 2 on usage errors.
@@ -24,18 +29,46 @@ if [ -z "${CONTAINERD_SUITE:-}" ]; then
 fi
 [ -x "$CONTAINERD_SUITE" ] || { echo "run.sh: suite script not found: $CONTAINERD_SUITE (set CONTAINERD_SUITE)" >&2; exit 2; }
 
-LIST=${SUITE_LIST:-$HERE/passing.txt}
-[ -f "$LIST" ] || { echo "run.sh: no test list $LIST" >&2; exit 2; }
-mapfile -t TESTS < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$LIST" | grep -v '^$' | sort -u)
-[ ${#TESTS[@]} -gt 0 ] || { echo "run.sh: $LIST lists no tests" >&2; exit 2; }
+LISTS=("${SUITE_LIST:-$HERE/passing.txt}")
+[ -f "${LISTS[0]}" ] || { echo "run.sh: no test list ${LISTS[0]}" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/suite-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+if [ "${SUITE_CRIU:-1}" = 1 ]; then
+  TOP=$(cd "$HERE/../.." && pwd)
+  criu_rc=0
+  criu_dir=$("$TOP/tests/criu/fetch-criu.sh" 2>"$work/criu.log") || criu_rc=$?
+  case $criu_rc in
+  0)
+    # the shim, with that criu first on its PATH (and on runc's, which it starts)
+    printf '#!/bin/sh\nPATH=%s:$PATH\nexport PATH\nexec %s "$@"\n' \
+      "$criu_dir" "$(readlink -f "$BINARY")" >"$work/shim"
+    chmod 755 "$work/shim"
+    BINARY=$work/shim
+    export CRIU_FLAG=
+    [ -z "${SUITE_LIST:-}" ] && LISTS+=("$HERE/checkpoint.txt")
+    echo "suite: checkpoint tests with $("$criu_dir/criu" --version | head -n 1) ($criu_dir)"
+    ;;
+  3)
+    echo "suite: the checkpoint tests are not run: this CRIU cannot work here"
+    sed 's/^/  /' "$work/criu.log"
+    ;;
+  *)
+    sed 's/^/  /' "$work/criu.log"
+    echo "run.sh: tests/criu/fetch-criu.sh failed (status $criu_rc); SUITE_CRIU=0 runs without criu" >&2
+    exit 2
+    ;;
+  esac
+fi
+mapfile -t TESTS < <(cat "${LISTS[@]}" | sed -e 's/#.*//' -e 's/[[:space:]]//g' | grep -v '^$' | sort -u)
+[ ${#TESTS[@]} -gt 0 ] || { echo "run.sh: ${LISTS[*]} list no tests" >&2; exit 2; }
 for t in "${TESTS[@]}"; do
-  [[ $t =~ ^[A-Za-z0-9_]+$ ]] || { echo "run.sh: bad test name in $LIST: '$t'" >&2; exit 2; }
+  [[ $t =~ ^[A-Za-z0-9_]+$ ]] || { echo "run.sh: bad test name in ${LISTS[*]}: '$t'" >&2; exit 2; }
 done
 REGEX="^($(IFS='|'; echo "${TESTS[*]}"))\$"
 
 echo "suite: running ${#TESTS[@]} tests against $BINARY${TEST_RUNTIME:+ (TEST_RUNTIME=$TEST_RUNTIME)}"
-out=$(mktemp "${TMPDIR:-/tmp}/suite-out.XXXXXX")
-trap 'rm -f "$out"' EXIT
+out=$work/out
 # TEST_RUNTIME, when set, is inherited from our environment by the suite script.
 "$CONTAINERD_SUITE" "$BINARY" -test.run "$REGEX" "$@" 2>&1 | tee "$out"
 suite_rc=${PIPESTATUS[0]}
