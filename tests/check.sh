@@ -7,7 +7,8 @@
 #
 #   fast        make test: unit, daemon, core integration, output sample
 #   integration the other integration tests (scale: a pod of 500, 10 000
-#               Waits, 1000 connections; robustness, parity, cgroups)
+#               Waits, 1000 connections; robustness, parity, cgroups;
+#               checkpoint/restore with sid's CRIU, ours and the Go shim)
 #   output      the output-integrity matrix, 1000 runs (OUTPUT_RUNS)
 #   compat      containerd 1.7 and 2.1, own and stock
 #   bench       the benchmarks' smoke test
@@ -40,6 +41,10 @@ if want compat; then
 	tests/compat/fetch-containerd.sh trixie >"$logs/fetch-trixie" 2>&1 &
 	prefetch+=($!)
 	tests/compat/fetch-containerd.sh sid >"$logs/fetch-sid" 2>&1 &
+	prefetch+=($!)
+fi
+if want integration || want suite; then
+	tests/criu/fetch-criu.sh >"$logs/fetch-criu" 2>&1 &
 	prefetch+=($!)
 fi
 if want vm; then

@@ -9,7 +9,8 @@
 #                  integration tests and the output sample; a few minutes
 #   unit daemon core output-sample   its parts, one by one
 #   integration    the other integration tests (scale, robustness, parity,
-#                  cgroups) and calls racing Create
+#                  cgroups), calls racing Create, and checkpoint/restore
+#                  with sid's CRIU (tests/criu: ours and the Go shim)
 #   output         the output matrix, OUTPUT_RUNS (1000) runs
 #   compat         containerd 1.7 and 2.1 (COMPARE=go: the Go shim beside)
 #   bench          the benchmarks' smoke test
@@ -160,6 +161,7 @@ for s in "${suites[@]}"; do
 		run_suite "integration: the rest (scale, robustness, parity, cgroups)" \
 			env EXCLUDE="$(echo $CORE_TESTS)" tests/integration/run.sh
 		run_suite "integration: calls racing Create" create_race
+		run_suite "checkpoint/restore with a real CRIU (ours, the Go shim)" tests/criu/run.sh
 		;;
 	output)
 		run_suite "output integrity: ${OUTPUT_RUNS:-1000} runs (seed ${OUTPUT_SEED:-1})" \

@@ -416,6 +416,66 @@ def t_checkpoint_workdir(s):
     check(not os.path.exists(own), "the shim's own work folder is left")
 
 
+def t_checkpoint_states(s):
+    """Checkpoint as the Go shim allows it: running and paused tasks (a
+    paused one stays paused), not created or stopped ones; a failed dump
+    keeps criu's log as <bundle>/criu-dump.log and names it."""
+    anyv = field(1, "containerd.runc.v1.CheckpointOptions") + field(
+        2, field(8, os.path.join(s.dir, "image")))
+    ck = lambda cid: s.c.call("Checkpoint", field(1, cid) + field(3, anyv))
+    s.create("cs1")
+    code, msg, _ = ck("cs1")
+    check(code != 0 and "cannot checkpoint a task in created state" in msg,
+          "created: %d %s" % (code, msg))
+    s.start("cs1")
+    code, msg, _ = ck("cs1")
+    check(code == 0, "running: %d %s" % (code, msg))
+    code, msg, _ = s.c.call("Pause", field(1, "cs1"))
+    check(code == 0, "pause: %s" % msg)
+    code, msg, _ = ck("cs1")
+    check(code == 0, "paused: %d %s" % (code, msg))
+    check(s.state("cs1")[2] == PAUSED, "not paused after the checkpoint")
+    s.c.call("Resume", field(1, "cs1"))
+    s.knob("checkpoint.fail", "criu failed: type DUMP errno 0")
+    code, msg, _ = ck("cs1")
+    s.knob("checkpoint.fail")
+    log = os.path.join(s.dir, "b", "cs1", "criu-dump.log")
+    check(code != 0 and "criu failed" in msg and ("path= " + log) in msg,
+          "failed dump: %d %s" % (code, msg))
+    check(os.path.exists(log) and "criu failed" in open(log).read(), "no criu-dump.log")
+    check(s.state("cs1")[2] == RUNNING, "not running after a failed dump")
+    s.kill("cs1")
+    check(s.wait_until(lambda: s.state("cs1")[2] == STOPPED), "not stopped")
+    code, msg, _ = ck("cs1")
+    check(code != 0 and "cannot checkpoint a stopped container" in msg,
+          "stopped: %d %s" % (code, msg))
+
+
+def t_restore_fails_quietly(s):
+    """A failed runc restore: its error is the answer to Start, and never
+    reaches the container's own output (the copies start only once runc
+    has succeeded, as the Go shim's do)."""
+    out, err = os.path.join(s.dir, "out.log"), os.path.join(s.dir, "err.log")
+    code, msg, _ = s.create("rf1", stdout="file://" + out, stderr="file://" + err,
+                            checkpoint=os.path.join(s.dir, "img"))
+    check(code == 0, "create from a checkpoint: %s" % msg)
+    s.knob("restore.fail", "criu failed: type RESTORE errno 0")
+    code, msg, _ = s.start("rf1")
+    s.knob("restore.fail")
+    check(code != 0 and "criu failed" in msg, "start: %d %s" % (code, msg))
+    text = open(out).read() + open(err).read()
+    check("criu failed" not in text, "runc's error reached the output: %r" % text)
+    code, msg, _ = s.delete("rf1")
+    check(code == 0, "delete after a failed restore: %s" % msg)
+    code, msg, _ = s.create("rf2", stdout="file://" + out, args=("echo", "restored"),
+                            checkpoint=os.path.join(s.dir, "img"))
+    check(code == 0, "create: %s" % msg)
+    code, msg, _ = s.start("rf2")
+    check(code == 0, "restore: %s" % msg)
+    check(s.wait_until(lambda: "restored" in open(out).read()),
+          "a restored process's output is not copied: %r" % open(out).read())
+
+
 def t_created_exit_published(s):
     """A created, never started init that dies: /tasks/exit is published."""
     s.create("ce1")
@@ -1000,7 +1060,8 @@ TESTS = [
     t_output_late_reader, t_kill_during_exec_start, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount,
     t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready,
     t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
-    t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir,
+    t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir, t_checkpoint_states,
+    t_restore_fails_quietly,
     t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
     t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,

@@ -13,6 +13,8 @@
 #   CTR_RUN_FLAGS  more `ctr run` flags for every container (words), e.g.
 #                  --no-pivot on a host whose root is an initramfs
 #   EXCLUDE        test names (words) not to run, whatever the patterns
+#   TEST_FILES     the files of tests (words; default tests/integration/t_*.sh;
+#                  tests/criu/run.sh gives its own)
 #   -v             print each test's full log, not only on failure
 #
 # Tests are the functions named t_* in tests/integration/t_*.sh; each runs in
@@ -295,14 +297,16 @@ run_one() {
 
 main() {
 	local f name names=()
-	for f in "$HERE"/t_*.sh; do
+	# shellcheck disable=SC2206 # TEST_FILES: words
+	local files=(${TEST_FILES:-"$HERE"/t_*.sh})
+	for f in "${files[@]}"; do
 		# shellcheck source=/dev/null
 		. "$f"
 	done
 	# file order, then order inside each file
 	while read -r name; do
 		selected "$name" && names+=("$name")
-	done < <(sed -n 's/^t_\([A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE"/t_*.sh)
+	done < <(sed -n 's/^t_\([A-Za-z0-9_]*\)() *{.*/\1/p' "${files[@]}")
 
 	echo "# runtime $RUNTIME, shim $SHIM_DIR/$SHIM_BIN_NAME"
 	if [ ! -x "$SHIM_DIR/$SHIM_BIN_NAME" ]; then
