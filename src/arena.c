@@ -109,7 +109,13 @@ void arena_free(struct arena *a)
 	a->in_use = 0;
 	a->next_free = free_list;
 	free_list = a;
-	in_use--;
+	/* all free again after a crowd (10 000 Waits answered at once): the
+	 * descriptors it spread over go back, and the pool starts again */
+	if (--in_use == 0 && pool_next * sizeof(pool[0]) >= PAGES_RELEASE_MIN) {
+		pages_release(pool, pool_next * sizeof(pool[0]));
+		pool_next = 0;
+		free_list = NULL;
+	}
 }
 
 static size_t align_up(size_t n, size_t to)

@@ -24,9 +24,11 @@
  * (loop_init); this only bounds the mapping. */
 #define LIM_FDS_MAX (1 << 20)
 
-/* Per connection: calls in flight (parked ones included) and reply bytes
- * queued (counted as the memory that holds them); past either, the
- * connection is not read until it drains. */
+/* Per connection: calls in flight (those parked behind a job, a Create or
+ * a drain included; a Wait parked for an exit, which keeps only its
+ * address, not) and reply bytes queued (counted as the memory that holds
+ * them); past either, the connection is not read until it drains.  Parked
+ * Waits are bounded by LIM_PARKED. */
 #define LIM_CONN_CALLS 4096
 #define LIM_CONN_QUEUE (1u << 20)
 

@@ -31,3 +31,12 @@ void *pages_map(size_t len, int flags)
 	madvise(m, len, MADV_NOHUGEPAGE);
 	return m;
 }
+
+void pages_release(void *p, size_t len)
+{
+	uintptr_t page = 4096;
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}

@@ -13,6 +13,7 @@
  *
  *   pages_init();                first thing in main: the .bss
  *   void *p = pages_map(len, 0); NULL if it failed; munmap(p, len) after
+ *   pages_release(table, used);  an emptied table's pages go back
  */
 #ifndef PAGES_H
 #define PAGES_H
@@ -22,4 +23,10 @@ void pages_init(void);
 /* len bytes, zeroed, read-write, private; flags adds MAP_NORESERVE or
  * MAP_STACK. */
 void *pages_map(size_t len, int flags);
+/* A table's stretch [p, p+len) is not in use any more: its whole pages go
+ * back to the kernel and read as zero when touched again (tables that
+ * grow from index 0 and hand back everything once empty). */
+void pages_release(void *p, size_t len);
+/* What a table must span before an empty one is worth releasing. */
+#define PAGES_RELEASE_MIN (16 * 4096)
 #endif

@@ -18,6 +18,7 @@
 #include "capacity.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 
 struct parked {
 	uint32_t gen;
@@ -48,6 +49,14 @@ static void arm(int64_t when)
 		armed = when;
 }
 
+/* Slots are taken from 0 up (high) and recycled through the free list;
+ * once all are free again, a table that had spread out is released
+ * (10 000 Waits touch 640 kB of it) and starts again from 0.  Generations
+ * come from one counter, so a handle of a slot from before that never
+ * matches a new one. */
+static int nused;
+static uint32_t gen_next;
+
 static struct parked *slot_new(void)
 {
 	int i;
@@ -60,19 +69,25 @@ static struct parked *slot_new(void)
 		return NULL;
 	}
 	struct parked *e = &table[i];
-	uint32_t gen = e->gen + 1;
 	memset(e, 0, sizeof(*e));
-	e->gen = gen ? gen : 1;
+	if ((++gen_next & 0xfff) == 0) /* a job handle is never 0 */
+		gen_next++;
+	e->gen = gen_next;
 	e->used = 1;
+	nused++;
 	return e;
 }
 
 static void slot_free(struct parked *e)
 {
 	e->used = 0;
-	e->gen++;
 	e->next_free = free_head;
 	free_head = (int)(e - table);
+	if (--nused == 0 && high * sizeof(table[0]) >= PAGES_RELEASE_MIN) {
+		pages_release(table, (size_t)high * sizeof(table[0]));
+		high = 0;
+		free_head = -1;
+	}
 }
 
 int park_room(void)
@@ -135,10 +150,7 @@ void park_job_done(uint32_t h)
 /* The call of e, attached again if it was detached (NULL: nobody to answer). */
 static struct call *take_call(struct parked *e)
 {
-	struct call *c = e->detached ? ttrpc_attach(&e->peer) : e->call;
-	if (!c && e->detached)
-		ttrpc_drop_peer(&e->peer);
-	return c;
+	return e->detached ? ttrpc_attach(&e->peer) : e->call;
 }
 
 void park_wake(enum park_for why, struct ref target)

@@ -366,7 +366,8 @@ static void call_finish(struct call *c, int code, const char *msg,
 		arena_free(c->arena);
 		return;
 	}
-	call_gone(k);
+	if (!c->uncounted)
+		call_gone(k);
 	send_response(k, c->arena, c->stream, code, msg, pl);
 }
 
@@ -403,7 +404,8 @@ void ttrpc_answer_early(struct call *c, int code, const char *msg)
 	c->answered = 1;
 	if (!k)
 		return;
-	call_gone(k);
+	if (!c->uncounted)
+		call_gone(k);
 	struct arena *a = arena_new_reserved();
 	if (a)
 		send_response(k, a, c->stream, code, msg, NULL);
@@ -411,6 +413,9 @@ void ttrpc_answer_early(struct call *c, int code, const char *msg)
 
 void ttrpc_detach(struct call *c, struct ttrpc_peer *p)
 {
+	struct conn *k = c->answered || c->uncounted ? NULL : conn_get(c->conn, c->gen);
+	if (k)
+		call_gone(k); /* an address is not work in flight */
 	p->conn = c->conn;
 	p->gen = c->gen;
 	p->stream = c->stream;
@@ -432,22 +437,16 @@ struct call *ttrpc_attach(const struct ttrpc_peer *p)
 	c->gen = p->gen;
 	c->stream = p->stream;
 	c->method = "";
+	c->uncounted = 1;
 	return c;
 }
 
 void ttrpc_drop(struct call *c)
 {
-	struct conn *k = c->answered ? NULL : conn_get(c->conn, c->gen);
+	struct conn *k = c->answered || c->uncounted ? NULL : conn_get(c->conn, c->gen);
 	if (k)
 		call_gone(k);
 	arena_free(c->arena);
-}
-
-void ttrpc_drop_peer(const struct ttrpc_peer *p)
-{
-	struct conn *k = conn_get(p->conn, p->gen);
-	if (k)
-		call_gone(k);
 }
 
 void *ttrpc_decode(struct call *c, const pb_msgdesc_t *fields, size_t size)

@@ -98,6 +98,7 @@ struct call {
 	struct pbbytes payload; /* the request message */
 	const char *method;
 	ttrpc_method_fn fn; /* its handler, to run it again later */
+	int uncounted;	    /* attached again: left its connection's count */
 };
 
 /* Where a detached call is answered. */
@@ -126,11 +127,14 @@ void ttrpc_answer_early(struct call *c, int code, const char *msg);
  * early). */
 void ttrpc_drop(struct call *c);
 /* Keep only c's address (its arena is freed); ttrpc_attach() gives a call
- * to answer it with (NULL if the connection is gone); ttrpc_drop_peer()
- * gives it up. */
+ * to answer it with (NULL if the connection is gone); to give it up, just
+ * forget the address.  A detached call no longer counts toward its
+ * connection's calls in flight (LIM_CONN_CALLS): it is not work, and
+ * 10 000 Waits parked on containerd's one connection must not stop the
+ * State, Kill or Delete sent behind them.  Its reply still counts among
+ * the queued bytes. */
 void ttrpc_detach(struct call *c, struct ttrpc_peer *p);
 struct call *ttrpc_attach(const struct ttrpc_peer *p);
-void ttrpc_drop_peer(const struct ttrpc_peer *p);
 /* Write everything still queued, for a clean exit. */
 int ttrpc_flush_pending(void);
 

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 
-from harness import (CREATED, RUNNING, STOPPED, PAUSED, Client, Shim, field,
+from harness import (CREATED, RUNNING, STOPPED, PAUSED, TASK, Client, Shim, field,
                      frame, parse)
 
 passed = failed = 0
@@ -116,6 +116,40 @@ def t_waits_do_not_starve(s):
     check("out of memory" not in s.log().lower(), "out of memory in the log")
     w.close()
     other.close()
+
+
+def t_waits_one_conn(s):
+    """10 000 Waits parked on one connection (containerd multiplexes every
+    call over one): a State sent behind them on that connection is answered
+    while they wait; the kill answers all 10 000 with 137; fds and RSS come
+    back."""
+    s.create("wc1")
+    s.start("wc1")
+    fds0 = len(os.listdir("/proc/%d/fd" % s.proc.pid))
+    rss0 = s.rss_kb()
+    w = Client(s.sock, timeout=30)
+    first = w.stream
+    req = b"".join(frame(first + 2 * i, field(1, TASK) + field(2, "Wait") +
+                         field(3, field(1, "wc1")), 1) for i in range(10000))
+    w.stream = first + 2 * 10000
+    t0 = time.time()
+    w.s.sendall(req)  # a shim that stops reading this connection times out here
+    st = w.send("State", field(1, "wc1"))
+    code, msg, body = w.wait(st)  # no Wait can be answered before it
+    dt = time.time() - t0
+    check(code == 0 and body.get(4, [0])[0] == RUNNING,
+          "State behind 10 000 Waits: %d %s" % (code, msg))
+    print("# State behind 10 000 parked Waits on its connection: %.3f s" % dt)
+    s.kill("wc1")
+    codes = [w.wait(first + 2 * i) for i in range(10000)]
+    ok = sum(1 for c, _, b in codes if c == 0 and b.get(1, [0])[0] == 137)
+    check(ok == 10000, "Waits answered 137: %d of 10000 (first: %r)" % (ok, codes[0]))
+    w.close()
+    check(s.wait_until(lambda: len(os.listdir("/proc/%d/fd" % s.proc.pid)) <= fds0),
+          "fds: %d before, %d after" % (fds0, len(os.listdir("/proc/%d/fd" % s.proc.pid))))
+    rss = s.rss_kb()
+    print("# shim RSS %d kB before the Waits, %d kB after" % (rss0, rss))
+    check(rss < rss0 + 256, "RSS %d kB after, %d kB before" % (rss, rss0))
 
 
 def t_many_waits_many_conns(s):
@@ -1065,7 +1099,7 @@ TESTS = [
     t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
     t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
-    t_many_waits_many_conns,
+    t_many_waits_many_conns, t_waits_one_conn,
 ]
 
 
