@@ -19,11 +19,24 @@ int bundle_write(const char *dir, const char *name, const char *data, size_t len
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	ssize_t w = write(fd, data, len);
-	close(fd);
-	if (w != (ssize_t)len || rename(tmp, path) < 0) {
+	/* the error says why (ENOSPC on a full state folder), never just EIO */
+	int err = 0;
+	for (size_t off = 0; off < len && !err;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w > 0)
+			off += (size_t)w;
+		else if (w < 0 && errno != EINTR)
+			err = errno;
+		else if (w == 0)
+			err = EIO;
+	}
+	if (close(fd) < 0 && !err && errno != EINTR)
+		err = errno;
+	if (!err && rename(tmp, path) < 0)
+		err = errno;
+	if (err) {
 		unlink(tmp);
-		return -EIO;
+		return -err;
 	}
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -48,6 +49,7 @@
 #define BIG_PIPE    (1 << 20)
 #define NORMAL_PIPE (64 * 1024)
 #define IDLE_NS	    1000000000LL /* grown pipes shrink after this */
+#define FULL_RETRY_NS 250000000LL /* a full destination is tried again at most this often */
 
 struct copy {
 	int src, dst;
@@ -76,6 +78,9 @@ struct copy {
 	int flushing;	       /* src at EOF; dst kept until its reader has it all */
 	int next_flush;
 	uint64_t flush_taken; /* flushing: what its reader had taken at the last poll */
+	int full;	      /* dst refused for want of space: dropping, retrying */
+	int64_t retry_ns;     /* full: the next write is tried from then */
+	uint64_t dropped;     /* full: bytes dropped since it filled */
 };
 
 /* Handed out lazily (untouched slots cost nothing), reused from a free
@@ -181,8 +186,78 @@ static void unflush(struct copy *c)
 		loop_timer_cancel(&flush_timer);
 }
 
+/* The file a destination writes to, for the log. */
+static const char *dst_name(const struct copy *c, char *buf, size_t cap)
+{
+	char link[32];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", c->dst);
+	ssize_t n = readlink(link, buf, cap - 1);
+	buf[n > 0 ? n : 0] = 0;
+	return n > 0 ? buf : "output";
+}
+
+/* A destination with no space (ENOSPC, EDQUOT, EFBIG: a file:// log on a
+ * full disk) is not the end of the copy, nor a reason to block the
+ * container: its bytes are read and dropped, counted, and the write is
+ * tried again with the next data, at most every FULL_RETRY_NS. */
+static int is_full_errno(ssize_t n)
+{
+	return n == -ENOSPC || n == -EDQUOT || n == -EFBIG;
+}
+
+static void full_begin(struct copy *c, int err)
+{
+	char name[256];
+	size_t pending = c->len - c->off;
+	c->full = 1;
+	c->buffered = 1; /* the bytes pass through the buffer now */
+	c->dropped = pending;
+	c->given += pending;
+	c->off = c->len = 0;
+	c->retry_ns = loop_now_ns() + FULL_RETRY_NS;
+	log_warn("%s: %s: dropping the output (the container goes on) until it "
+		 "can be written again",
+		 dst_name(c, name, sizeof(name)), strerror(err));
+}
+
+static void full_end(struct copy *c, const char *how)
+{
+	char name[256];
+	log_warn("%s: %s; %llu bytes of output were dropped while it was full",
+		 dst_name(c, name, sizeof(name)), how, (unsigned long long)c->dropped);
+	c->full = 0;
+	c->dropped = 0;
+}
+
+/* One step of a full copy: read what comes, write it if it is time to
+ * try, else drop it.  >0 read, 0 EOF, <0 -errno of the read. */
+static ssize_t step_full(struct copy *c)
+{
+	if (!c->buf && !(c->buf = pages_map(BUF_SIZE, 0)))
+		return -ENOMEM;
+	ssize_t n = read(c->src, c->buf, BUF_SIZE);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	c->taken += (uint64_t)n;
+	c->given += (uint64_t)n; /* written, or dropped: nobody waits for them */
+	size_t off = 0;
+	int64_t now = loop_now_ns();
+	if (now >= c->retry_ns) {
+		ssize_t w;
+		while (off < (size_t)n && (w = write(c->dst, c->buf + off, (size_t)n - off)) > 0)
+			off += (size_t)w;
+		c->retry_ns = now + FULL_RETRY_NS;
+	}
+	c->dropped += (uint64_t)n - off;
+	if (off == (size_t)n && n > 0 && off)
+		full_end(c, "written again");
+	return n;
+}
+
 static void release(struct copy *c)
 {
+	if (c->full)
+		full_end(c, "closed while full");
 	if (c->lingering)
 		unlinger(c);
 	if (c->big) {
@@ -315,6 +390,19 @@ static int pump(struct copy *c, int finishing)
 				continue;
 			return 0;
 		}
+		if (c->full) {
+			n = step_full(c);
+			if (n > 0)
+				continue;
+			if (n == 0)
+				return finishing ? (end(c), 1) : finished(c);
+			if (n == -EINTR)
+				continue;
+			if (n == -EAGAIN)
+				return 0;
+			log_warn("copy: %s", strerror((int)-n));
+			return end(c), 1;
+		}
 		if (!c->buffered) {
 			n = splice(c->src, NULL, c->dst, NULL, SPLICE_MAX,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
@@ -353,6 +441,10 @@ static int pump(struct copy *c, int finishing)
 			goto blocked;
 		if (n == -EPIPE) {
 			c->reader_gone = 1;
+			continue;
+		}
+		if (is_full_errno(n)) {
+			full_begin(c, (int)-n);
 			continue;
 		}
 		if (n == -EIO && !finishing) /* a pty whose other side closed */

@@ -5,7 +5,9 @@ with the fake runc (fakerunc) on its PATH.
 usage: tests/daemon/run.py [-j N] [TEST...]   (SHIM=binary to test another build)
 Prints "ok NAME" / "FAIL NAME: ..." and "N passed, N failed".
 """
+import errno
 import os
+import subprocess
 import socket
 import struct
 import sys
@@ -13,7 +15,7 @@ import threading
 import time
 import traceback
 
-from harness import (CREATED, RUNNING, STOPPED, PAUSED, TASK, Client, Shim, field,
+from harness import (CREATED, RUNNING, STOPPED, PAUSED, SHIM, TASK, Client, Shim, field,
                      frame, parse)
 
 passed = failed = 0
@@ -508,6 +510,102 @@ def t_restore_fails_quietly(s):
     check(code == 0, "restore: %s" % msg)
     check(s.wait_until(lambda: "restored" in open(out).read()),
           "a restored process's output is not copied: %r" % open(out).read())
+
+
+def _tmpfs(s, size):
+    d = os.path.join(s.dir, "small")
+    os.makedirs(d, exist_ok=True)
+    if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", d]) != 0:
+        raise Fail("cannot mount a tmpfs")
+    return d
+
+
+def _fill(d):
+    """Fill the filesystem of d; returns the filler's path."""
+    path = os.path.join(d, "filler")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 512)
+    except OSError as e:
+        check(e.errno == errno.ENOSPC, "filling: %s" % e)
+    finally:
+        os.close(fd)
+    return path
+
+
+def t_log_full_disk(s):
+    """A file:// log on a full disk: the container is not blocked (its
+    output is drained and dropped, counted, logged once), the shim serves,
+    and what it writes once space is back is in the log."""
+    d = _tmpfs(s, "64k")
+    log = os.path.join(d, "out.log")
+    count = os.path.join(s.dir, "count")
+    # 1 KiB a line, 100 lines a second: a blocked pipe would stop it in 1 s
+    script = ('i=0; pad=$(head -c 1000 /dev/zero | tr "\\0" x); while :; do i=$((i+1)); '
+              'echo "line $i $pad"; echo $i > %s.tmp; mv %s.tmp %s; sleep 0.01; done'
+              % (count, count, count))
+    filler = _fill(d)
+    code, msg, _ = s.create("lf1", stdout="file://" + log, args=("sh", "-c", script))
+    check(code == 0, "create: %s" % msg)
+    s.start("lf1")
+    n = lambda: int(open(count).read() or 0) if os.path.exists(count) else 0
+    check(s.wait_until(lambda: n() > 50), "the container does not run: %d" % n())
+    at = n()
+    time.sleep(2)
+    check(n() > at + 100, "the container is blocked on a full log: %d, 2 s later %d" % (at, n()))
+    check(s.state("lf1")[2] == RUNNING, "State on a full log")
+    check(s.log().count("dropping the output") == 1, "the drop is not logged once: %r" %
+          [l for l in s.log().splitlines() if "dropping" in l])
+    os.unlink(filler)
+    freed = n()
+    def later_line():
+        for line in open(log, errors="replace"):
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "line" and parts[1].isdigit() and int(parts[1]) > freed + 20:
+                return True
+        return False
+    check(s.wait_until(later_line, 10), "nothing written after space came back")
+    again = [l for l in s.log().splitlines() if "written again;" in l]
+    check(len(again) == 1, "the end of the drop is not logged once: %r" % again)
+    dropped = int(again[0].split("; ")[1].split()[0])
+    print("# full log: %d bytes dropped, then written again" % dropped)
+    check(dropped > 100000, "dropped %d bytes in 2 s of 100 KB/s" % dropped)
+    s.kill("lf1")
+    check(s.wait_until(lambda: s.state("lf1")[2] == STOPPED), "not stopped")
+
+
+def t_start_full_bundle(s):
+    """`start` in a bundle on a full filesystem: the error says ENOSPC
+    (not "I/O error"), nothing is left behind, and the next start and
+    Create work."""
+    d = _tmpfs(s, "16k")
+    filler = _fill(d)
+    env = dict(os.environ, PATH=s.bin + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
+               FAKE_RUNC_DIR=s.knobs, TTRPC_ADDRESS=s.events.path)
+    ns = "fullb%d" % os.getpid()
+    argv = [SHIM, "-namespace", ns, "-id", "fb1", "-address", s.dir + "/containerd.sock", "start"]
+    p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=30)
+    check(p.returncode != 0, "start on a full bundle succeeded: %r" % p.stdout)
+    check("No space left on device" in p.stderr, "start's error: %r" % p.stderr)
+    check(not os.path.exists(os.path.join(d, "address")), "an address file is left")
+    os.unlink(filler)
+    p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "start after space came back: %r" % p.stderr)
+    addr = p.stdout.strip()
+    check(addr.startswith("unix://"), "address %r" % addr)
+    c = Client(addr[len("unix://"):])
+    try:
+        b = s.bundle("fb1")
+        code, msg, _ = c.call("Create", field(1, "fb1") + field(2, b))
+        check(code == 0, "create after a full bundle: %s" % msg)
+        c.call("Kill", field(1, "fb1") + field(3, 9))
+        check(s.wait_until(lambda: c.call("State", field(1, "fb1"))[2].get(4, [0])[0] == STOPPED),
+              "not stopped")
+        c.call("Delete", field(1, "fb1"))
+        c.call("Shutdown", field(1, "fb1"))
+    finally:
+        c.close()
 
 
 def t_created_exit_published(s):
@@ -1095,7 +1193,7 @@ TESTS = [
     t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready,
     t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
     t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir, t_checkpoint_states,
-    t_restore_fails_quietly,
+    t_restore_fails_quietly, t_log_full_disk, t_start_full_bundle,
     t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
     t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
