@@ -59,6 +59,55 @@ static const unsigned char next_state[PS__COUNT][PE__COUNT] = {
 	[PS_DELETED] = { X, X, X, X, X, X, X, X, X, X },
 };
 
+/*
+ * The refusals, beside the transitions: what each verb meets in each
+ * state.  The columns are the states, and one more: EXITED, an exit that
+ * has been reaped but not yet reported (held for its start, its execs or
+ * its output), in which a process is no longer running yet not stopped.
+ */
+enum {
+	R_OK,
+	R_START,
+	R_EXEC_STARTED,
+	R_EXEC_STOPPED,
+	R_EXEC_PAUSED,
+	R_DELETE,
+	R_PAUSE,
+	R_PAUSE_STOPPED,
+	R_RESUME,
+	R_RESUME_STOPPED,
+	R_CKPT_CREATED,
+	R_CKPT_STOPPED,
+};
+#define FP ST_FAILED_PRECONDITION
+static const struct lc_refusal refusals[] = {
+	[R_OK] = { 0, NULL, LW_NONE },
+	[R_START] = { FP, "cannot start a process that is not in the created state", LW_NONE },
+	[R_EXEC_STARTED] = { FP, "exec %s was already started", LW_PROCESS },
+	[R_EXEC_STOPPED] = { FP, "container %s is not running: cannot start exec", LW_CONTAINER },
+	[R_EXEC_PAUSED] = { FP, "container %s is paused", LW_CONTAINER },
+	[R_DELETE] = { FP, "cannot delete a running process", LW_NONE },
+	[R_PAUSE] = { FP, "cannot pause a non-running container", LW_NONE },
+	[R_PAUSE_STOPPED] = { FP, "cannot pause a stopped container", LW_NONE },
+	[R_RESUME] = { FP, "cannot resume a non-paused container", LW_NONE },
+	[R_RESUME_STOPPED] = { FP, "cannot resume a stopped container", LW_NONE },
+	[R_CKPT_CREATED] = { FP, "cannot checkpoint a task in created state", LW_NONE },
+	[R_CKPT_STOPPED] = { FP, "cannot checkpoint a stopped container", LW_NONE },
+};
+#undef FP
+#define EXITED PS__COUNT
+static const unsigned char may[LV__COUNT][PS__COUNT + 1] = {
+	/*                NEW             CREATED         STARTING        RUNNING         PAUSING         PAUSED          STOPPED          DELETED          EXITED */
+	[LV_START] = { R_START, R_OK, R_START, R_START, R_START, R_START, R_START, R_START, R_START },
+	[LV_START_EXEC] = { R_OK, R_EXEC_STARTED, R_EXEC_STARTED, R_EXEC_STARTED, R_EXEC_STARTED, R_EXEC_STARTED, R_EXEC_STARTED, R_EXEC_STARTED, R_EXEC_STARTED },
+	[LV_EXEC_IN] = { R_OK, R_OK, R_OK, R_OK, R_EXEC_PAUSED, R_EXEC_PAUSED, R_EXEC_STOPPED, R_EXEC_STOPPED, R_EXEC_STOPPED },
+	[LV_DELETE] = { R_DELETE, R_OK, R_DELETE, R_DELETE, R_DELETE, R_DELETE, R_OK, R_OK, R_DELETE },
+	[LV_DELETE_EXEC] = { R_OK, R_OK, R_DELETE, R_DELETE, R_DELETE, R_DELETE, R_OK, R_OK, R_DELETE },
+	[LV_PAUSE] = { R_PAUSE, R_PAUSE, R_PAUSE, R_OK, R_PAUSE, R_PAUSE, R_PAUSE_STOPPED, R_PAUSE_STOPPED, R_PAUSE_STOPPED },
+	[LV_RESUME] = { R_RESUME, R_RESUME, R_RESUME, R_RESUME, R_RESUME, R_OK, R_RESUME_STOPPED, R_RESUME_STOPPED, R_RESUME_STOPPED },
+	[LV_CHECKPOINT] = { R_CKPT_CREATED, R_CKPT_CREATED, R_CKPT_CREATED, R_OK, R_CKPT_CREATED, R_OK, R_CKPT_STOPPED, R_CKPT_STOPPED, R_CKPT_STOPPED },
+};
+
 /* ---- exits reaped before their pid was known ---- */
 
 struct unclaimed {
@@ -352,11 +401,11 @@ static void exit_try(struct proc *p)
 		return;
 	struct container *ct = p->ct;
 	if (p == ct->init) {
-		if (!ct->own_pidns && ct->orphans != 2 && lc_hooks.kill_orphans) {
+		if (!ct->own_pidns && ct->orphans != ORPHANS_KILLED && lc_hooks.kill_orphans) {
 			/* What it left behind goes first, as with the Go shim: a
 			 * client that sees the exit sees them gone. */
-			if (!ct->orphans) {
-				ct->orphans = 1;
+			if (ct->orphans == ORPHANS_LEFT) {
+				ct->orphans = ORPHANS_KILLING;
 				lc_hooks.kill_orphans(ct);
 			}
 			return;
@@ -404,7 +453,7 @@ int lc_event(struct proc *p, enum pevent ev)
 
 void lc_orphans_killed(struct container *ct)
 {
-	ct->orphans = 2;
+	ct->orphans = ORPHANS_KILLED;
 	if (ct->init)
 		exit_try(ct->init);
 }
@@ -499,6 +548,20 @@ void lc_start_failed(struct proc *p)
 	p->exit_status = 255;
 	p->exited_at = now;
 	exit_try(p);
+}
+
+const struct lc_refusal *lc_may(const struct proc *p, enum lc_verb v)
+{
+	unsigned col = !p ? PS_DELETED
+		       : p->reaped && !lc_exit_done(p) ? EXITED
+						       : (unsigned)p->state;
+	unsigned char r = may[v][col];
+	return r == R_OK ? NULL : &refusals[r];
+}
+
+int lc_creating(const struct container *ct)
+{
+	return ct->init && ct->init->state == PS_NEW && ct->init->jobs > 0;
 }
 
 int lc_exited(const struct proc *p)

@@ -31,6 +31,7 @@
 #include "procio.h"
 #include "capacity.h"
 #include "runc.h"
+#include "status.h"
 #include "strblock.h"
 
 #define ID_MAX	     128
@@ -69,6 +70,14 @@ enum pevent {
 
 struct container;
 
+/* An init without its own pid namespace leaves processes behind: they are
+ * killed (runc kill --all) before its exit is reported. */
+enum orphans {
+	ORPHANS_LEFT,	 /* not killed yet */
+	ORPHANS_KILLING, /* runc kill --all in flight */
+	ORPHANS_KILLED,
+};
+
 struct proc {
 	struct container *ct;
 	struct proc *next; /* the container's processes */
@@ -101,7 +110,7 @@ struct container {
 	int own_pidns;		/* its own pid namespace: the kernel reaps orphans */
 	int no_pivot;		/* Options.no_pivot_root: runc --no-pivot */
 	int no_new_keyring;	/* Options.no_new_keyring */
-	int orphans;		/* model-owned: 1 runc kill --all running, 2 done */
+	enum orphans orphans;	/* model-owned: what its init left behind */
 	int init_exit_held;	/* model-owned */
 	const char *checkpoint; /* created from a checkpoint: restore at Start */
 	const char *parent_checkpoint;
@@ -160,6 +169,35 @@ struct proc *proc_get(struct ref r);
 /* Apply a state event; -EINVAL (nothing changes) if it is not allowed in
  * p's state. */
 int lc_event(struct proc *p, enum pevent ev);
+
+/* What a client asks of a process.  Beside "what next" (the transitions),
+ * the model answers "may I": a [verb][state] table of refusals, as each
+ * state of the Go shim's init_state.go answers each verb. */
+enum lc_verb {
+	LV_START,	/* Start of an init */
+	LV_START_EXEC,	/* Start of an exec: the exec itself */
+	LV_EXEC_IN,	/* Start of an exec: its container's init */
+	LV_DELETE,	/* Delete of an init */
+	LV_DELETE_EXEC, /* Delete of an exec */
+	LV_PAUSE,
+	LV_RESUME,
+	LV_CHECKPOINT,
+	LV__COUNT
+};
+/* A refusal: its status code and reason; the reason holds one %s for the
+ * container's id (who = LW_CONTAINER) or the process's (LW_PROCESS). */
+enum lc_who { LW_NONE, LW_CONTAINER, LW_PROCESS };
+struct lc_refusal {
+	int code;
+	const char *why;
+	enum lc_who who;
+};
+/* NULL if verb v may go ahead on p in its state now, else why not (p
+ * NULL: a process that is gone).  Work in flight is the caller's to wait
+ * for first (p->jobs). */
+const struct lc_refusal *lc_may(const struct proc *p, enum lc_verb v);
+/* ct's Create (its runc create) is still in flight: calls about it wait. */
+int lc_creating(const struct container *ct);
 /* The status containerd sees (containerd.v1.types.Status values). */
 int lc_status(const struct proc *p);
 /* An exit has been reaped for p (reported or held). */

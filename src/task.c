@@ -86,12 +86,8 @@ static void task_start(struct call *c)
 		exec_start(c, p);
 		return;
 	}
-	if (p->state != PS_CREATED || lc_exited(p)) {
-		ttrpc_reply_error(
-			c, ST_FAILED_PRECONDITION,
-			"cannot start a process that is not in the created state");
+	if (task_refused(c, p->ct, p, LV_START))
 		return;
-	}
 	size_t n;
 	const char **argv;
 	struct op *o = task_op(c, p, "start", 24, &argv, &n);
@@ -360,14 +356,8 @@ static void task_delete(struct call *c)
 		park_call(c, PARK_IDLE, proc_ref(p), task_rerun);
 		return;
 	}
-	int running = p->state == PS_RUNNING || p->state == PS_PAUSED ||
-		      p->state == PS_PAUSING || p->state == PS_STARTING ||
-		      (lc_exited(p) && !lc_exit_done(p));
-	if (running || (p->state == PS_NEW && p == p->ct->init)) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "cannot delete a running process");
+	if (task_refused(c, p->ct, p, p == p->ct->init ? LV_DELETE : LV_DELETE_EXEC))
 		return;
-	}
 	lc_job_begin(p, 0); /* the Delete itself, until it ends */
 	/* what it wrote reaches its readers before the copies close */
 	if (io_watch(&p->io, IO_DELETE_STALL_NS, on_drained, p) == 0) {

@@ -156,18 +156,10 @@ void task_checkpoint(struct call *c)
 		park_call(c, PARK_IDLE, proc_ref(p), task_rerun);
 		return;
 	}
-	/* the Go shim's refusals: a running or a paused task (containerd's
-	 * client pauses a task before it checkpoints it) may be dumped */
-	if (lc_exited(p) || p->state == PS_STOPPED || p->state == PS_DELETED) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "cannot checkpoint a stopped container");
+	/* a running or a paused task (containerd's client pauses a task
+	 * before it checkpoints it) may be dumped */
+	if (task_refused(c, p->ct, p, LV_CHECKPOINT))
 		return;
-	}
-	if (p->state != PS_RUNNING && p->state != PS_PAUSED) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "cannot checkpoint a task in created state");
-		return;
-	}
 	containerd_runc_v1_CheckpointOptions *opt = arena_alloc(c->arena, sizeof(*opt));
 	if (!opt) {
 		ttrpc_reply_error(c, ST_RESOURCE_EXHAUSTED, "out of memory");

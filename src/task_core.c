@@ -33,7 +33,7 @@ struct proc *task_lookup(struct call *c, const char *id, const char *exec_id)
 	}
 	/* containerd lists the task (and may State or Kill it) before Create
 	 * has returned: such calls wait for it, as behind the Go shim's lock */
-	if (ct->init && ct->init->state == PS_NEW && ct->init->jobs > 0) {
+	if (lc_creating(ct)) {
 		park_call(c, PARK_CREATE, ct_ref(ct), task_rerun);
 		return NULL;
 	}
@@ -44,6 +44,18 @@ struct proc *task_lookup(struct call *c, const char *id, const char *exec_id)
 		return NULL;
 	}
 	return p;
+}
+
+int task_refused(struct call *c, struct container *ct, struct proc *p, enum lc_verb v)
+{
+	const struct lc_refusal *r = lc_may(p, v);
+	if (!r)
+		return 0;
+	const char *who = r->who == LW_CONTAINER ? ct->id
+			  : r->who == LW_PROCESS ? (p ? p->id : "")
+						 : "";
+	ttrpc_reply_error(c, r->code, r->why, who);
+	return 1;
 }
 
 void task_rerun(struct call *c, struct ref target)

@@ -57,22 +57,8 @@ void exec_start(struct call *c, struct proc *p)
 {
 	struct container *ct = p->ct;
 	struct proc *init = ct->init;
-	if (!init || lc_exited(init) || init->state == PS_STOPPED) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "container %s is not running: cannot start exec",
-				  ct->id);
+	if (task_refused(c, ct, init, LV_EXEC_IN) || task_refused(c, ct, p, LV_START_EXEC))
 		return;
-	}
-	if (init->state == PS_PAUSED || init->state == PS_PAUSING) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "container %s is paused",
-				  ct->id);
-		return;
-	}
-	if (p->state != PS_NEW) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION,
-				  "exec %s was already started", p->id);
-		return;
-	}
 	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
 	char *spec_path = arena_printf(c->arena, "%s/runc-process-XXXXXX",
 				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");

@@ -84,6 +84,9 @@ void task_started(struct call *c, struct proc *p);
 void task_create_ended(struct ref ct);
 /* Resume function that runs the call's handler again. */
 void task_rerun(struct call *c, struct ref target);
+/* Answer c with the model's refusal of verb v on p (lc_may; p NULL: gone)
+ * and return 1, or return 0 if v may go ahead. */
+int task_refused(struct call *c, struct container *ct, struct proc *p, enum lc_verb v);
 /* Run `runc delete --force` for a container we give up on (no call). */
 void task_runc_forget(struct container *ct);
 /* Set the lifecycle hooks (exit, OOM, orphans, idle, gone). */

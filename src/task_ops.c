@@ -111,15 +111,8 @@ static void pause_resume(struct call *c, int pause)
 	struct proc *p = task_lookup(c, req->id, "");
 	if (!p)
 		return;
-	if (lc_exited(p) || (pause && p->state != PS_RUNNING) ||
-	    (!pause && p->state != PS_PAUSED)) {
-		ttrpc_reply_error(c, ST_FAILED_PRECONDITION, "cannot %s a %s container",
-				  pause ? "pause" : "resume",
-				  lc_exited(p) ? "stopped"
-				  : pause      ? "non-running"
-					       : "non-paused");
+	if (task_refused(c, p->ct, p, pause ? LV_PAUSE : LV_RESUME))
 		return;
-	}
 	size_t n;
 	const char **argv;
 	struct op *o = task_op(c, p, pause ? "pause" : "resume", 3, &argv, &n);

@@ -23,26 +23,12 @@
 #include <pb.h>
 #include "arena.h"
 #include "pbtypes.h"
+#include "status.h"
 
 #define TTRPC_HDR_LEN	  10
 #define TTRPC_MAX_PAYLOAD (4u << 20)
 enum { TTRPC_REQUEST = 1, TTRPC_RESPONSE = 2, TTRPC_DATA = 3 };
 
-/* gRPC status codes used by the shim. */
-enum {
-	ST_OK = 0,
-	ST_CANCELED = 1,
-	ST_UNKNOWN = 2,
-	ST_INVALID_ARGUMENT = 3,
-	ST_DEADLINE_EXCEEDED = 4,
-	ST_NOT_FOUND = 5,
-	ST_ALREADY_EXISTS = 6,
-	ST_RESOURCE_EXHAUSTED = 8,
-	ST_FAILED_PRECONDITION = 9,
-	ST_UNIMPLEMENTED = 12,
-	ST_INTERNAL = 13,
-	ST_UNAVAILABLE = 14,
-};
 
 struct ttrpc_hdr {
 	uint32_t len;

@@ -125,6 +125,69 @@ static void test_table(void)
 	end();
 }
 
+/*
+ * "May I?": the refusals against the Go shim's init_state.go, where each
+ * state answers each verb (v2.3; Exec there is the creation of an exec,
+ * here its start, which is where this shim checks the init's state).
+ * 1: the Go shim lets the verb go ahead in that state; 0: it refuses.
+ */
+static void test_may(void)
+{
+	begin("may I: the verb x state refusals agree with the Go shim's states");
+	static const struct {
+		const char *go;
+		enum pstate ours;
+		int start, del, pause, resume, checkpoint, exec;
+	} go[] = {
+		{ "created", PS_CREATED, 1, 1, 0, 0, 0, 1 },
+		{ "running", PS_RUNNING, 0, 0, 1, 0, 1, 1 },
+		{ "paused", PS_PAUSED, 0, 0, 0, 1, 1, 0 },
+		{ "stopped", PS_STOPPED, 0, 1, 0, 0, 0, 0 },
+	};
+	struct container *ct = container_new("m");
+	struct proc *p = proc_new(ct, "");
+	for (size_t i = 0; i < sizeof(go) / sizeof(go[0]); i++) {
+		p->state = go[i].ours;
+		p->reaped = go[i].ours == PS_STOPPED;
+		int got[6] = { !lc_may(p, LV_START),	  !lc_may(p, LV_DELETE),
+			       !lc_may(p, LV_PAUSE),	  !lc_may(p, LV_RESUME),
+			       !lc_may(p, LV_CHECKPOINT), !lc_may(p, LV_EXEC_IN) };
+		int want[6] = { go[i].start,  go[i].del,	go[i].pause,
+				go[i].resume, go[i].checkpoint, go[i].exec };
+		for (int v = 0; v < 6; v++)
+			if (got[v] != want[v]) {
+				CHECK(got[v] == want[v]);
+				printf("  %s: verb %d: ours %d, the Go shim %d\n", go[i].go, v,
+				       got[v], want[v]);
+			}
+	}
+	/* the Go shim's own words where they are the same refusal */
+	p->state = PS_CREATED;
+	p->reaped = 0;
+	CHECK(!strcmp(lc_may(p, LV_CHECKPOINT)->why, "cannot checkpoint a task in created state"));
+	p->state = PS_STOPPED;
+	p->reaped = 1;
+	CHECK(!strcmp(lc_may(p, LV_CHECKPOINT)->why, "cannot checkpoint a stopped container"));
+	CHECK(!strcmp(lc_may(p, LV_PAUSE)->why, "cannot pause a stopped container"));
+	CHECK(!strcmp(lc_may(p, LV_RESUME)->why, "cannot resume a stopped container"));
+	CHECK(lc_may(p, LV_PAUSE)->code == ST_FAILED_PRECONDITION);
+	/* an exit reaped but not yet reported: no longer running, not stopped */
+	p->state = PS_RUNNING;
+	CHECK(lc_may(p, LV_DELETE) && lc_may(p, LV_PAUSE) && lc_may(p, LV_CHECKPOINT));
+	CHECK(lc_may(p, LV_EXEC_IN)->who == LW_CONTAINER);
+	/* an exec: deleted before its start, started once */
+	struct proc *e = proc_new(ct, "e");
+	CHECK(!lc_may(e, LV_DELETE_EXEC) && !lc_may(e, LV_START_EXEC));
+	e->state = PS_RUNNING;
+	CHECK(lc_may(e, LV_START_EXEC)->who == LW_PROCESS && lc_may(e, LV_DELETE_EXEC));
+	/* the init of a new container may not go before its Create ends */
+	p->state = PS_NEW;
+	p->reaped = 0;
+	CHECK(lc_may(p, LV_DELETE) && !lc_may(NULL, LV_DELETE) && lc_may(NULL, LV_EXEC_IN));
+	container_free(ct);
+	end();
+}
+
 static void test_refs(void)
 {
 	begin("references go stale when their slot is freed and reused");
@@ -408,6 +471,7 @@ int main(void)
 	if (loop_init() < 0)
 		return 1;
 	test_table();
+	test_may();
 	test_refs();
 	test_exit_after_start();
 	test_init_after_execs();
