@@ -32,7 +32,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,8 +87,8 @@ struct copy {
 static struct copy copies[LIM_COPIERS];
 static int high, free_head = -1;
 static int linger_head = -1;
-static int timer_fd = -1;
-static int64_t ticking;		 /* the timer's period while it runs, 0: stopped */
+static struct loop_timer tick_timer;
+static int ticking;		 /* the tick runs: it is set again after each */
 static int64_t period = TICK_NS; /* the next period to run it at */
 static unsigned nbig;
 /* Copies whose source has ended, polled until their destination pipe is
@@ -101,37 +100,25 @@ static int64_t flush_period;
 #define FLUSH_FIRST_NS 1000000LL   /* 1 ms, doubling while nothing is read */
 #define FLUSH_MAX_NS   128000000LL /* ... up to this */
 
-static void on_timer(int fd, uint32_t ev, void *data);
+static void on_tick(void *ctx);
 
 /* Run the periodic tick (on = 1) or stop it. */
 static void tick(int on)
 {
-	if (timer_fd < 0) {
-		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (timer_fd < 0 || loop_add(timer_fd, EPOLLIN, on_timer, NULL) < 0) {
-			if (timer_fd >= 0)
-				close(timer_fd);
-			timer_fd = -1;
-			return;
-		}
+	if (on && !ticking) {
+		ticking = 1;
+		loop_timer_set(&tick_timer, loop_now_ns() + period, on_tick, NULL);
+	} else if (!on && ticking) {
+		ticking = 0;
+		loop_timer_cancel(&tick_timer);
 	}
-	int64_t want = on ? period : 0;
-	if (want == ticking)
-		return;
-	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
-	if (on)
-		it.it_value.tv_nsec = it.it_interval.tv_nsec = want;
-	if (timerfd_settime(timer_fd, 0, &it, NULL) == 0)
-		ticking = want;
 }
 
-/* Fire once at `at` (CLOCK_MONOTONIC), unless ticking. */
+/* Fire once at `at` (loop_now_ns clock), unless ticking. */
 static void sweep_at(int64_t at)
 {
-	if (ticking || timer_fd < 0)
-		return;
-	struct itimerspec it = { { 0, 0 }, { at / 1000000000LL, at % 1000000000LL } };
-	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL);
+	if (!ticking)
+		loop_timer_set(&tick_timer, at, on_tick, NULL);
 }
 
 static void unlinger(struct copy *c)
@@ -539,11 +526,10 @@ static void on_ready(int fd, uint32_t ev, void *data)
 	run(c, now, 0);
 }
 
-static void on_timer(int fd, uint32_t ev, void *data)
+static void on_tick(void *ctx)
 {
-	uint64_t x;
-	ssize_t rd = read(fd, &x, sizeof(x));
-	(void)rd;
+	(void)ctx;
+	ticking = 0; /* it has fired: tick(1) sets it again */
 	int64_t now = loop_now_ns();
 	/* take the whole list: the copies that go on streaming rejoin it */
 	int i = linger_head;
@@ -603,10 +589,6 @@ struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag
 		return NULL;
 	}
 	struct stat st;
-	/* the tick's timer exists from the first copy on (not only once a
-	 * stream needs it), so the daemon's fds do not creep up later */
-	if (timer_fd < 0)
-		tick(0);
 	memset(c, 0, sizeof(*c));
 	c->src = src;
 	c->dst = dst;

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -44,7 +43,7 @@ static char ns[256];
 static struct event *head, *tail;
 static unsigned queued;
 static int fd = -1;
-static int timer_fd = -1;
+static struct loop_timer timer; /* a retry's, or a send's deadline */
 static int connecting;
 static int in_flight;	/* the head has been sent, answer awaited */
 static size_t sent_off; /* bytes of header+body written */
@@ -56,20 +55,16 @@ static struct ttrpc_dec dec;
 
 static void kick(void);
 
+static void on_timer(void *ctx);
+
 static void arm_timer(unsigned ms)
 {
-	struct itimerspec it = { 0 };
-	it.it_value.tv_sec = ms / 1000;
-	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (!ms)
-		it.it_value.tv_nsec = 1;
-	timerfd_settime(timer_fd, 0, &it, NULL);
+	loop_timer_set(&timer, loop_now_ns() + (int64_t)ms * 1000000LL, on_timer, NULL);
 }
 
 static void disarm_timer(void)
 {
-	struct itimerspec it = { 0 };
-	timerfd_settime(timer_fd, 0, &it, NULL);
+	loop_timer_cancel(&timer);
 }
 
 static void disconnect(void)
@@ -174,13 +169,9 @@ static void on_socket(int sfd, uint32_t events, void *data)
 	kick();
 }
 
-static void on_timer(int tfd, uint32_t events, void *data)
+static void on_timer(void *ctx)
 {
-	(void)events;
-	(void)data;
-	uint64_t x;
-	ssize_t r = read(tfd, &x, sizeof(x));
-	(void)r;
+	(void)ctx;
 	if (in_flight || connecting) {
 		log_warn("forward event: no answer from containerd, reconnecting");
 		retry_later();
@@ -224,12 +215,8 @@ static void kick(void)
 		return;
 	}
 	if (fd < 0) {
-		if (timer_fd >= 0 && backoff_ms) {
-			struct itimerspec cur;
-			timerfd_gettime(timer_fd, &cur);
-			if (cur.it_value.tv_sec || cur.it_value.tv_nsec)
-				return; /* a retry is already scheduled */
-		}
+		if (backoff_ms && timer.at)
+			return; /* a retry is already scheduled */
 		int r = do_connect();
 		if (r < 0) {
 			log_debug("connect %s: %s", address, strerror(-r));
@@ -287,10 +274,7 @@ int events_init(const char *addr, const char *namespace)
 	snprintf(address, sizeof(address), "%s", addr);
 	snprintf(ns, sizeof(ns), "%s", namespace ? namespace : "");
 	dec.reserved = 1;
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (timer_fd < 0)
-		return -errno;
-	return loop_add(timer_fd, EPOLLIN, on_timer, NULL);
+	return 0;
 }
 
 unsigned events_pending(void)

@@ -38,10 +38,14 @@ void loop_set_idle(int (*pending)(void), void (*fn)(void));
 extern void (*loop_after_batch)(void);
 
 /*
- * Deadlines on the loop's one timerfd.  The timer is the caller's (held in
- * the object it serves, so there is no table to fill); fn runs once, at or
- * after `at` (loop_now_ns() clock), unless cancelled first.  Setting an
- * armed timer moves it.
+ * The daemon's one timer service: deadlines on the loop's one timerfd,
+ * for every module (parked calls' deadlines, the copy engine's tick and
+ * flush polls, the output watch, event retries, loggers' SIGKILL, the
+ * exit's drain).  The timer is the caller's (held in the object it
+ * serves, so there is no table to fill); fn runs once, at or after `at`
+ * (loop_now_ns() clock), unless cancelled first; a periodic one sets
+ * itself again from fn.  Setting an armed timer moves it; `at` is
+ * non-zero while it is armed.
  *
  *   loop_timer_set(&w->t, loop_now_ns() + ms * 1000000, on_due, w);
  *   loop_timer_cancel(&w->t);     // also fine when it is not armed

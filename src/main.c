@@ -18,7 +18,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,10 +49,12 @@
 #define PR_SCHED_CORE_CREATE 1
 #endif
 
-#define EXIT_GRACE_TICKS 60 /* x 50 ms: how long Shutdown waits for events */
+#define EXIT_GRACE_TICKS 60 /* x EXIT_TICK_NS: how long Shutdown waits for events */
+#define EXIT_TICK_NS     50000000LL
 
 static char socket_path[108];
-static int exit_timer = -1;
+static struct loop_timer exit_timer; /* polls until replies and events are out */
+static int exiting;
 static int exit_ticks;
 
 static void reap(void)
@@ -68,30 +69,25 @@ static void reap(void)
 	}
 }
 
-static void on_exit_tick(int fd, uint32_t ev, void *data)
+static void on_exit_tick(void *ctx)
 {
-	(void)ev;
-	(void)data;
-	uint64_t x;
-	ssize_t r = read(fd, &x, sizeof(x));
-	(void)r;
+	(void)ctx;
 	int left = ttrpc_flush_pending();
 	if ((left == 0 && events_pending() == 0) || ++exit_ticks >= EXIT_GRACE_TICKS)
 		loop_stop();
+	else
+		loop_timer_set(&exit_timer, loop_now_ns() + EXIT_TICK_NS, on_exit_tick, NULL);
 }
 
 /* Stop accepting work; exit once replies and events are out. */
 static void begin_exit(void)
 {
-	if (exit_timer >= 0)
+	if (exiting)
 		return;
+	exiting = 1;
 	if (socket_path[0])
 		unlink(socket_path);
-	exit_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	struct itimerspec it = { { 0, 50000000 }, { 0, 1000000 } };
-	if (exit_timer < 0 || timerfd_settime(exit_timer, 0, &it, NULL) < 0 ||
-	    loop_add(exit_timer, EPOLLIN, on_exit_tick, NULL) < 0)
-		loop_stop();
+	loop_timer_set(&exit_timer, loop_now_ns() + 1000000LL, on_exit_tick, NULL);
 }
 
 static void on_signal(int fd, uint32_t ev, void *data)

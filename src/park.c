@@ -4,14 +4,13 @@
  *
  * Slots come from a lazily used pool with a free list and carry a
  * generation, so a job's handle to its slot never reaches a later call.
- * One timerfd is armed for the earliest deadline; when it fires the table
- * is scanned (deadlines are rare, parking is O(1)).
+ * One loop timer is set for the earliest deadline; when it fires the
+ * table is scanned (deadlines are rare, parking is O(1)).
  */
 #include "park.h"
 
 #include <errno.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,18 +34,15 @@ struct parked {
 static struct parked table[LIM_PARKED];
 static int high; /* slots ever used */
 static int free_head = -1;
-static int timer_fd = -1;
-static int64_t armed; /* the deadline the timer is set for, 0: none */
+static struct loop_timer deadline_timer; /* .at: the deadline it is set for */
+
+static void on_deadline(void *ctx);
 
 static void arm(int64_t when)
 {
-	if (!when || (armed && armed <= when) || timer_fd < 0)
+	if (!when || (deadline_timer.at && deadline_timer.at <= when))
 		return;
-	struct itimerspec it = { 0 };
-	it.it_value.tv_sec = when / 1000000000LL;
-	it.it_value.tv_nsec = when % 1000000000LL;
-	if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &it, NULL) == 0)
-		armed = when;
+	loop_timer_set(&deadline_timer, when, on_deadline, NULL);
 }
 
 /* Slots are taken from 0 up (high) and recycled through the free list;
@@ -202,14 +198,9 @@ static void expire(struct parked *e)
 		ttrpc_reply_error(c, ST_DEADLINE_EXCEEDED, "context deadline exceeded");
 }
 
-static void on_timer(int fd, uint32_t events, void *data)
+static void on_deadline(void *ctx)
 {
-	(void)events;
-	(void)data;
-	uint64_t x;
-	ssize_t r = read(fd, &x, sizeof(x));
-	(void)r;
-	armed = 0;
+	(void)ctx;
 	int64_t now = loop_now_ns(), next = 0;
 	for (int i = 0; i < high; i++)
 		if (table[i].used && table[i].deadline && table[i].deadline <= now)
@@ -246,8 +237,5 @@ static void on_close(int conn, unsigned gen)
 int park_init(void)
 {
 	ttrpc_on_close = on_close;
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (timer_fd < 0)
-		return -errno;
-	return loop_add(timer_fd, EPOLLIN, on_timer, NULL);
+	return 0;
 }

@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sys/timerfd.h>
 #include <time.h>
 
 #include "capacity.h"
@@ -34,7 +33,7 @@ static struct dying {
 	int64_t kill_at;
 } dying[LIM_PROCS];
 static int ndying;
-static int dying_timer = -1;
+static struct loop_timer dying_timer;
 
 void io_init(struct pio *io)
 {
@@ -337,19 +336,12 @@ void io_close_stdin(struct pio *io)
 	}
 }
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
+#define LOGGER_KILL_NS ((int64_t)LOGGER_KILL_S * 1000000000LL)
 
-static void on_dying_timer(int fd, uint32_t ev, void *data)
+static void on_dying_timer(void *ctx)
 {
-	uint64_t x;
-	ssize_t r = read(fd, &x, sizeof(x));
-	(void)r;
-	int64_t now = mono_s(), next = 0;
+	(void)ctx;
+	int64_t now = loop_now_ns(), next = 0;
 	for (int i = 0; i < ndying; i++) {
 		if (dying[i].kill_at && dying[i].kill_at <= now) {
 			log_warn("binary logger %d still there %d s after SIGTERM: "
@@ -361,10 +353,8 @@ static void on_dying_timer(int fd, uint32_t ev, void *data)
 		if (dying[i].kill_at && (!next || dying[i].kill_at < next))
 			next = dying[i].kill_at;
 	}
-	if (next) {
-		struct itimerspec it = { .it_value = { next - now, 0 } };
-		timerfd_settime(fd, 0, &it, NULL);
-	}
+	if (next)
+		loop_timer_set(&dying_timer, next, on_dying_timer, NULL);
 }
 
 static void logger_stop(pid_t pid)
@@ -372,23 +362,11 @@ static void logger_stop(pid_t pid)
 	kill(pid, SIGTERM);
 	if (ndying == LIM_PROCS)
 		return; /* cannot follow it: SIGTERM only */
-	if (dying_timer < 0) {
-		dying_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (dying_timer >= 0 &&
-		    loop_add(dying_timer, EPOLLIN, on_dying_timer, NULL) < 0) {
-			close(dying_timer);
-			dying_timer = -1;
-		}
-	}
 	dying[ndying].pid = pid;
-	dying[ndying].kill_at = mono_s() + LOGGER_KILL_S;
+	dying[ndying].kill_at = loop_now_ns() + LOGGER_KILL_NS;
 	ndying++;
-	struct itimerspec cur;
-	if (dying_timer >= 0 && timerfd_gettime(dying_timer, &cur) == 0 &&
-	    !cur.it_value.tv_sec && !cur.it_value.tv_nsec) {
-		struct itimerspec it = { .it_value = { LOGGER_KILL_S, 0 } };
-		timerfd_settime(dying_timer, 0, &it, NULL);
-	}
+	if (!dying_timer.at)
+		loop_timer_set(&dying_timer, dying[ndying - 1].kill_at, on_dying_timer, NULL);
 }
 
 int io_reaped(pid_t pid)
