@@ -39,5 +39,6 @@
 #define LIM_EVENTS    (4 * LIM_PROCS)	/* queued while containerd is away */
 #define LIM_UNCLAIMED LIM_JOBS		/* exits reaped before their pid is known */
 #define LIM_OOM	      LIM_CONTAINERS	/* OOM watches */
+#define LIM_CHILDREN  (LIM_JOBS + LIM_PROCS + LIM_RESERVED) /* runc jobs, loggers */
 
 #endif

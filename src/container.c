@@ -479,8 +479,6 @@ void lc_reaped(pid_t pid, int status)
 			record_exit(p, status, &now);
 			return;
 		}
-		if (io_logger_reaped(&p->io, pid))
-			return;
 	}
 	if (!pid_jobs) {
 		log_debug("pid %d exited: not ours", pid);

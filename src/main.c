@@ -30,7 +30,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pages.h"
-#include "runc.h"
+#include "spawn.h"
 #include "task.h"
 #include "ttrpc.h"
 
@@ -64,7 +64,9 @@ static void reap(void)
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0)
 			return;
-		if (!runc_reaped(pid, status) && !io_reaped(pid))
+		/* a child of ours (runc, a logger) has its owner; any other
+		 * is a container's process */
+		if (!spawn_reaped(pid, status))
 			lc_reaped(pid, status);
 	}
 }

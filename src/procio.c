@@ -161,6 +161,16 @@ int io_logger_scheme(const char *uri)
 	return 0;
 }
 
+/* A logger ended while its process's io owned it: never signal its pid
+ * again (it may be reused). */
+static void logger_reaped(void *ctx, pid_t pid, int status)
+{
+	struct pio *io = ctx;
+	(void)status;
+	if (io->logger == pid)
+		io->logger = 0;
+}
+
 /* binary://PATH?k=v&k2 : run PATH k v k2 with the output pipes. */
 int io_logger_start(struct pio *io, const struct io_cfg *cfg)
 {
@@ -234,7 +244,12 @@ int io_logger_start(struct pio *io, const struct io_cfg *cfg)
 	/* 0-2 on /dev/null, the pipes as 3, 4 and 5, nothing else */
 	int fds[6] = { -1, -1, -1, out[0], err[0], ready[1] };
 	const char *const *cargv = (const char *const *)argv;
-	struct spawn_req sr = { .argv = cargv, .envp = env, .fds = fds, .nfds = 6 };
+	struct spawn_req sr = { .argv = cargv,
+				.envp = env,
+				.fds = fds,
+				.nfds = 6,
+				.on_exit = logger_reaped,
+				.ctx = io };
 	pid_t pid = spawn(&sr);
 	int e = pid < 0 ? (int)-pid : 0;
 	close(out[0]);
@@ -357,11 +372,25 @@ static void on_dying_timer(void *ctx)
 		loop_timer_set(&dying_timer, next, on_dying_timer, NULL);
 }
 
+/* A logger told to stop has ended. */
+static void dying_reaped(void *ctx, pid_t pid, int status)
+{
+	(void)ctx;
+	(void)status;
+	for (int i = 0; i < ndying; i++)
+		if (dying[i].pid == pid) {
+			dying[i] = dying[--ndying];
+			return;
+		}
+}
+
+/* Its process's io is closing: the logger is followed from here until it
+ * ends, SIGTERM now and SIGKILL later. */
 static void logger_stop(pid_t pid)
 {
 	kill(pid, SIGTERM);
-	if (ndying == LIM_PROCS)
-		return; /* cannot follow it: SIGTERM only */
+	if (ndying == LIM_PROCS || spawn_rebind(pid, dying_reaped, NULL) < 0)
+		return; /* cannot follow it (or already gone): SIGTERM only */
 	dying[ndying].pid = pid;
 	dying[ndying].kill_at = loop_now_ns() + LOGGER_KILL_NS;
 	ndying++;
@@ -369,15 +398,6 @@ static void logger_stop(pid_t pid)
 		loop_timer_set(&dying_timer, dying[ndying - 1].kill_at, on_dying_timer, NULL);
 }
 
-int io_reaped(pid_t pid)
-{
-	for (int i = 0; i < ndying; i++)
-		if (dying[i].pid == pid) {
-			dying[i] = dying[--ndying];
-			return 1;
-		}
-	return 0;
-}
 
 static void on_logger_ready(int fd, uint32_t ev, void *data)
 {
@@ -409,14 +429,6 @@ int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx)
 		return 0; /* cannot wait: go on, as before */
 	io->on_ready = ready;
 	io->ready_ctx = ctx;
-	return 1;
-}
-
-int io_logger_reaped(struct pio *io, pid_t pid)
-{
-	if (!io->logger || io->logger != pid)
-		return 0;
-	io->logger = 0; /* never signal a reused pid */
 	return 1;
 }
 

@@ -92,15 +92,10 @@ void io_close_stdin(struct pio *io);
 #define IO_DELETE_STALL_NS (10LL * 1000000000LL)
 int io_watch(struct pio *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
 	     void *ctx);
-/* 1 if pid was io's binary:// logger (now reaped). */
-int io_logger_reaped(struct pio *io, pid_t pid);
 /* A binary:// logger is ready once it closes (or writes to) fd 5, as the
  * Go shim waits for it: 0 if there is nothing to wait for, 1 if ready(ctx)
  * will run once it is (or has exited). */
 int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx);
-/* 1 if pid was a logger being stopped after its process went (SIGTERM,
- * then SIGKILL after 12 s, as the Go shim does); now reaped. */
-int io_reaped(pid_t pid);
 /* Close it all; returns the bytes of output dropped (not yet copied). */
 size_t io_close(struct pio *io);
 void io_init(struct pio *io);

@@ -86,6 +86,8 @@ static struct job *job_alloc(int reserved)
 	return NULL;
 }
 
+static void job_reaped(void *ctx, pid_t pid, int status);
+
 uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 		    runc_done_fn fn, void *ctx, int *err)
 {
@@ -102,9 +104,12 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 	int cfds[3];
 	for (int i = 0; i < 3; i++)
 		cfds[i] = fds[i] >= 0 ? fds[i] : (i > 0 && cp[1] >= 0 ? cp[1] : -1);
-	struct spawn_req s = {
-		.argv = argv, .fds = cfds, .nfds = 3, .flags = SPAWN_PDEATHSIG
-	};
+	struct spawn_req s = { .argv = argv,
+			       .fds = cfds,
+			       .nfds = 3,
+			       .flags = SPAWN_PDEATHSIG,
+			       .on_exit = job_reaped,
+			       .ctx = j };
 	pid_t pid = spawn(&s);
 	if (cp[1] >= 0)
 		close(cp[1]);
@@ -152,16 +157,11 @@ int runc_cancel(uint32_t h)
 	return kill(j->pid, SIGKILL) < 0 ? -errno : 0;
 }
 
-int runc_reaped(pid_t pid, int status)
+/* The job's runc has been reaped (spawn.c's reaper). */
+static void job_reaped(void *ctx, pid_t pid, int status)
 {
-	struct job *j = NULL;
-	for (int i = 0; i < JOBS_TOTAL; i++)
-		if (jobs[i].pid == pid) {
-			j = &jobs[i];
-			break;
-		}
-	if (!j)
-		return 0;
+	struct job *j = ctx;
+	(void)pid;
 	if (j->outfd >= 0) {
 		capture_read(j);
 		loop_del(j->outfd);
@@ -175,7 +175,6 @@ int runc_reaped(pid_t pid, int status)
 		done.fn(done.ctx, status, done.out ? done.out : "", done.outlen);
 	if (done.out)
 		munmap(done.out, CAPTURE_MAX);
-	return 1;
 }
 
 const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra,

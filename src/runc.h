@@ -44,8 +44,6 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 		    runc_done_fn fn, void *ctx, int *err);
 /* Kill a job that nobody waits for any more; -ESRCH if it has ended. */
 int runc_cancel(uint32_t job);
-/* Called by the reaper; returns 1 if pid was one of our runc jobs. */
-int runc_reaped(pid_t pid, int status);
 /* argv of "runc <global flags>" followed by up to `extra` more slots. */
 const char **runc_argv(struct arena *a, const struct runc_cfg *cfg, size_t extra,
 		       size_t *argc);

@@ -20,10 +20,56 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "capacity.h"
+#include "log.h"
 #include "pages.h"
 
 #define CHILD_STACK   (64 * 1024)
 #define CHILD_ENV_MAX 512
+
+/* The children followed until reaped, packed: a reap scans only those
+ * alive (runc jobs in flight, loggers), and removes by moving the last. */
+struct followed {
+	pid_t pid;
+	spawn_exit_fn fn;
+	void *ctx;
+};
+static struct followed followed[LIM_CHILDREN];
+static unsigned nfollowed;
+
+static struct followed *find(pid_t pid)
+{
+	for (unsigned i = 0; i < nfollowed; i++)
+		if (followed[i].pid == pid)
+			return &followed[i];
+	return NULL;
+}
+
+int spawn_reaped(pid_t pid, int status)
+{
+	struct followed *f = find(pid);
+	if (!f)
+		return 0;
+	struct followed was = *f;
+	*f = followed[--nfollowed];
+	was.fn(was.ctx, pid, status);
+	return 1;
+}
+
+int spawn_rebind(pid_t pid, spawn_exit_fn fn, void *ctx)
+{
+	struct followed *f = find(pid);
+	if (!f)
+		return -ESRCH;
+	f->fn = fn;
+	f->ctx = ctx;
+	return 0;
+}
+
+unsigned spawn_children(void)
+{
+	return nfollowed;
+}
 
 static char *clean_env[CHILD_ENV_MAX];
 static int clean_env_ready;
@@ -129,5 +175,11 @@ pid_t spawn(const struct spawn_req *s)
 		}
 	}
 	close(ep[0]);
+	if (pid > 0 && s->on_exit) {
+		if (nfollowed < LIM_CHILDREN)
+			followed[nfollowed++] = (struct followed){ pid, s->on_exit, s->ctx };
+		else /* cannot happen: jobs and loggers are bounded below it */
+			log_warn("pid %d: %u children followed already", pid, nfollowed);
+	}
 	return pid;
 }

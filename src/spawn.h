@@ -12,8 +12,16 @@
  * child is reaped here).
  *
  *   int fds[3] = { -1, out, out };
- *   struct spawn_req s = { .argv = argv, .fds = fds, .nfds = 3 };
+ *   struct spawn_req s = { .argv = argv, .fds = fds, .nfds = 3,
+ *                          .on_exit = done, .ctx = job };
  *   pid_t pid = spawn(&s);
+ *
+ * It is also the daemon's one reaper: a child started with an on_exit is
+ * kept in a table until it is reaped, and spawn_reaped() runs its on_exit
+ * then.  A pid that is not there is a container's process (main.c hands
+ * it to the lifecycle model).  Who owns a child may change while it runs
+ * (spawn_rebind: a logger whose process is gone is followed until it
+ * ends).
  */
 #ifndef SPAWN_H
 #define SPAWN_H
@@ -27,14 +35,26 @@ enum {
 	SPAWN_SELF = 4,	     /* exec our own binary (argv[0] is only its name) */
 };
 
+/* A child of ours has ended (status as from waitpid). */
+typedef void (*spawn_exit_fn)(void *ctx, pid_t pid, int status);
+
 struct spawn_req {
 	const char *const *argv; /* argv[0] is looked up in PATH without a '/' */
 	char *const *envp;	 /* NULL: ours without NOTIFY_SOCKET */
 	const int *fds;		 /* fds[i] becomes the child's fd i */
 	int nfds;		 /* >= 3 */
 	int flags;
+	spawn_exit_fn on_exit;	 /* NULL: not followed (the caller waits for it) */
+	void *ctx;
 };
 
 pid_t spawn(const struct spawn_req *s);
+/* A child was reaped: 1 if it was one of ours (its on_exit has run), 0 if
+ * not (a container's process). */
+int spawn_reaped(pid_t pid, int status);
+/* pid's on_exit is now fn(ctx); -ESRCH if it is not followed. */
+int spawn_rebind(pid_t pid, spawn_exit_fn fn, void *ctx);
+/* Children followed now (tests). */
+unsigned spawn_children(void);
 
 #endif

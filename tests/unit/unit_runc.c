@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include "runc.h"
+#include "spawn.h"
 
 static int job_status = -1000, job_calls;
 static char job_out[256];
@@ -17,7 +18,7 @@ static void job_done(void *ctx, int status, const char *out, size_t outlen)
 	snprintf(job_out, sizeof(job_out), "%.*s", (int)outlen, out);
 }
 
-/* Reap as main.c does, handing runc's pids to runc_reaped, until the job
+/* Reap as main.c does, handing our children to spawn_reaped, until the job
  * has completed (or 5 s). */
 static void reap_until_done(void)
 {
@@ -25,7 +26,7 @@ static void reap_until_done(void)
 		int st;
 		pid_t p;
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-			runc_reaped(p, st);
+			spawn_reaped(p, st);
 		loop_run_once(10);
 	}
 }

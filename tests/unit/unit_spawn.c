@@ -7,6 +7,13 @@
 
 #include "spawn.h"
 
+static int seen_a, seen_b, seen_c;
+static void on_child(void *ctx, pid_t pid, int status)
+{
+	(void)pid;
+	*(int *)ctx = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* Run sh -c script with fds 0-2 (/dev/null, a pipe, the pipe) and `extra`
  * as fd 3 if >= 0; returns what it printed and its exit status. */
 static int run_sh(const char *script, int extra, char *out, size_t cap, int *status)
@@ -74,5 +81,25 @@ void test_spawn(void)
 		;
 	CHECK(spawn(&s) == -ENOENT);
 	CHECK(waitpid(-1, &st, WNOHANG) <= 0); /* no zombie: it was reaped */
+	CHECK(spawn_children() == 0);		/* nor followed */
+	end();
+
+	begin("spawn: the one reaper runs each child's owner once, by pid");
+	const char *sh_argv[] = { "sh", "-c", "exit 3", NULL };
+	struct spawn_req f = { .argv = sh_argv, .fds = fds, .nfds = 3,
+			       .on_exit = on_child, .ctx = &seen_a };
+	pid_t a = spawn(&f);
+	f.ctx = &seen_b;
+	pid_t b = spawn(&f);
+	CHECK(a > 0 && b > 0 && spawn_children() == 2);
+	CHECK(spawn_rebind(b, on_child, &seen_c) == 0);
+	CHECK(spawn_rebind(1, on_child, &seen_c) == -ESRCH);
+	pid_t p;
+	int reaped = 0;
+	while (reaped < 2 && (p = waitpid(-1, &st, 0)) > 0)
+		reaped += spawn_reaped(p, st);
+	CHECK(reaped == 2 && spawn_children() == 0);
+	CHECK(seen_a == 3 && seen_b == 0 && seen_c == 3); /* b's new owner */
+	CHECK(spawn_reaped(a, 0) == 0); /* gone: a container's pid now */
 	end();
 }
