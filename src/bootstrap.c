@@ -29,6 +29,7 @@
 
 #include "arena.h"
 #include "cgroup.h"
+#include "container.h"
 #include "containerd_runc_v1_options.pb.h"
 #include "containerd_runtime_bootstrap_v1.pb.h"
 #include "containerd_task_v2.pb.h"
@@ -38,7 +39,6 @@
 #include "pbcb.h"
 #include "runc.h"
 #include "sha256.h"
-#include "task.h"
 
 #define SOCKET_DIR    "/run/containerd/s"
 #define GROUP_LABEL   "io.containerd.runc.v2.group"
@@ -532,7 +532,7 @@ int bootstrap_delete(const struct shim_flags *f)
 	snprintf(state, sizeof(state), "%s/%s", cfg->root, f->id);
 	size_t n;
 	const char **argv = runc_argv(a, cfg, 3, &n);
-	if (argv && task_valid_id(f->id) && access(state, F_OK) == 0) {
+	if (argv && id_valid(f->id) && access(state, F_OK) == 0) {
 		argv[n++] = "delete";
 		argv[n++] = "--force";
 		argv[n++] = f->id;

@@ -27,7 +27,6 @@
 
 #define PARTS_MAX    (16 * 1024) /* /proc/partitions */
 #define LINE_MAX_    1024
-#define OOM_MAX	     256
 #define HUGEPAGE_MAX 8
 #define USER_HZ	     100 /* unit of cpuacct.stat */
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

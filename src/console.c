@@ -17,7 +17,7 @@
 
 #include "log.h"
 
-int io_console_prepare(struct pio *io, char *path, size_t cap)
+int io_console_prepare(struct proc_io *io, char *path, size_t cap)
 {
 	const char *tmp = getenv("XDG_RUNTIME_DIR");
 	snprintf(io->console_dir, sizeof(io->console_dir), "%s/pty-XXXXXX",
@@ -75,7 +75,7 @@ static int console_receive(int lfd)
  * terminal side is hung up (vhangup through the master's peer) and the
  * master stays open, so what the process wrote before still drains.
  */
-static void console_stdin_ended(struct pio *io)
+static void console_stdin_ended(struct proc_io *io)
 {
 	if (io->console < 0)
 		return;
@@ -86,7 +86,7 @@ static void console_stdin_ended(struct pio *io)
 		close(slave);
 }
 
-int io_console_attach(struct pio *io, const struct io_cfg *cfg)
+int io_console_attach(struct proc_io *io, const struct io_cfg *cfg)
 {
 	int master = io->console_sock >= 0 ? console_receive(io->console_sock) : -EBADF;
 	io_console_sock_close(io);
@@ -121,7 +121,7 @@ int io_console_attach(struct pio *io, const struct io_cfg *cfg)
 	return 0;
 }
 
-int io_resize(struct pio *io, unsigned width, unsigned height)
+int io_resize(struct proc_io *io, unsigned width, unsigned height)
 {
 	if (io->console < 0)
 		return 0;

@@ -12,8 +12,8 @@
 
 #include "procio.h"
 
-int io_console_prepare(struct pio *io, char *path, size_t cap);
-int io_console_attach(struct pio *io, const struct io_cfg *cfg);
-int io_resize(struct pio *io, unsigned width, unsigned height);
+int io_console_prepare(struct proc_io *io, char *path, size_t cap);
+int io_console_attach(struct proc_io *io, const struct io_cfg *cfg);
+int io_resize(struct proc_io *io, unsigned width, unsigned height);
 
 #endif

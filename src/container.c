@@ -191,6 +191,29 @@ const char *proc_str(struct proc *p, const char *s)
 	return strblock_add(&p->strs, PROC_FIRST, s);
 }
 
+int id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 76)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9');
+		if (alnum)
+			continue;
+		if (c != '.' && c != '_' && c != '-')
+			return 0;
+		/* a separator must sit between two alphanumerics */
+		if (i == 0 || i == n - 1)
+			return 0;
+		char nx = id[i + 1];
+		if (nx == '.' || nx == '_' || nx == '-')
+			return 0;
+	}
+	return 1;
+}
+
 struct container *container_find(const char *id)
 {
 	for (unsigned i = 0; i < ct_high; i++)

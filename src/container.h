@@ -95,7 +95,7 @@ struct proc {
 	uint64_t pid_seq; /* model-owned: when the job that reports its pid began */
 	int terminal;
 	const char *in, *out, *err; /* stdio paths or URIs, "" for none */
-	struct pio io;
+	struct proc_io io;
 	struct strblock strs; /* an exec's strings (the init uses its container's) */
 	char *spec;	      /* exec: OCI Process JSON, mmap'd until deleted */
 	size_t spec_len, spec_map;
@@ -149,6 +149,8 @@ extern char shim_namespace[256];
 const char *ct_str(struct container *ct, const char *s);
 const char *proc_str(struct proc *p, const char *s);
 
+/* containerd's identifier rule: [A-Za-z0-9]+([._-][A-Za-z0-9]+)*, <= 76. */
+int id_valid(const char *id);
 struct container *container_find(const char *id);
 struct container *container_new(const char *id);
 void container_free(struct container *ct);

@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "shim namespace cannot be empty\n");
 			return 1;
 		}
-		if (!task_valid_id(f.id)) {
+		if (!id_valid(f.id)) {
 			fprintf(stderr, "invalid id %.80s\n", f.id);
 			return 1;
 		}

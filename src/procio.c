@@ -35,7 +35,7 @@ static struct dying {
 static int ndying;
 static struct loop_timer dying_timer;
 
-void io_init(struct pio *io)
+void io_init(struct proc_io *io)
 {
 	memset(io, 0, sizeof(*io));
 	io->child[0] = io->child[1] = io->child[2] = -1;
@@ -50,7 +50,7 @@ static void watch_soon(void);
 
 static void copy_ended(void *ctx, int slot)
 {
-	struct pio *io = ctx;
+	struct proc_io *io = ctx;
 	io->cp[slot] = NULL;
 	if (slot == 0 && io->on_stdin_end)
 		io->on_stdin_end(io);
@@ -58,7 +58,7 @@ static void copy_ended(void *ctx, int slot)
 		watch_soon(); /* not from inside the copy engine */
 }
 
-int io_copy(struct pio *io, int slot, int src, int dst, int err)
+int io_copy(struct proc_io *io, int slot, int src, int dst, int err)
 {
 	int r = err;
 	if (src >= 0 && dst >= 0) {
@@ -121,7 +121,7 @@ int io_open_output(const char *uri)
 }
 
 /* Open the stdin FIFO for reading, and our held writer on it. */
-int io_open_stdin(struct pio *io, const char *uri)
+int io_open_stdin(struct proc_io *io, const char *uri)
 {
 	int is_file;
 	const char *path = io_path(uri, &is_file);
@@ -165,14 +165,14 @@ int io_logger_scheme(const char *uri)
  * again (it may be reused). */
 static void logger_reaped(void *ctx, pid_t pid, int status)
 {
-	struct pio *io = ctx;
+	struct proc_io *io = ctx;
 	(void)status;
 	if (io->logger == pid)
 		io->logger = 0;
 }
 
 /* binary://PATH?k=v&k2 : run PATH k v k2 with the output pipes. */
-int io_logger_start(struct pio *io, const struct io_cfg *cfg)
+int io_logger_start(struct proc_io *io, const struct io_cfg *cfg)
 {
 	int skip = io_logger_scheme(cfg->out);
 	const char *uri = cfg->out + skip;
@@ -269,7 +269,7 @@ int io_logger_start(struct pio *io, const struct io_cfg *cfg)
 	return 0;
 }
 
-int io_open(struct pio *io, const struct io_cfg *cfg)
+int io_open(struct proc_io *io, const struct io_cfg *cfg)
 {
 	const char *paths[3] = { cfg->in, cfg->out, cfg->err };
 	int r = 0;
@@ -308,7 +308,7 @@ fail:
 	return r;
 }
 
-static void held_close(struct pio *io)
+static void held_close(struct proc_io *io)
 {
 	for (int i = 0; i < 3; i++)
 		for (int e = 0; e < 2; e++)
@@ -318,7 +318,7 @@ static void held_close(struct pio *io)
 			}
 }
 
-int io_release(struct pio *io)
+int io_release(struct proc_io *io)
 {
 	for (int i = 0; i < 3; i++) {
 		int src = io->held[i][0], dst = io->held[i][1];
@@ -334,7 +334,7 @@ int io_release(struct pio *io)
 	return 0;
 }
 
-void io_child_close(struct pio *io)
+void io_child_close(struct proc_io *io)
 {
 	for (int i = 0; i < 3; i++)
 		if (io->child[i] >= 0) {
@@ -343,7 +343,7 @@ void io_child_close(struct pio *io)
 		}
 }
 
-void io_close_stdin(struct pio *io)
+void io_close_stdin(struct proc_io *io)
 {
 	if (io->stdin_hold >= 0) {
 		close(io->stdin_hold);
@@ -401,7 +401,7 @@ static void logger_stop(pid_t pid)
 
 static void on_logger_ready(int fd, uint32_t ev, void *data)
 {
-	struct pio *io = data;
+	struct proc_io *io = data;
 	char b[64];
 	ssize_t n = read(fd, b, sizeof(b));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -420,7 +420,7 @@ static void on_logger_ready(int fd, uint32_t ev, void *data)
 		fn(io->ready_ctx);
 }
 
-int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx)
+int io_logger_wait(struct proc_io *io, void (*ready)(void *ctx), void *ctx)
 {
 	if (io->logger_ready < 0)
 		return 0;
@@ -434,7 +434,7 @@ int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx)
 
 /* ---- io_watch: the output reaching its readers ---- */
 
-static struct pio *watch_head;
+static struct proc_io *watch_head;
 static struct loop_timer watch_timer;
 static int64_t watch_period;
 #define WATCH_FIRST_NS 1000000LL  /* 1 ms, doubling while nothing moves */
@@ -464,7 +464,7 @@ static uint64_t logger_unread(pid_t pid)
 }
 
 /* 1 if the readers have it all; *progress changes whenever bytes move. */
-static int watch_done(struct pio *io, int64_t now, uint64_t *progress)
+static int watch_done(struct proc_io *io, int64_t now, uint64_t *progress)
 {
 	int done = 1;
 	*progress = 0;
@@ -486,9 +486,9 @@ static int watch_done(struct pio *io, int64_t now, uint64_t *progress)
 	return done;
 }
 
-static void watch_unlink(struct pio *io)
+static void watch_unlink(struct proc_io *io)
 {
-	for (struct pio **pp = &watch_head; *pp; pp = &(*pp)->watch_next)
+	for (struct proc_io **pp = &watch_head; *pp; pp = &(*pp)->watch_next)
 		if (*pp == io) {
 			*pp = io->watch_next;
 			break;
@@ -504,7 +504,7 @@ static void on_watch_timer(void *ctx)
 	int64_t now = loop_now_ns();
 	int moved = 0;
 	/* one callback per pass: it may close any process's io */
-	for (struct pio *io = watch_head, *next; io; io = next) {
+	for (struct proc_io *io = watch_head, *next; io; io = next) {
 		next = io->watch_next;
 		uint64_t progress;
 		int done = watch_done(io, now, &progress);
@@ -539,7 +539,7 @@ static void watch_soon(void)
 	loop_timer_set(&watch_timer, loop_now_ns(), on_watch_timer, NULL);
 }
 
-int io_watch(struct pio *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
+int io_watch(struct proc_io *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
 	     void *ctx)
 {
 	if (io->watching)
@@ -565,7 +565,7 @@ int io_watch(struct pio *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled
 	return 1;
 }
 
-void io_console_sock_close(struct pio *io)
+void io_console_sock_close(struct proc_io *io)
 {
 	if (io->console_sock >= 0) {
 		close(io->console_sock);
@@ -580,7 +580,7 @@ void io_console_sock_close(struct pio *io)
 	}
 }
 
-size_t io_close(struct pio *io)
+size_t io_close(struct proc_io *io)
 {
 	size_t dropped = 0;
 	if (io->watching)

@@ -10,7 +10,7 @@
  * the copy and a held writer, closed by CloseIO, so that the container sees
  * EOF only once the client has closed stdin *and* asked for it.
  *
- *   struct pio io;
+ *   struct proc_io io;
  *   io_open(&io, &cfg);          // pipes + FIFOs, copies armed
  *   fds = io.child;                 // give these to runc
  *   io_child_close(&io);         // after runc has been spawned
@@ -41,7 +41,7 @@ struct io_cfg {
 	int hold;	     /* copies wait for io_release() */
 };
 
-struct pio {
+struct proc_io {
 	int child[3];	  /* ends for runc; -1 means /dev/null */
 	int console;	  /* pty master (terminal processes), or -1 */
 	int console_sock; /* listening --console-socket while runc runs */
@@ -58,21 +58,21 @@ struct pio {
 	void *watch_ctx;
 	uint64_t watch_mark[3], watch_seen;
 	int64_t watch_began, watch_since, watch_stall;
-	struct pio *watch_next;
+	struct proc_io *watch_next;
 	unsigned char watching;
 	void (*on_ready)(void *ctx); /* the logger signalled it is ready */
 	void *ready_ctx;
-	void (*on_stdin_end)(struct pio *io); /* the stdin copy ended (console.c) */
+	void (*on_stdin_end)(struct proc_io *io); /* the stdin copy ended (console.c) */
 };
 
-int io_open(struct pio *io, const struct io_cfg *cfg);
+int io_open(struct proc_io *io, const struct io_cfg *cfg);
 /* Start the copies io_open made held (io_cfg.hold): a restore, where
  * runc's own error must not reach the container's output, holds them until
  * runc has succeeded, as the Go shim starts its copies only then.  What
  * is in the pipes until then goes out first; io_close drops it. */
-int io_release(struct pio *io);
-void io_child_close(struct pio *io);
-void io_close_stdin(struct pio *io);
+int io_release(struct proc_io *io);
+void io_child_close(struct proc_io *io);
+void io_close_stdin(struct proc_io *io);
 /*
  * Everything the process has written so far reaching its reader: the
  * output copies have put it into the FIFOs (or files) and the readers
@@ -90,26 +90,26 @@ void io_close_stdin(struct pio *io);
  */
 #define IO_EXIT_STALL_NS   (2LL * 1000000000LL)
 #define IO_DELETE_STALL_NS (10LL * 1000000000LL)
-int io_watch(struct pio *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
+int io_watch(struct proc_io *io, int64_t stall_ns, void (*fn)(void *ctx, int stalled),
 	     void *ctx);
 /* A binary:// logger is ready once it closes (or writes to) fd 5, as the
  * Go shim waits for it: 0 if there is nothing to wait for, 1 if ready(ctx)
  * will run once it is (or has exited). */
-int io_logger_wait(struct pio *io, void (*ready)(void *ctx), void *ctx);
+int io_logger_wait(struct proc_io *io, void (*ready)(void *ctx), void *ctx);
 /* Close it all; returns the bytes of output dropped (not yet copied). */
-size_t io_close(struct pio *io);
-void io_init(struct pio *io);
+size_t io_close(struct proc_io *io);
+void io_init(struct proc_io *io);
 
 /* For console.c: the pieces a terminal's stdio is made of.  io_copy()
  * starts a copy in slot (closing src and dst if it cannot; err is the
  * error to return when one of them is missing). */
-int io_copy(struct pio *io, int slot, int src, int dst, int err);
-int io_open_stdin(struct pio *io, const char *uri);
+int io_copy(struct proc_io *io, int slot, int src, int dst, int err);
+int io_open_stdin(struct proc_io *io, const char *uri);
 int io_open_output(const char *uri);
-int io_logger_start(struct pio *io, const struct io_cfg *cfg);
+int io_logger_start(struct proc_io *io, const struct io_cfg *cfg);
 /* The length of a logger URI's scheme ("binary://", "binary-v2://"), or
  * 0 for another kind of stdout. */
 int io_logger_scheme(const char *uri);
-void io_console_sock_close(struct pio *io);
+void io_console_sock_close(struct proc_io *io);
 
 #endif

@@ -11,15 +11,8 @@
  */
 #include "task.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,33 +25,10 @@
 #include "loop.h"
 #include "pbcb.h"
 #include "console.h"
-#include "task_impl.h"
+#include "task_core.h"
 
 int task_shutdown_requested;
 void (*task_on_shutdown)(void);
-
-int task_valid_id(const char *id)
-{
-	size_t n = strlen(id);
-	if (n == 0 || n > 76)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9');
-		if (alnum)
-			continue;
-		if (c != '.' && c != '_' && c != '-')
-			return 0;
-		/* a separator must sit between two alphanumerics */
-		if (i == 0 || i == n - 1)
-			return 0;
-		char nx = id[i + 1];
-		if (nx == '.' || nx == '_' || nx == '-')
-			return 0;
-	}
-	return 1;
-}
 
 /* ---- Start ---- */
 
@@ -82,7 +52,7 @@ static void task_start(struct call *c)
 	if (!p)
 		return;
 	if (p->ct->init != p) {
-		exec_start(c, p);
+		task_exec_start(c, p);
 		return;
 	}
 	if (task_refused(c, p->ct, p, LV_START))
@@ -93,7 +63,7 @@ static void task_start(struct call *c)
 	if (!o)
 		return;
 	if (p->ct->checkpoint[0]) {
-		restore_start(c, o, p, argv, n);
+		task_restore_start(c, o, p, argv, n);
 		return;
 	}
 	argv[n++] = "start";

@@ -11,7 +11,5 @@ int task_register(void);
 extern int task_shutdown_requested;
 /* Called once Shutdown has been answered with no container left. */
 extern void (*task_on_shutdown)(void);
-/* containerd's identifier rule: [A-Za-z0-9]+([._-][A-Za-z0-9]+)*, <= 76. */
-int task_valid_id(const char *id);
 
 #endif

@@ -4,14 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -21,7 +16,7 @@
 #include "procio.h"
 #include "runc.h"
 
-#include "task_impl.h"
+#include "task_core.h"
 
 /* ---- Restore (Start of a task created from a checkpoint) ---- */
 
@@ -52,7 +47,7 @@ static void restore_done(struct op *o, struct proc *p, int status, const char *o
 	task_started(o->call, p);
 }
 
-void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
+void task_restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
 		   size_t n)
 {
 	struct container *ct = p->ct;

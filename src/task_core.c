@@ -22,7 +22,7 @@
 #include "pbcb.h"
 #include "task.h"
 #include "console.h"
-#include "task_impl.h"
+#include "task_core.h"
 
 struct proc *task_lookup(struct call *c, const char *id, const char *exec_id)
 {

@@ -5,8 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +22,7 @@
 #include "options.h"
 #include "pbcb.h"
 #include "task.h"
-#include "task_impl.h"
+#include "task_core.h"
 
 /* A Create that will not be, its call answered: the container goes and
  * the calls that waited for it run. */
@@ -358,7 +356,7 @@ void task_create(struct call *c)
 		DECODE(c, containerd_task_v2_CreateTaskRequest);
 	if (!req)
 		return;
-	if (!task_valid_id(req->id)) {
+	if (!id_valid(req->id)) {
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid container id %.80s",
 				  req->id);
 		return;

@@ -4,14 +4,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "containerd_events_task.pb.h"
@@ -22,7 +18,7 @@
 #include "pbcb.h"
 
 #include "task.h"
-#include "task_impl.h"
+#include "task_core.h"
 
 /* ---- Exec ---- */
 
@@ -53,7 +49,7 @@ static void exec_done(struct op *o, struct proc *p, int status, const char *out,
 	task_started(o->call, p);
 }
 
-void exec_start(struct call *c, struct proc *p)
+void task_exec_start(struct call *c, struct proc *p)
 {
 	struct container *ct = p->ct;
 	struct proc *init = ct->init;
@@ -121,7 +117,7 @@ void task_exec(struct call *c)
 		ttrpc_reply_error(c, ST_NOT_FOUND, "container %s: not found", req->id);
 		return;
 	}
-	if (!task_valid_id(req->exec_id)) {
+	if (!id_valid(req->exec_id)) {
 		ttrpc_reply_error(c, ST_INVALID_ARGUMENT, "invalid exec id %.80s",
 				  req->exec_id);
 		return;

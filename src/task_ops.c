@@ -4,14 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -21,7 +14,7 @@
 #include "log.h"
 #include "pbcb.h"
 
-#include "task_impl.h"
+#include "task_core.h"
 
 static void pids_done(struct op *o, struct proc *p, int status, const char *out,
 		      size_t outlen)

@@ -41,15 +41,15 @@ void test_flags(void)
 	end();
 
 	begin("container id validation");
-	CHECK(task_valid_id("abc") && task_valid_id("a-b.c_d") && task_valid_id("A1"));
-	CHECK(!task_valid_id("") && !task_valid_id("a/b") && !task_valid_id(".."));
-	CHECK(!task_valid_id("a..b") && !task_valid_id("-a") && !task_valid_id("a-"));
-	CHECK(!task_valid_id("a b") && !task_valid_id("../etc"));
+	CHECK(id_valid("abc") && id_valid("a-b.c_d") && id_valid("A1"));
+	CHECK(!id_valid("") && !id_valid("a/b") && !id_valid(".."));
+	CHECK(!id_valid("a..b") && !id_valid("-a") && !id_valid("a-"));
+	CHECK(!id_valid("a b") && !id_valid("../etc"));
 	char longid[80];
 	memset(longid, 'x', 77);
 	longid[77] = 0;
-	CHECK(!task_valid_id(longid));
+	CHECK(!id_valid(longid));
 	longid[76] = 0;
-	CHECK(task_valid_id(longid));
+	CHECK(id_valid(longid));
 	end();
 }

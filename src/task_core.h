@@ -1,11 +1,11 @@
 /*
- * task_impl.h - the layer under the task handlers (task_core.c): request
+ * task_core.h - the layer under the task handlers (task_core.c): request
  * decoding, lookup, calls that wait for a Create, runc jobs bound to a
  * call, a process's stdio and pid, and the events of the lifecycle.  Not
  * for use outside task*.c.
  */
-#ifndef TASK_IMPL_H
-#define TASK_IMPL_H
+#ifndef TASK_CORE_H
+#define TASK_CORE_H
 #include <stddef.h>
 
 #include "container.h"
@@ -93,9 +93,9 @@ void task_runc_forget(struct container *ct);
 void task_core_init(void);
 
 /* Restore (Start of a container created from a checkpoint). */
-void restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
+void task_restore_start(struct call *c, struct op *o, struct proc *p, const char **argv,
 		   size_t n);
-void exec_start(struct call *c, struct proc *p);
+void task_exec_start(struct call *c, struct proc *p);
 
 void task_create(struct call *c);
 void task_exec(struct call *c);
