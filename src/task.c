@@ -19,7 +19,6 @@
 #include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
-#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "loop.h"
@@ -263,8 +262,7 @@ static void delete_done(struct op *o, struct proc *p, int status, const char *ou
 	ev.exit_status = (uint32_t)p->exit_status;
 	ev.has_exited_at = true;
 	lc_exited_at(p, &ev.exited_at.seconds, &ev.exited_at.nanos);
-	events_publish("/tasks/delete", containerd_events_TaskDelete_fields, &ev,
-		       "containerd.events.TaskDelete");
+	task_publish(EV_DELETE, &ev);
 	delete_reply(c, p);
 	container_free(ct);
 }

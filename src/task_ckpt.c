@@ -99,7 +99,7 @@ static void remove_tree(const char *path, int depth);
 static void checkpoint_done(struct op *o, struct proc *p, int status, const char *out,
 			    size_t outlen)
 {
-	struct ckpt *k = o->call->owner;
+	struct ckpt *k = o->u.ckpt;
 	if (!task_runc_ok(status)) {
 		/* keep criu's log where the Go shim leaves it */
 		char src[PATH_MAX_LEN + 48], dst[PATH_MAX_LEN + 32];
@@ -217,7 +217,7 @@ void task_checkpoint(struct call *c)
 		argv[n++] = "--leave-running";
 	argv[n++] = p->ct->id;
 	argv[n] = NULL;
-	c->owner = k;
+	o->u.ckpt = k;
 	task_op_spawn(o, p, argv, NULL, 1, checkpoint_done);
 }
 

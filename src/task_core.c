@@ -24,6 +24,28 @@
 #include "console.h"
 #include "task_core.h"
 
+static const struct {
+	const char *topic;
+	const pb_msgdesc_t *fields;
+	const char *type_url;
+} event_kinds[] = {
+	[EV_CREATE] = { "/tasks/create", containerd_events_TaskCreate_fields, "containerd.events.TaskCreate" },
+	[EV_START] = { "/tasks/start", containerd_events_TaskStart_fields, "containerd.events.TaskStart" },
+	[EV_EXEC_ADDED] = { "/tasks/exec-added", containerd_events_TaskExecAdded_fields, "containerd.events.TaskExecAdded" },
+	[EV_EXEC_STARTED] = { "/tasks/exec-started", containerd_events_TaskExecStarted_fields, "containerd.events.TaskExecStarted" },
+	[EV_PAUSED] = { "/tasks/paused", containerd_events_TaskPaused_fields, "containerd.events.TaskPaused" },
+	[EV_RESUMED] = { "/tasks/resumed", containerd_events_TaskResumed_fields, "containerd.events.TaskResumed" },
+	[EV_OOM] = { "/tasks/oom", containerd_events_TaskOOM_fields, "containerd.events.TaskOOM" },
+	[EV_EXIT] = { "/tasks/exit", containerd_events_TaskExit_fields, "containerd.events.TaskExit" },
+	[EV_DELETE] = { "/tasks/delete", containerd_events_TaskDelete_fields, "containerd.events.TaskDelete" },
+};
+
+int task_publish(enum task_event k, const void *msg)
+{
+	return events_publish(event_kinds[k].topic, event_kinds[k].fields, msg,
+			      event_kinds[k].type_url);
+}
+
 struct proc *task_lookup(struct call *c, const char *id, const char *exec_id)
 {
 	struct container *ct = container_find(id);
@@ -79,6 +101,7 @@ struct op *task_op(struct call *c, struct proc *p, const char *what, size_t extr
 		return NULL;
 	}
 	o->call = c;
+	c->op = o;
 	o->proc = proc_ref(p);
 	o->what = what;
 	return o;
@@ -216,17 +239,14 @@ void task_started(struct call *c, struct proc *p)
 		memset(&ev, 0, sizeof(ev));
 		PB_SETSTR(ev.container_id, p->ct->id);
 		ev.pid = (uint32_t)p->pid;
-		events_publish("/tasks/start", containerd_events_TaskStart_fields, &ev,
-			       "containerd.events.TaskStart");
+		task_publish(EV_START, &ev);
 	} else {
 		containerd_events_TaskExecStarted ev;
 		memset(&ev, 0, sizeof(ev));
 		PB_SETSTR(ev.container_id, p->ct->id);
 		PB_SETSTR(ev.exec_id, p->id);
 		ev.pid = (uint32_t)p->pid;
-		events_publish("/tasks/exec-started",
-			       containerd_events_TaskExecStarted_fields, &ev,
-			       "containerd.events.TaskExecStarted");
+		task_publish(EV_EXEC_STARTED, &ev);
 	}
 	containerd_task_v2_StartResponse r = { .pid = (uint32_t)p->pid };
 	ttrpc_reply(c, containerd_task_v2_StartResponse_fields, &r);
@@ -325,8 +345,7 @@ static void on_exited(struct proc *p)
 		ev.has_exited_at = true;
 		ev.exited_at.seconds = p->exited_at.tv_sec;
 		ev.exited_at.nanos = (int32_t)p->exited_at.tv_nsec;
-		events_publish("/tasks/exit", containerd_events_TaskExit_fields, &ev,
-			       "containerd.events.TaskExit");
+		task_publish(EV_EXIT, &ev);
 	}
 	/* an init killed while paused leaves a frozen cgroup that runc cannot
 	 * delete: thaw it, as the Go shim does */
@@ -343,8 +362,7 @@ static void on_oom(struct container *ct)
 	containerd_events_TaskOOM ev;
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, ct->id);
-	events_publish("/tasks/oom", containerd_events_TaskOOM_fields, &ev,
-		       "containerd.events.TaskOOM");
+	task_publish(EV_OOM, &ev);
 }
 
 static void on_kill_orphans(struct container *ct)

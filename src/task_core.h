@@ -30,6 +30,22 @@ typedef void (*op_done_fn)(struct op *o, struct proc *p, int status, const char 
 /* A runc job bound to a call.  It lives in the call's arena, which stays
  * until the job completes; it names its process by reference, so a
  * completion for a process deleted meanwhile is dropped. */
+/* The task events containerd hears of, each with its topic and message
+ * type in one table (task_core.c). */
+enum task_event {
+	EV_CREATE,
+	EV_START,
+	EV_EXEC_ADDED,
+	EV_EXEC_STARTED,
+	EV_PAUSED,
+	EV_RESUMED,
+	EV_OOM,
+	EV_EXIT,
+	EV_DELETE,
+};
+/* Queue event k (msg: the matching containerd.events.Task* message). */
+int task_publish(enum task_event k, const void *msg);
+
 struct op {
 	struct call *call;
 	struct ref proc;
@@ -41,6 +57,10 @@ struct op {
 	const char **argv; /* kept for a job spawned later (Create after its logger) */
 	size_t argc;	   /* what argv holds so far */
 	void *req;	   /* the decoded request, for its completion */
+	union {		   /* what one verb's completion needs besides */
+		struct ckpt *ckpt;     /* Checkpoint: its folders */
+		const char *spec_path; /* Start of an exec: its process.json */
+	} u;
 };
 
 /* The process `exec_id` of container `id`, or NULL once c is answered

@@ -15,13 +15,11 @@
 #include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "containerd_runc_v1_options.pb.h"
-#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "mount.h"
 #include "options.h"
 #include "pbcb.h"
-#include "task.h"
 #include "task_core.h"
 
 /* A Create that will not be, its call answered: the container goes and
@@ -80,8 +78,7 @@ static void publish_create(struct call *c,
 	ev->io.terminal = p->terminal;
 	PB_SETSTR(ev->checkpoint, req->checkpoint);
 	ev->pid = (uint32_t)pid;
-	events_publish("/tasks/create", containerd_events_TaskCreate_fields, ev,
-		       "containerd.events.TaskCreate");
+	task_publish(EV_CREATE, ev);
 }
 
 static void create_done(struct op *o, struct proc *p, int status, const char *out,
@@ -218,7 +215,7 @@ static void create_spawn(struct call *c, struct ref r)
 				  "container deleted while being created");
 		return;
 	}
-	struct op *o = c->owner;
+	struct op *o = c->op;
 	int e = task_op_run(o, p, o->argv, p->io.child, 0, create_done);
 	io_child_close(&p->io);
 	if (e < 0)
@@ -407,7 +404,6 @@ void task_create(struct call *c)
 		container_free(ct);
 		return;
 	}
-	c->owner = o;
 	o->req = req;
 	o->argv = argv;
 	o->argc = n;

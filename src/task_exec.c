@@ -11,13 +11,11 @@
 #include <unistd.h>
 
 #include "containerd_events_task.pb.h"
-#include "events.h"
 #include "pages.h"
 #include "procio.h"
 #include "log.h"
 #include "pbcb.h"
 
-#include "task.h"
 #include "task_core.h"
 
 /* ---- Exec ---- */
@@ -26,7 +24,7 @@ static void exec_done(struct op *o, struct proc *p, int status, const char *out,
 		      size_t outlen)
 {
 	struct container *ct = p->ct;
-	unlink(o->call->owner); /* the process.json */
+	unlink(o->u.spec_path);
 	int pid = -EINVAL;
 	if (task_runc_ok(status)) {
 		char path[PATH_MAX_LEN + ID_MAX + 8];
@@ -92,7 +90,7 @@ void task_exec_start(struct call *c, struct proc *p)
 	}
 	argv[n++] = ct->id;
 	argv[n] = NULL;
-	c->owner = spec_path;
+	o->u.spec_path = spec_path;
 	o->reports_pid = 1;
 	r = task_op_run(o, p, argv, p->io.child, 0, exec_done);
 	io_child_close(&p->io);
@@ -176,7 +174,6 @@ void task_exec(struct call *c)
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, ct->id);
 	PB_SETSTR(ev.exec_id, p->id);
-	events_publish("/tasks/exec-added", containerd_events_TaskExecAdded_fields, &ev,
-		       "containerd.events.TaskExecAdded");
+	task_publish(EV_EXEC_ADDED, &ev);
 	ttrpc_reply(c, NULL, NULL);
 }

@@ -9,7 +9,6 @@
 
 #include "cgroup.h"
 #include "containerd_events_task.pb.h"
-#include "events.h"
 #include "json.h"
 #include "log.h"
 #include "pbcb.h"
@@ -88,11 +87,9 @@ static void pause_done(struct op *o, struct proc *p, int status, const char *out
 	memset(&ev, 0, sizeof(ev));
 	PB_SETSTR(ev.container_id, p->ct->id);
 	if (pause)
-		events_publish("/tasks/paused", containerd_events_TaskPaused_fields, &ev,
-			       "containerd.events.TaskPaused");
+		task_publish(EV_PAUSED, &ev);
 	else
-		events_publish("/tasks/resumed", containerd_events_TaskResumed_fields,
-			       &ev, "containerd.events.TaskResumed");
+		task_publish(EV_RESUMED, &ev);
 	ttrpc_reply(o->call, NULL, NULL);
 }
 

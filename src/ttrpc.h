@@ -73,6 +73,8 @@ struct ttrpc_method {
 	ttrpc_method_fn fn;
 };
 
+struct op;
+
 struct call {
 	struct arena *arena;
 	int conn; /* connection slot and generation */
@@ -80,7 +82,7 @@ struct call {
 	uint32_t stream;
 	int answered;		/* answered early: a reply only frees it */
 	int64_t deadline;	/* CLOCK_MONOTONIC ns from timeout_nano, or 0 */
-	void *owner;		/* for the handler's own use */
+	struct op *op;		/* the handler's work in flight for it (task_core.h) */
 	struct pbbytes payload; /* the request message */
 	const char *method;
 	ttrpc_method_fn fn; /* its handler, to run it again later */
