@@ -130,7 +130,7 @@ $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c tests/unit/check.h src/cgrou
 		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
 # The lifecycle model alone: no ttrpc, no events (they must not be needed).
-LC_SRCS := src/container.c src/strblock.c src/pages.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/spawn.c src/loop.c \
+LC_SRCS := src/container.c src/strblock.c src/pages.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/slots.c src/spawn.c src/loop.c \
 	src/log.c src/json.c src/arena.c src/pbcb.c
 $(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c tests/unit/check.h $(LC_SRCS) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)

@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "log.h"
 #include "pbcb.h"
+#include "slots.h"
 
 #define GO_ZERO_TIME (-62135596800LL)
 
@@ -34,12 +35,14 @@ struct lc_hooks lc_hooks;
 
 static struct container containers[LIM_CONTAINERS];
 static struct proc procs[LIM_PROCS];
-/* Whether a slot is in use is kept apart, so a scan reads a few KiB
- * instead of faulting in a page per entry. */
-static unsigned char ct_used[LIM_CONTAINERS];
-static unsigned char proc_used[LIM_PROCS];
-static unsigned ct_high, proc_high; /* slots ever used */
-static unsigned ct_count, proc_count;
+/* Their slots (in use, generation) are kept apart, so a scan reads a few
+ * KiB instead of faulting in a page per entry. */
+static struct slot ct_slots[LIM_CONTAINERS];
+static struct slot proc_slots[LIM_PROCS];
+static struct slots ct_pool = SLOTS_INIT(ct_slots, LIM_CONTAINERS);
+static struct slots proc_pool = SLOTS_INIT(proc_slots, LIM_PROCS);
+#define CT_USED(i)   slot_used(&ct_pool, (i))
+#define PROC_USED(i) slot_used(&proc_pool, (i))
 
 /*
  * The transitions.  X: not allowed in that state.  An exit is reported
@@ -127,8 +130,8 @@ static void unclaimed_purge(void)
 {
 	uint64_t oldest = UINT64_MAX;
 	if (pid_jobs)
-		for (unsigned i = 0; i < proc_high; i++)
-			if (proc_used[i] && procs[i].pid_seq && procs[i].pid_seq < oldest)
+		for (unsigned i = 0; i < proc_pool.high; i++)
+			if (PROC_USED(i) && procs[i].pid_seq && procs[i].pid_seq < oldest)
 				oldest = procs[i].pid_seq;
 	unsigned k = 0;
 	for (unsigned i = 0; i < n_unclaimed; i++) {
@@ -150,28 +153,28 @@ unsigned lc_unclaimed(void)
 
 struct ref ct_ref(const struct container *ct)
 {
-	struct ref r = { (uint32_t)(ct - containers), ct->gen };
+	uint32_t i = (uint32_t)(ct - containers);
+	struct ref r = { i, slot_gen(&ct_pool, i) };
 	return r;
 }
 
 struct container *ct_get(struct ref r)
 {
-	if (!r.gen || r.slot >= LIM_CONTAINERS || !ct_used[r.slot] ||
-	    containers[r.slot].gen != r.gen)
+	if (!slot_live(&ct_pool, r.slot, r.gen))
 		return NULL;
 	return &containers[r.slot];
 }
 
 struct ref proc_ref(const struct proc *p)
 {
-	struct ref r = { (uint32_t)(p - procs), p->gen };
+	uint32_t i = (uint32_t)(p - procs);
+	struct ref r = { i, slot_gen(&proc_pool, i) };
 	return r;
 }
 
 struct proc *proc_get(struct ref r)
 {
-	if (!r.gen || r.slot >= LIM_PROCS || !proc_used[r.slot] ||
-	    procs[r.slot].gen != r.gen)
+	if (!slot_live(&proc_pool, r.slot, r.gen))
 		return NULL;
 	return &procs[r.slot];
 }
@@ -216,35 +219,28 @@ int id_valid(const char *id)
 
 struct container *container_find(const char *id)
 {
-	for (unsigned i = 0; i < ct_high; i++)
-		if (ct_used[i] && strcmp(containers[i].id, id) == 0)
+	for (unsigned i = 0; i < ct_pool.high; i++)
+		if (CT_USED(i) && strcmp(containers[i].id, id) == 0)
 			return &containers[i];
 	return NULL;
 }
 
 struct container *container_new(const char *id)
 {
-	unsigned i = 0;
-	while (i < ct_high && ct_used[i])
-		i++;
-	if (i >= LIM_CONTAINERS)
+	int i = slot_take(&ct_pool, LIM_CONTAINERS);
+	if (i < 0)
 		return NULL;
-	if (i == ct_high)
-		ct_high++;
 	struct container *ct = &containers[i];
-	uint32_t gen = ct->gen + 1;
 	memset(ct, 0, sizeof(*ct));
-	ct->gen = gen ? gen : 1;
 	ct->oom_watch = -1;
 	ct->bundle = ct->checkpoint = ct->parent_checkpoint = ct->criu_work = "";
 	ct->cgroup = "";
 	ct->rc.binary = ct->rc.root = ct->rc.bundle = ct->rc.criu = "";
 	if (!(ct->id = ct_str(ct, id)) || !ct->id[0]) {
 		strblock_free(&ct->strs);
+		slot_put(&ct_pool, (unsigned)i);
 		return NULL;
 	}
-	ct_used[i] = 1;
-	ct_count++;
 	return ct;
 }
 
@@ -271,11 +267,7 @@ void container_free(struct container *ct)
 {
 	/* out of the table first: whatever the gone hooks run finds it gone,
 	 * while its strings are still there to read */
-	ct_used[ct - containers] = 0;
-	ct_count--;
-	ct->gen++;
-	if (!ct->gen)
-		ct->gen = 1;
+	slot_put(&ct_pool, (unsigned)(ct - containers));
 	if (ct->oom_watch >= 0)
 		cgroup_oom_unwatch(ct->oom_watch);
 	ct->oom_watch = -1;
@@ -286,32 +278,25 @@ void container_free(struct container *ct)
 
 unsigned container_count(void)
 {
-	return ct_count;
+	return ct_pool.used;
 }
 
 struct proc *proc_new(struct container *ct, const char *exec_id)
 {
-	unsigned i = 0;
-	while (i < proc_high && proc_used[i])
-		i++;
-	if (i >= LIM_PROCS)
+	int i = slot_take(&proc_pool, LIM_PROCS);
+	if (i < 0)
 		return NULL;
-	if (i == proc_high)
-		proc_high++;
 	struct proc *p = &procs[i];
-	uint32_t gen = p->gen + 1;
 	memset(p, 0, sizeof(*p));
-	p->gen = gen ? gen : 1;
 	p->ct = ct;
 	p->state = PS_NEW;
 	p->id = "";
 	p->in = p->out = p->err = "";
 	if (exec_id[0] && !(p->id = strblock_add(&p->strs, PROC_FIRST, exec_id))) {
 		strblock_free(&p->strs);
+		slot_put(&proc_pool, (unsigned)i);
 		return NULL;
 	}
-	proc_used[i] = 1;
-	proc_count++;
 	io_init(&p->io);
 	p->next = ct->procs;
 	ct->procs = p;
@@ -367,11 +352,7 @@ void proc_free(struct proc *p)
 		}
 	if (ct->init == p)
 		ct->init = NULL;
-	p->gen++;
-	if (!p->gen)
-		p->gen = 1;
-	proc_used[p - procs] = 0;
-	proc_count--;
+	slot_put(&proc_pool, (unsigned)(p - procs));
 	if (n_unclaimed)
 		unclaimed_purge();
 	if (lc_hooks.gone)
@@ -494,9 +475,9 @@ void lc_reaped(pid_t pid, int status)
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	seq++;
-	for (unsigned i = 0; i < proc_high; i++) {
+	for (unsigned i = 0; i < proc_pool.high; i++) {
 		struct proc *p = &procs[i];
-		if (!proc_used[i])
+		if (!PROC_USED(i))
 			continue;
 		if (p->pid == pid && !p->reaped) {
 			record_exit(p, status, &now);

@@ -81,7 +81,6 @@ enum orphans {
 struct proc {
 	struct container *ct;
 	struct proc *next; /* the container's processes */
-	uint32_t gen;
 	const char *id; /* exec id; "" for the init */
 	pid_t pid;
 	enum pstate state; /* model-owned */
@@ -102,7 +101,6 @@ struct proc {
 };
 
 struct container {
-	uint32_t gen;
 	const char *id;
 	const char *bundle;
 	struct runc_cfg rc;

@@ -2,8 +2,8 @@
  * park.c - the table of parked calls, their deadlines and their
  * connections' closing.
  *
- * Slots come from a lazily used pool with a free list and carry a
- * generation, so a job's handle to its slot never reaches a later call.
+ * Slots come from a slot pool (slots.h), so a job's handle to its slot
+ * never reaches a later call.
  * One loop timer is set for the earliest deadline; when it fires the
  * table is scanned (deadlines are rare, parking is O(1)).
  */
@@ -18,22 +18,23 @@
 #include "log.h"
 #include "loop.h"
 #include "pages.h"
+#include "slots.h"
 
 struct parked {
-	uint32_t gen;
-	unsigned char used, why, detached;
+	unsigned char why, detached;
 	struct call *call;	/* attached */
 	struct ttrpc_peer peer; /* detached */
 	struct ref target;
 	uint32_t job;
 	int64_t deadline; /* CLOCK_MONOTONIC ns, 0: none */
 	park_fn resume;
-	int next_free;
 };
 
 static struct parked table[LIM_PARKED];
-static int high; /* slots ever used */
-static int free_head = -1;
+static struct slot table_slots[LIM_PARKED];
+static struct slots pool = SLOTS_INIT(table_slots, LIM_PARKED);
+#define USED(i) slot_used(&pool, (unsigned)(i))
+
 static struct loop_timer deadline_timer; /* .at: the deadline it is set for */
 
 static void on_deadline(void *ctx);
@@ -45,50 +46,30 @@ static void arm(int64_t when)
 	loop_timer_set(&deadline_timer, when, on_deadline, NULL);
 }
 
-/* Slots are taken from 0 up (high) and recycled through the free list;
- * once all are free again, a table that had spread out is released
- * (10 000 Waits touch 640 kB of it) and starts again from 0.  Generations
- * come from one counter, so a handle of a slot from before that never
- * matches a new one. */
-static int nused;
-static uint32_t gen_next;
-
 static struct parked *slot_new(void)
 {
-	int i;
-	if (free_head >= 0) {
-		i = free_head;
-		free_head = table[i].next_free;
-	} else if (high < LIM_PARKED) {
-		i = high++;
-	} else {
+	int i = slot_take(&pool, LIM_PARKED);
+	if (i < 0)
 		return NULL;
-	}
 	struct parked *e = &table[i];
 	memset(e, 0, sizeof(*e));
-	if ((++gen_next & 0xfff) == 0) /* a job handle is never 0 */
-		gen_next++;
-	e->gen = gen_next;
-	e->used = 1;
-	nused++;
 	return e;
 }
 
+/* Once all are free again, a table that had spread out (10 000 Waits
+ * touch 640 kB of it) is released and starts again from 0. */
 static void slot_free(struct parked *e)
 {
-	e->used = 0;
-	e->next_free = free_head;
-	free_head = (int)(e - table);
-	if (--nused == 0 && high * sizeof(table[0]) >= PAGES_RELEASE_MIN) {
-		pages_release(table, (size_t)high * sizeof(table[0]));
-		high = 0;
-		free_head = -1;
+	if (slot_put(&pool, (unsigned)(e - table)) &&
+	    pool.high * sizeof(table[0]) >= PAGES_RELEASE_MIN) {
+		pages_release(table, (size_t)pool.high * sizeof(table[0]));
+		slots_reset(&pool);
 	}
 }
 
 int park_room(void)
 {
-	return free_head >= 0 || high < LIM_PARKED;
+	return pool.used < LIM_PARKED;
 }
 
 int park_call(struct call *c, enum park_for why, struct ref target, park_fn resume)
@@ -124,14 +105,16 @@ uint32_t park_job(struct call *c, uint32_t job)
 	e->job = job;
 	e->deadline = c->deadline;
 	arm(e->deadline);
-	return (uint32_t)(e - table) << 12 | (e->gen & 0xfff);
+	/* slot + 1: a handle is never 0 */
+	unsigned i = (unsigned)(e - table);
+	return (uint32_t)(i + 1) << 12 | (slot_gen(&pool, i) & 0xfff);
 }
 
 static struct parked *job_slot(uint32_t h)
 {
-	uint32_t i = h >> 12;
-	if (!h || i >= (uint32_t)high || !table[i].used ||
-	    (table[i].gen & 0xfff) != (h & 0xfff) || table[i].why != PARK_JOB)
+	uint32_t i = (h >> 12) - 1;
+	if (!h || !slot_used(&pool, i) || (slot_gen(&pool, i) & 0xfff) != (h & 0xfff) ||
+	    table[i].why != PARK_JOB)
 		return NULL;
 	return &table[i];
 }
@@ -151,9 +134,9 @@ static struct call *take_call(struct parked *e)
 
 void park_wake(enum park_for why, struct ref target)
 {
-	for (int i = 0; i < high; i++) {
+	for (unsigned i = 0; i < pool.high; i++) {
 		struct parked *e = &table[i];
-		if (!e->used || e->why != why || e->target.slot != target.slot ||
+		if (!USED(i) || e->why != why || e->target.slot != target.slot ||
 		    e->target.gen != target.gen)
 			continue;
 		park_fn fn = e->resume;
@@ -202,12 +185,12 @@ static void on_deadline(void *ctx)
 {
 	(void)ctx;
 	int64_t now = loop_now_ns(), next = 0;
-	for (int i = 0; i < high; i++)
-		if (table[i].used && table[i].deadline && table[i].deadline <= now)
+	for (unsigned i = 0; i < pool.high; i++)
+		if (USED(i) && table[i].deadline && table[i].deadline <= now)
 			expire(&table[i]);
 	/* the next deadline, counting what expire() parked (a Delete going on) */
-	for (int i = 0; i < high; i++)
-		if (table[i].used && table[i].deadline &&
+	for (unsigned i = 0; i < pool.high; i++)
+		if (USED(i) && table[i].deadline &&
 		    (!next || table[i].deadline < next))
 			next = table[i].deadline;
 	arm(next);
@@ -217,9 +200,9 @@ static void on_deadline(void *ctx)
  * completion frees. */
 static void on_close(int conn, unsigned gen)
 {
-	for (int i = 0; i < high; i++) {
+	for (unsigned i = 0; i < pool.high; i++) {
 		struct parked *e = &table[i];
-		if (!e->used || e->why == PARK_JOB)
+		if (!USED(i) || e->why == PARK_JOB)
 			continue;
 		if (e->detached) {
 			if (e->peer.conn == conn && e->peer.gen == gen)

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pages.h"
+#include "slots.h"
 #include "spawn.h"
 
 #define JOBS_TOTAL  (LIM_JOBS + LIM_RESERVED)
@@ -32,7 +33,6 @@
 
 struct job {
 	pid_t pid;
-	unsigned gen;
 	int outfd; /* capture pipe, read end, or -1 */
 	char *out; /* mmap'd capture buffer */
 	size_t outlen;
@@ -41,6 +41,8 @@ struct job {
 };
 
 static struct job jobs[JOBS_TOTAL];
+static struct slot job_slots[JOBS_TOTAL];
+static struct slots pool = SLOTS_INIT(job_slots, JOBS_TOTAL);
 
 static void capture_read(struct job *j)
 {
@@ -79,11 +81,11 @@ static void on_capture(int fd, uint32_t events, void *data)
 static struct job *job_alloc(int reserved)
 {
 	/* Client work may not take the last LIM_RESERVED slots. */
-	int lim = reserved ? JOBS_TOTAL : LIM_JOBS;
-	for (int i = 0; i < lim; i++)
-		if (!jobs[i].pid)
-			return &jobs[i];
-	return NULL;
+	int i = slot_take(&pool, reserved ? JOBS_TOTAL : LIM_JOBS);
+	if (i < 0)
+		return NULL;
+	memset(&jobs[i], 0, sizeof(jobs[i]));
+	return &jobs[i];
 }
 
 static void job_reaped(void *ctx, pid_t pid, int status);
@@ -99,6 +101,7 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 	int cp[2] = { -1, -1 };
 	if ((flags & RUNC_CAPTURE) && pipe2(cp, O_CLOEXEC) < 0) {
 		*err = -errno;
+		slot_put(&pool, (unsigned)(j - jobs));
 		return 0;
 	}
 	int cfds[3];
@@ -117,11 +120,9 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 		if (cp[0] >= 0)
 			close(cp[0]);
 		*err = pid;
+		slot_put(&pool, (unsigned)(j - jobs));
 		return 0;
 	}
-	unsigned gen = j->gen + 1;
-	memset(j, 0, sizeof(*j));
-	j->gen = gen ? gen : 1;
 	j->pid = pid;
 	j->outfd = -1;
 	j->fn = fn;
@@ -136,14 +137,15 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 	}
 	log_debug("spawned %s %s (pid %d)", argv[0], argv[1] ? argv[1] : "", pid);
 	*err = 0;
-	return (uint32_t)(j - jobs) << 20 | (j->gen & 0xfffff);
+	/* slot + 1: a handle is never 0 */
+	unsigned i = (unsigned)(j - jobs);
+	return (uint32_t)(i + 1) << 20 | (slot_gen(&pool, i) & 0xfffff);
 }
 
 static struct job *job_get(uint32_t h)
 {
-	uint32_t slot = h >> 20;
-	if (!h || slot >= JOBS_TOTAL || !jobs[slot].pid ||
-	    (jobs[slot].gen & 0xfffff) != (h & 0xfffff))
+	uint32_t slot = (h >> 20) - 1;
+	if (!h || !slot_used(&pool, slot) || (slot_gen(&pool, slot) & 0xfffff) != (h & 0xfffff))
 		return NULL;
 	return &jobs[slot];
 }
@@ -168,9 +170,8 @@ static void job_reaped(void *ctx, pid_t pid, int status)
 		close(j->outfd);
 	}
 	struct job done = *j;
-	unsigned gen = j->gen;
 	memset(j, 0, sizeof(*j));
-	j->gen = gen;
+	slot_put(&pool, (unsigned)(j - jobs));
 	if (done.fn)
 		done.fn(done.ctx, status, done.out ? done.out : "", done.outlen);
 	if (done.out)

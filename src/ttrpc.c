@@ -22,6 +22,7 @@
 #include "capacity.h"
 #include "loop.h"
 #include "pbcb.h"
+#include "slots.h"
 #include "ttrpc.pb.h"
 
 #define MAX_SERVICES 4
@@ -140,14 +141,12 @@ struct outbuf {
 	size_t len, off, cost;
 };
 
-/* Connections live in dense slots (reused through a free list), so a
- * pod's hundreds of connections share a few pages; the table is mapped to
- * the fd limit, the most there can be. */
+/* Connections live in dense slots (a slot pool: reused through a free
+ * list, a generation per use), so a pod's hundreds of connections share a
+ * few pages; the table is mapped to the fd limit, the most there can be. */
 struct conn {
 	int open;
 	int fd;
-	int next_free;
-	unsigned gen;
 	uint32_t last_stream;
 	unsigned calls;	     /* in flight, parked ones included */
 	size_t queued;	     /* memory held by replies not yet written */
@@ -167,9 +166,8 @@ struct service {
 };
 
 static struct conn *conns;
-static int nslots, high, free_slot = -1;
-static unsigned conn_gen;
-static unsigned nconns;
+static struct slots pool; /* over conns, sized at ttrpc_listen */
+#define CONN_GEN(k) slot_gen(&pool, (unsigned)((k) - conns))
 /* Paused connections to look at after this batch, and those waiting for
  * an arena; linked through conn.next (a slot keeps its links across a
  * close and reopen, and a listed slot is only ever looked at). */
@@ -190,7 +188,7 @@ int ttrpc_register(const char *service, const struct ttrpc_method *methods)
 
 unsigned ttrpc_connections(void)
 {
-	return nconns;
+	return pool.used;
 }
 
 static int conn_over_cap(const struct conn *k)
@@ -228,7 +226,7 @@ static void conn_maybe_ready(struct conn *k)
 static void conn_close(struct conn *k)
 {
 	int fd = k->fd, slot = (int)(k - conns);
-	unsigned gen = k->gen;
+	unsigned gen = CONN_GEN(k);
 	loop_del(fd);
 	close(fd);
 	k->open = 0;
@@ -241,9 +239,7 @@ static void conn_close(struct conn *k)
 	}
 	k->out_head = k->out_tail = NULL;
 	k->paused = 0;
-	nconns--;
-	k->next_free = free_slot;
-	free_slot = slot;
+	slot_put(&pool, (unsigned)slot);
 	/* parked calls of this connection are dropped by their owner */
 	if (ttrpc_on_close)
 		ttrpc_on_close(slot, gen);
@@ -304,10 +300,10 @@ static void conn_send(struct conn *k, struct arena *a, uint8_t *frame, size_t le
 
 static struct conn *conn_get(int idx, unsigned gen)
 {
-	if (!conns || idx < 0 || idx >= nslots)
+	if (idx < 0 || !slot_live(&pool, (unsigned)idx, gen))
 		return NULL;
 	struct conn *k = &conns[idx];
-	return (k->open && k->gen == gen) ? k : NULL;
+	return k->open ? k : NULL;
 }
 
 /* Encode Response{status, payload} as one frame and send it. */
@@ -495,8 +491,8 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 {
 	struct conn *k = ctx;
 	int idx = (int)(k - conns);
-	unsigned gen = k->gen;
-#define AFTER() (!k->open || k->gen != gen ? -EPIPE : conn_over_cap(k) ? 1 : 0)
+	unsigned gen = CONN_GEN(k);
+#define AFTER() (!k->open || CONN_GEN(k) != gen ? -EPIPE : conn_over_cap(k) ? 1 : 0)
 	if (!payload) {
 		reply_early(k, h->stream, ST_RESOURCE_EXHAUSTED,
 			    "message length exceeds maximum of 4194304 bytes");
@@ -559,9 +555,9 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 static int conn_feed(struct conn *k, const uint8_t *buf, size_t n)
 {
 	int fd = k->fd, slot = (int)(k - conns);
-	unsigned gen = k->gen;
+	unsigned gen = CONN_GEN(k);
 	long used = ttrpc_dec_feed(&k->dec, buf, n, on_frame, k);
-	if (!k->open || k->gen != gen)
+	if (!k->open || CONN_GEN(k) != gen)
 		return -1;
 	if (used < 0) {
 		conn_close(k);
@@ -692,16 +688,12 @@ static void on_accept(int lfd, uint32_t events, void *data)
 			close(fd);
 			continue;
 		}
-		int slot = free_slot >= 0 ? free_slot : high < nslots ? high : -1;
+		int slot = slot_take(&pool, pool.cap);
 		if (slot < 0) {
-			log_warn("connection on fd %d: no slot left (%d)", fd, nslots);
+			log_warn("connection on fd %d: no slot left (%u)", fd, pool.cap);
 			close(fd);
 			continue;
 		}
-		if (slot == free_slot)
-			free_slot = conns[slot].next_free;
-		else
-			high++;
 		struct conn *k = &conns[slot];
 		int listed = k->listed, next = k->next;
 		memset(k, 0, sizeof(*k));
@@ -709,22 +701,22 @@ static void on_accept(int lfd, uint32_t events, void *data)
 		k->next = next;
 		k->fd = fd;
 		k->open = 1;
-		k->gen = ++conn_gen;
 		if (loop_add(fd, EPOLLIN, on_conn, k) < 0) {
 			close(fd);
 			k->open = 0;
+			slot_put(&pool, (unsigned)slot);
 			continue;
 		}
-		nconns++;
 	}
 }
 
 int ttrpc_listen(int fd)
 {
 	if (!conns) {
-		if (!(conns = loop_fd_table(sizeof(struct conn))))
+		struct slot *slots = loop_fd_table(sizeof(struct slot));
+		if (!slots || !(conns = loop_fd_table(sizeof(struct conn))))
 			return -ENOMEM;
-		nslots = loop_fd_limit();
+		pool = (struct slots)SLOTS_INIT(slots, (unsigned)loop_fd_limit());
 	}
 	loop_after_batch = resume_ready;
 	return loop_add(fd, EPOLLIN, on_accept, NULL);
@@ -733,7 +725,7 @@ int ttrpc_listen(int fd)
 int ttrpc_flush_pending(void)
 {
 	int left = 0;
-	for (int i = 0; i < high; i++)
+	for (unsigned i = 0; i < pool.high; i++)
 		if (conns[i].open && conns[i].out_head) {
 			if (conn_flush(&conns[i]) < 0)
 				continue;

@@ -22,6 +22,7 @@ int main(void)
 	test_server();
 	test_park();
 	test_spawn();
+	test_slots();
 	test_runc();
 	test_copy();
 	test_toml();

@@ -78,6 +78,7 @@ int unit_client_recv(int fd, int *code, char *msg, size_t msgcap, ttrpc_KeyValue
 int unit_server_socket(char *path, size_t cap);
 void test_park(void);
 void test_spawn(void);
+void test_slots(void);
 void test_runc(void);
 
 #endif

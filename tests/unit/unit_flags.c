@@ -3,6 +3,8 @@
  */
 #include "unit.h"
 
+#include "container.h"
+
 void test_flags(void)
 {
 	begin("flags with Go flag syntax");

@@ -1,0 +1,67 @@
+/*
+ * slots.h - the one kind of table the daemon keeps: a fixed array of
+ * elements (the owner's), and beside it one `struct slot` per element
+ * with its generation and free-list link.  Used for containers and
+ * processes, parked calls, runc jobs and connections.
+ *
+ * Slots are taken from 0 up (`high`) and recycled through a free list, so
+ * the untouched tail of a large table costs no memory.  A slot's
+ * generation comes from one counter per pool and is never 0 while the
+ * slot is in use, so (index, generation) names one use of a slot: a
+ * handle kept past the slot's release never matches a later use.  Once
+ * every slot is free again, slots_reset() may start over from 0 (the
+ * owner releases its elements' pages; generations go on from the
+ * counter).
+ *
+ *   static struct thing things[N];
+ *   static struct slot thing_slots[N];
+ *   static struct slots pool = SLOTS_INIT(thing_slots, N);
+ *   int i = slot_take(&pool, N);        // -1: full
+ *   uint32_t gen = slot_gen(&pool, i);  // for a handle
+ *   if (slot_live(&pool, i, gen)) ...   // still that use of it
+ *   if (slot_put(&pool, i)) ...         // 1: the pool is empty now
+ */
+#ifndef SLOTS_H
+#define SLOTS_H
+#include <stdint.h>
+
+struct slot {
+	uint32_t gen; /* 0: free */
+	int32_t next; /* free list */
+};
+
+struct slots {
+	struct slot *s;	   /* cap entries, one per element, same index */
+	unsigned cap;	   /* set once the array is there (0: none yet) */
+	unsigned high;	   /* slots taken at least once since the start */
+	unsigned used;	   /* slots in use now */
+	int free_head;	   /* -1: empty */
+	uint32_t gen_next; /* the last generation given */
+};
+
+#define SLOTS_INIT(arr, n) { (arr), (n), 0, 0, -1, 0 }
+
+/* A free slot (its generation set), or -1 when `limit` are in use already
+ * (limit <= cap: what is above it is kept for the owner's own work). */
+int slot_take(struct slots *p, unsigned limit);
+/* Give slot i back; 1 if no slot is in use any more. */
+int slot_put(struct slots *p, unsigned i);
+/* Start over from slot 0, every slot free (only when none is in use);
+ * the slots' pages go back to the kernel. */
+void slots_reset(struct slots *p);
+
+static inline uint32_t slot_gen(const struct slots *p, unsigned i)
+{
+	return p->s[i].gen;
+}
+static inline int slot_used(const struct slots *p, unsigned i)
+{
+	return i < p->cap && p->s[i].gen != 0;
+}
+/* (i, gen) names the use of slot i that is current now. */
+static inline int slot_live(const struct slots *p, unsigned i, uint32_t gen)
+{
+	return gen && i < p->cap && p->s[i].gen == gen;
+}
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * unit_slots.c - unit tests: the slot pool (slots.c) that every table of
+ * the daemon uses: handles, the limit kept for the owner, the free list,
+ * and starting over once empty.
+ */
+#include "unit.h"
+
+#include "slots.h"
+
+void test_slots(void)
+{
+	begin("slots: handles go stale, the limit holds, an empty pool starts over");
+	static struct slot s[8];
+	struct slots p = SLOTS_INIT(s, 8);
+	int a = slot_take(&p, 8), b = slot_take(&p, 8);
+	CHECK(a == 0 && b == 1 && p.used == 2 && p.high == 2);
+	uint32_t ga = slot_gen(&p, 0), gb = slot_gen(&p, 1);
+	CHECK(ga && gb && ga != gb && slot_live(&p, 0, ga) && !slot_live(&p, 0, gb));
+	CHECK(slot_put(&p, 0) == 0 && !slot_live(&p, 0, ga) && !slot_used(&p, 0));
+	int c = slot_take(&p, 8); /* from the free list */
+	CHECK(c == 0 && slot_gen(&p, 0) != ga && !slot_live(&p, 0, ga));
+	CHECK(slot_take(&p, 2) == -1); /* 2 in use: the rest is the owner's */
+	int d = slot_take(&p, 8);
+	CHECK(d == 2);
+	CHECK(slot_put(&p, 5) == 0); /* never taken: nothing happens */
+	CHECK(slot_put(&p, 0) == 0 && slot_put(&p, 1) == 0 && slot_put(&p, 2) == 1);
+	CHECK(slot_put(&p, 2) == 1 && p.used == 0); /* twice: harmless */
+	uint32_t last = slot_gen(&p, 2) ? 0 : p.gen_next;
+	slots_reset(&p);
+	CHECK(p.high == 0 && slot_take(&p, 8) == 0 && slot_gen(&p, 0) == last + 1);
+	for (int i = 1; i < 8; i++)
+		CHECK(slot_take(&p, 8) == i);
+	CHECK(slot_take(&p, 8) == -1 && p.used == 8);
+	slots_reset(&p); /* not while in use */
+	CHECK(p.high == 8 && slot_used(&p, 7));
+	p.gen_next = UINT32_MAX; /* the counter wraps past 0 */
+	slot_put(&p, 3);
+	CHECK(slot_take(&p, 8) == 3 && slot_gen(&p, 3) == 1);
+	end();
+}
