@@ -1,6 +1,8 @@
 /*
  * arena.c - per-request bump allocator over mmap'd chunks.
  *
+ * Layer: base (README, "Architecture").
+ *
  * Arena descriptors come from a fixed pool (capacity.h) handed out lazily,
  * with a free list; the last LIM_RESERVED are kept for the shim's own work
  * (arena_new_reserved), so that no client can take the memory an event or

@@ -1,6 +1,8 @@
 /*
  * arena.h - per-request memory.
  *
+ * Layer: base (README, "Architecture").
+ *
  * Each ttrpc request (and each internal job that needs scratch memory) takes
  * an arena, allocates from it freely, and frees it in one call when the
  * response has been written.  Chunks are mmap'd; large ones are returned

@@ -1,6 +1,8 @@
 /*
  * bootstrap.c - `start` and `delete`.
  *
+ * Layer: face (README, "Architecture").
+ *
  * Both run as short-lived processes whose stdout containerd parses, so
  * nothing but the answer may be written there; `start`'s stderr is read
  * together with stdout and stays silent on success.  Blocking is fine here:

@@ -2,6 +2,8 @@
  * bootstrap.h - the `start` and `delete` actions that containerd runs, and
  * the socket address they share with the daemon.
  *
+ * Layer: face (README, "Architecture").
+ *
  * start: choose the grouping key, compute the socket address, bind it (or
  * reuse the live shim of the same group), write `address` into the bundle,
  * re-exec ourselves as the daemon with the listener as fd 3, print the

@@ -1,5 +1,7 @@
 /*
  * bundle.c - atomic writes of the shim's files in a bundle.
+ *
+ * Layer: runtime (README, "Architecture").
  */
 #include "bundle.h"
 

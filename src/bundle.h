@@ -3,6 +3,8 @@
  * `options.json` and `runtime` for `shim delete`), each written to a
  * temporary name and renamed, so a reader never sees half of one.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  *   bundle_write(".", "address", addr, strlen(addr), 0666);
  */
 #ifndef BUNDLE_H

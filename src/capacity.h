@@ -1,6 +1,8 @@
 /*
  * capacity.h - every capacity of the daemon, derived from a few numbers.
  *
+ * Layer: base (README, "Architecture").
+ *
  * The tables these size live in .bss or are mapped lazily: a slot that is
  * never used costs address space only, so the numbers are set so that the
  * host (pids, memory, fds) runs out long before the shim does.  A table

@@ -3,6 +3,8 @@
  * readers that Stats (cgstats.c) uses, OOM watching, and enabling v2
  * controllers.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * Everything comes from cgroupfs with plain open/read: these are kernel
  * pseudo-files, so a read never waits.
  *

@@ -2,6 +2,8 @@
  * cgroup.h - container statistics and OOM notifications, read straight from
  * cgroupfs for the cgroup of a pid (/proc/<pid>/cgroup).
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * The host's mode is detected once: a cgroup2 mount at /sys/fs/cgroup means
  * unified (v2); anything else, hybrid included, is handled as v1.
  *

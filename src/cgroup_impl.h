@@ -2,6 +2,8 @@
  * cgroup_impl.h - what cgroup.c (the cgroup of a pid, OOM watches) and
  * cgstats.c (Metrics) share: cgroupfs readers and parsers.  Not for use
  * outside those two files.
+ *
+ * Layer: runtime (README, "Architecture").
  */
 #ifndef CGROUP_IMPL_H
 #define CGROUP_IMPL_H

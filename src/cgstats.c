@@ -2,6 +2,8 @@
  * cgstats.c - Stats: io.containerd.cgroups.v1.Metrics (v1 or hybrid host)
  * or io.containerd.cgroups.v2.Metrics (unified host), read from cgroupfs.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * Tables map cgroupfs keys onto the fields of the generated Metrics
  * structs.  The structs (about 70 KiB for v1, because of the bounded blkio
  * lists) and the read buffers live in the request's arena; a file that is

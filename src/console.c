@@ -1,6 +1,8 @@
 /*
  * console.c - terminal processes: the socket runc sends the pty master
  * to, and the copies between the master and the process's stdio.
+ *
+ * Layer: runtime (README, "Architecture").
  */
 #include "console.h"
 

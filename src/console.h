@@ -1,6 +1,8 @@
 /*
  * console.h - terminal processes.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * io_console_prepare() makes the socket runc sends the pty master to (its
  * path goes to --console-socket); once runc has exited,
  * io_console_attach() receives the master and copies stdin into it and

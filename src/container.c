@@ -2,6 +2,8 @@
  * container.c - the lifecycle model: tables of containers and processes,
  * the [state][event] table, exits and the order they are reported in.
  *
+ * Layer: model (README, "Architecture").
+ *
  * Nothing here answers a call or publishes an event: the task layer does,
  * through lc_hooks.  Slots are handed out from a lazily used pool (a
  * never-used slot is never touched), and each carries a generation that

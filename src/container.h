@@ -2,6 +2,8 @@
  * container.h - the lifecycle model: containers, their processes, the
  * state of each process and the work in flight on it.
  *
+ * Layer: model (README, "Architecture").
+ *
  * A process's state and exit change only through the functions below,
  * driven by the [state][event] table in container.c.  The model knows
  * nothing of ttrpc or events: it reports through the hooks the task layer

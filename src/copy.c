@@ -1,6 +1,8 @@
 /*
  * copy.c - the splice engine (see copy.h).
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * Edge-triggered rules: after a splice that moved less than it asked for,
  * the source is empty or the destination full, and the next write to an
  * empty pipe, or read from a full one, brings an edge; so the copy stops

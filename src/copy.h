@@ -4,6 +4,8 @@
  * memory) and a small buffer where splice is refused (a pty, a file
  * opened for appending).
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * Both ends are registered once, edge-triggered; a copy runs until one
  * side would block and then waits for the next edge of either side, with
  * no epoll_ctl and no toggling between the two fds; a stream that arrives

@@ -1,6 +1,8 @@
 /*
  * events.c - event queue and forwarding client.
  *
+ * Layer: wire (README, "Architecture").
+ *
  * Each queued event holds the complete encoded ttrpc Request (service,
  * method, ForwardRequest payload, timeout) in its own mapping; only the
  * frame header, which carries the stream id, is written at send time.

@@ -2,6 +2,8 @@
  * events.h - the ordered queue of task events and the ttrpc client that
  * forwards them to containerd (Events/Forward on $TTRPC_ADDRESS).
  *
+ * Layer: wire (README, "Architecture").
+ *
  * Events leave in the order they were published, one in flight at a time.
  * While containerd is unreachable they stay queued and the client retries
  * with a growing delay; an event containerd refuses is retried a few times

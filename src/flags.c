@@ -1,5 +1,7 @@
 /*
  * flags.c - Go-style flag parsing.
+ *
+ * Layer: face (README, "Architecture").
  */
 #include "flags.h"
 

@@ -2,6 +2,8 @@
  * flags.h - the shim's command line, parsed with Go `flag` semantics
  * (`-x v`, `-x=v`, `--x`, bools as `-x` or `-x=true`; parsing stops at the
  * first non-flag argument, which is the action).
+ *
+ * Layer: face (README, "Architecture").
  */
 #ifndef FLAGS_H
 #define FLAGS_H

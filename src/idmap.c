@@ -2,6 +2,8 @@
  * idmap.c - user namespaces from mapping lists, and idmapped mount trees
  * (open_tree, mount_setattr with MOUNT_ATTR_IDMAP, move_mount).
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * The namespace comes from a child cloned with CLONE_NEWUSER (no CLONE_VM:
  * it runs on a copy of our memory, so a static stack will do) that waits
  * on a pipe while its uid_map and gid_map are written and its ns/user is

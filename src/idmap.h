@@ -2,6 +2,8 @@
  * idmap.h - idmapped mounts, for the uidmap=/gidmap= mount options that
  * containerd's snapshotters add for user-namespaced containers.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * A mapping list is "container:host:size[,container:host:size...]", as in
  * the options.  idmap_userns() makes a user namespace with those mappings
  * (a short-lived child holds it while the maps are written) and returns an

@@ -1,5 +1,7 @@
 /*
  * json.c - jsmn-based readers for config.json, log.json and runc output.
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "json.h"
 

@@ -1,6 +1,8 @@
 /*
  * json.h - the few JSON reads the shim needs, on top of jsmn.
  *
+ * Layer: base (README, "Architecture").
+ *
  * All functions take the document as (pointer, length), write strings
  * unescaped and NUL-terminated into a caller buffer of `cap` bytes, and
  * return 0, -ENOENT when the item is absent, or another negative errno.

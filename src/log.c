@@ -1,5 +1,7 @@
 /*
  * log.c - one line per call, logfmt-like, to stderr.
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "log.h"
 

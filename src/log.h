@@ -2,6 +2,8 @@
  * log.h - logging to the bundle's `log` FIFO (dup'd onto stderr by the
  * daemon).  Writes never block: a full FIFO drops the line.
  *
+ * Layer: base (README, "Architecture").
+ *
  *   log_info("created %s", id);
  *   log_error("mount %s: %s", path, strerror(-r));
  */

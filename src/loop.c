@@ -1,6 +1,8 @@
 /*
  * loop.c - epoll set and fd-indexed handler table.
  *
+ * Layer: base (README, "Architecture").
+ *
  * The table covers every fd the process may open: loop_init raises
  * RLIMIT_NOFILE to its hard limit and maps the table to match (its pages
  * cost memory only once an fd that high is in use).

@@ -1,6 +1,8 @@
 /*
  * loop.h - the one epoll loop of the daemon.
  *
+ * Layer: base (README, "Architecture").
+ *
  * Every fd the daemon waits on is registered with a callback; callbacks run
  * one at a time and must never block.  The handler table is indexed by fd.
  *

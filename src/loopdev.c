@@ -1,6 +1,8 @@
 /*
  * loopdev.c - attaching an image file to a free loop device.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * LOOP_CONFIGURE (Linux 5.8) attaches and sets the flags in one call;
  * older kernels get LOOP_SET_FD then LOOP_SET_STATUS64.  Another process
  * may take the device between LOOP_CTL_GET_FREE and the attach (EBUSY):

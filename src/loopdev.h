@@ -2,6 +2,8 @@
  * loopdev.h - a loop device over an image file, for the `loop` mount
  * option (containerd's blockfile and erofs snapshotters).
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * The device is set up with autoclear: it detaches itself when its last
  * user goes, that is when the filesystem mounted from it is unmounted
  * (or, if the mount fails, when the fd returned here is closed).

@@ -1,6 +1,8 @@
 /*
  * main.c - command line dispatch and the daemon.
  *
+ * Layer: face (README, "Architecture").
+ *
  * containerd runs this binary three ways: `start` (prints the socket
  * address and leaves a daemon behind), `delete` (cleans up after a dead
  * shim), and, from `start`, the daemon itself with no action and the

@@ -1,5 +1,7 @@
 /*
  * mount.c - mount(2) with mount(8)-style options.
+ *
+ * Layer: runtime (README, "Architecture").
  */
 #include "mount.h"
 

@@ -1,6 +1,8 @@
 /*
  * mount.h - the task's rootfs mounts.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * mount_apply() mounts one containerd Mount (type, source, options) onto a
  * target; options become MS_* flags plus a data string the way mount(8)
  * reads them, and these are containerd's own: `loop` (the source is an

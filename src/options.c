@@ -1,6 +1,8 @@
 /*
  * options.c - a container's runtime options, from the Any containerd
  * passes to Create (and to `start` on its stdin).
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "options.h"
 

@@ -8,6 +8,8 @@
  * Anything else, an unknown key or a value of the wrong type among them, is
  * an error whose words (*why, in the arena) name it: never silent defaults.
  *
+ * Layer: base (README, "Architecture").
+ *
  *   containerd_runc_v1_Options *opt;      // NULL: none given, the defaults
  *   if (options_decode(a, &req->options, &opt, &why) < 0) ... INVALID_ARGUMENT
  */

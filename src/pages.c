@@ -1,6 +1,8 @@
 /*
  * pages.c - anonymous mappings without transparent huge pages (pages.h).
  *
+ * Layer: base (README, "Architecture").
+ *
  * The advice is best effort: a kernel without THP refuses it (EINVAL) and
  * has nothing to keep away.
  */

@@ -2,6 +2,8 @@
  * pages.h - the anonymous memory the shim maps for itself, kept out of
  * transparent huge pages.
  *
+ * Layer: base (README, "Architecture").
+ *
  * The shim's tables (.bss, sized for a 1024-container pod) and its lazily
  * mapped regions are large and touched sparsely.  On a kernel whose THP
  * setting is "always" (Debian's kernels are built so), one touched byte in

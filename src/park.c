@@ -2,6 +2,8 @@
  * park.c - the table of parked calls, their deadlines and their
  * connections' closing.
  *
+ * Layer: task (README, "Architecture").
+ *
  * Slots come from a slot pool (slots.h), so a job's handle to its slot
  * never reaches a later call.
  * One loop timer is set for the earliest deadline; when it fires the

@@ -2,6 +2,8 @@
  * park.h - calls that wait for something, in one table owned by the task
  * layer.
  *
+ * Layer: task (README, "Architecture").
+ *
  * A parked call waits for one thing: its runc job, a process's exit, the
  * end of its container's Create, a process's output to drain, a
  * process's runc jobs to end, or a logger to be ready.  It is answered exactly once: when that

@@ -1,5 +1,7 @@
 /*
  * pbcb.c - nanopb callbacks for the unbounded fields, and arena helpers.
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "pbcb.h"
 

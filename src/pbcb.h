@@ -2,6 +2,8 @@
  * pbcb.h - nanopb glue: the callbacks named in the proto .options files, and
  * encode/decode helpers that work in an arena.
  *
+ * Layer: base (README, "Architecture").
+ *
  * Callback fields decode into `pbcb_arena`, which pb_decode_arena sets for
  * the duration of one decode (the daemon is single-threaded).
  *

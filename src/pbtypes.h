@@ -2,6 +2,8 @@
  * pbtypes.h - storage types for the callback fields of the generated messages
  * (included by every generated .pb.h through the `include` option).
  *
+ * Layer: base (README, "Architecture").
+ *
  * Besides the standard headers nanopb needs, it declares the storage types
  * that the .options files give to callback fields: those fields have no
  * sensible bound (an Any payload, a mount's option list), so they are

@@ -2,6 +2,8 @@
  * procio.c - a process's stdio: the pipes between runc and the FIFOs,
  * files and binary:// loggers that containerd names, with a copy (copy.c)
  * for each direction.
+ *
+ * Layer: runtime (README, "Architecture").
  */
 #include "procio.h"
 

@@ -3,6 +3,8 @@
  * or a binary:// logger) that containerd names, copied by the loop
  * (copy.c).  Terminals: console.h.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * Like the Go shim, the container gets anonymous pipes, not the FIFOs: the
  * shim holds the FIFOs, so the container's IO survives containerd going
  * away.  Output FIFOs are opened read-write (the open never blocks and the

@@ -1,6 +1,8 @@
 /*
  * runc.c - spawning runc and collecting its result.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * A job is started by spawn() (an exec failure is spawn's error) and is
  * named by a handle of slot and generation, so that a caller that gave up
  * can kill it without ever hitting a later job in the same slot.  Captured

@@ -1,6 +1,8 @@
 /*
  * runc.h - runc (or crun) as an asynchronous child.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * runc_spawn() starts runc (spawn.c) and returns a job handle at once; the
  * job's callback runs from the SIGCHLD reaper once runc has exited, with its
  * wait status and its captured stdout+stderr.  An exec failure is

@@ -1,5 +1,7 @@
 /*
  * sha256.c - FIPS 180-4 SHA-256, one-shot.
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "sha256.h"
 

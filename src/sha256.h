@@ -1,6 +1,8 @@
 /*
  * sha256.h - SHA-256, used only to name the shim's socket the way the Go
  * shim does (hex digest of the grouping path).
+ *
+ * Layer: base (README, "Architecture").
  */
 #ifndef SHA256_H
 #define SHA256_H

@@ -1,5 +1,7 @@
 /*
  * slots.c - slot pools with generation handles (see slots.h).
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "slots.h"
 

@@ -4,6 +4,8 @@
  * with its generation and free-list link.  Used for containers and
  * processes, parked calls, runc jobs and connections.
  *
+ * Layer: base (README, "Architecture").
+ *
  * Slots are taken from 0 up (`high`) and recycled through a free list, so
  * the untouched tail of a large table costs no memory.  A slot's
  * generation comes from one counter per pool and is never 0 while the

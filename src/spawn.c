@@ -2,6 +2,8 @@
  * spawn.c - clone(CLONE_VM | CLONE_VFORK) and exec, with the child's fds,
  * signals and environment set up on its own stack.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * The child shares our memory until it execs: it must not write anything
  * of ours.  It works on its locals and reads the request; the environment
  * is prepared here beforehand rather than edited in the child.  With

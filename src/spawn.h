@@ -2,6 +2,8 @@
  * spawn.h - the one way the daemon (and `start`) starts a child: runc, the
  * daemon itself, a binary:// logger, helpers.
  *
+ * Layer: runtime (README, "Architecture").
+ *
  * The child gets a clean signal mask, default SIGPIPE, fds 0..nfds-1 set
  * exactly as asked (-1: /dev/null for 0-2, closed above), nothing else
  * (every other fd of ours is CLOEXEC), an environment without

@@ -2,6 +2,8 @@
  * status.h - the gRPC status codes the shim answers with: the protocol's
  * vocabulary, shared by the wire (ttrpc.h) and the lifecycle model's
  * refusals (container.h), which knows nothing else of the wire.
+ *
+ * Layer: base (README, "Architecture").
  */
 #ifndef STATUS_H
 #define STATUS_H

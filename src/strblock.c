@@ -1,6 +1,8 @@
 /*
  * strblock.c - string blocks in one lazily mapped region.
  *
+ * Layer: base (README, "Architecture").
+ *
  * Blocks come in power-of-two classes from 1 KiB to 32 KiB, carved from
  * the region in order and reused through a free list per class, so a
  * freed container's pages serve the next one; pages never touched cost

@@ -4,6 +4,8 @@
  * fixed arrays or a page each: a container's dozen paths cost what they
  * take, rounded to 1 KiB.
  *
+ * Layer: base (README, "Architecture").
+ *
  *   struct strblock b = { 0 };
  *   const char *p = strblock_add(&b, 2048, "/run/...");  // NULL: too long
  *   strblock_free(&b);                                   // all of them

@@ -2,6 +2,8 @@
  * task.c - the task API's method table and its small handlers: Start,
  * State, Wait, Connect, Kill, Delete, CloseIO, ResizePty, Shutdown.
  *
+ * Layer: task (README, "Architecture").
+ *
  * Handlers that need runc bind their call to a runc job (task_core.c) and
  * answer from its completion; those that wait for something else park the
  * call (park.c).  Error codes follow what

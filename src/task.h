@@ -1,6 +1,8 @@
 /*
  * task.h - the task service (containerd.task.v2.Task, also served as
  * containerd.task.v3.Task): decode, act, reply or park.
+ *
+ * Layer: task (README, "Architecture").
  */
 #ifndef TASK_H
 #define TASK_H

@@ -1,6 +1,8 @@
 /*
  * task_ckpt.c - Checkpoint (`runc checkpoint`) and restore (`runc restore`, run
  * at Start of a task created with a checkpoint).
+ *
+ * Layer: task (README, "Architecture").
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -4,6 +4,8 @@
  * start events, and the lifecycle hooks that turn the model's reports
  * into events and Wait answers.
  *
+ * Layer: task (README, "Architecture").
+ *
  * A job's completion finds its process again by reference: if the process
  * was deleted meanwhile (or its slot reused), the result is dropped with a
  * log line and never applied to whatever holds the slot now.

@@ -3,6 +3,8 @@
  * decoding, lookup, calls that wait for a Create, runc jobs bound to a
  * call, a process's stdio and pid, and the events of the lifecycle.  Not
  * for use outside task*.c.
+ *
+ * Layer: task (README, "Architecture").
  */
 #ifndef TASK_CORE_H
 #define TASK_CORE_H

@@ -2,6 +2,8 @@
  * task_create.c - Create: runtime options, rootfs mounts, stdio, `runc
  * create`, and what happens when it ends (the TaskCreate event, calls that
  * waited, or the cleanup of a failed create).
+ *
+ * Layer: task (README, "Architecture").
  */
 #include <errno.h>
 #include <fcntl.h>

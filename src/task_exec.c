@@ -1,6 +1,8 @@
 /*
  * task_exec.c - Exec: record a process (spec kept until Start), then `runc exec
  * --detach` with its own stdio.
+ *
+ * Layer: task (README, "Architecture").
  */
 #include <errno.h>
 #include <fcntl.h>

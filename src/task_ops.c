@@ -1,6 +1,8 @@
 /*
  * task_ops.c - the operations on a running container: Pids, Pause/Resume,
  * Update, Stats.
+ *
+ * Layer: task (README, "Architecture").
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,7 @@
 /*
  * toml.c - a flat TOML table reader (see toml.h); bounded, no allocation.
+ *
+ * Layer: base (README, "Architecture").
  */
 #include "toml.h"
 

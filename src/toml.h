@@ -4,6 +4,8 @@
  * integers; comments and blank lines are skipped.  Enough for CRI's
  * runtime options (runtimeoptions.v1.Options.config_body).
  *
+ * Layer: base (README, "Architecture").
+ *
  *   struct toml t = { body, len };
  *   struct toml_kv kv;
  *   while ((r = toml_next(&t, &kv, buf, sizeof(buf))) > 0) ...

@@ -2,6 +2,8 @@
  * ttrpc.c - ttrpc frames and the server: connections, streams in flight,
  * dispatch by service and method, replies in completion order.
  *
+ * Layer: wire (README, "Architecture").
+ *
  * Backpressure: a connection with too many calls in flight or too many
  * reply bytes queued (capacity.h), or arriving while the arena pool's client
  * share is used up, is not read until that has drained.  The bytes already

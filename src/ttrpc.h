@@ -1,6 +1,8 @@
 /*
  * ttrpc.h - ttrpc framing, and the server side of the task service.
  *
+ * Layer: wire (README, "Architecture").
+ *
  * Framing: a 10-byte big-endian header (length, stream id, type, flags) and
  * a payload of at most 4 MiB.  ttrpc_dec_feed() turns any split or coalesced
  * byte stream into whole frames, each payload in its own arena.
