@@ -41,8 +41,8 @@ static struct proc procs[LIM_PROCS];
  * KiB instead of faulting in a page per entry. */
 static struct slot ct_slots[LIM_CONTAINERS];
 static struct slot proc_slots[LIM_PROCS];
-static struct slots ct_pool = SLOTS_INIT(ct_slots, LIM_CONTAINERS);
-static struct slots proc_pool = SLOTS_INIT(proc_slots, LIM_PROCS);
+static struct slots ct_pool = SLOTS_BESIDE(ct_slots, LIM_CONTAINERS);
+static struct slots proc_pool = SLOTS_BESIDE(proc_slots, LIM_PROCS);
 #define CT_USED(i)   slot_used(&ct_pool, (i))
 #define PROC_USED(i) slot_used(&proc_pool, (i))
 

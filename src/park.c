@@ -23,6 +23,7 @@
 #include "slots.h"
 
 struct parked {
+	struct slot slot;
 	unsigned char why, detached;
 	struct call *call;	/* attached */
 	struct ttrpc_peer peer; /* detached */
@@ -33,8 +34,7 @@ struct parked {
 };
 
 static struct parked table[LIM_PARKED];
-static struct slot table_slots[LIM_PARKED];
-static struct slots pool = SLOTS_INIT(table_slots, LIM_PARKED);
+static struct slots pool = SLOTS_IN(table, LIM_PARKED, struct parked, slot);
 #define USED(i) slot_used(&pool, (unsigned)(i))
 
 static struct loop_timer deadline_timer; /* .at: the deadline it is set for */
@@ -54,7 +54,9 @@ static struct parked *slot_new(void)
 	if (i < 0)
 		return NULL;
 	struct parked *e = &table[i];
+	struct slot keep = e->slot;
 	memset(e, 0, sizeof(*e));
+	e->slot = keep;
 	return e;
 }
 

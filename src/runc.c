@@ -34,6 +34,7 @@
 #define CAPTURE_MAX (1u << 20)
 
 struct job {
+	struct slot slot;
 	pid_t pid;
 	int outfd; /* capture pipe, read end, or -1 */
 	char *out; /* mmap'd capture buffer */
@@ -43,8 +44,7 @@ struct job {
 };
 
 static struct job jobs[JOBS_TOTAL];
-static struct slot job_slots[JOBS_TOTAL];
-static struct slots pool = SLOTS_INIT(job_slots, JOBS_TOTAL);
+static struct slots pool = SLOTS_IN(jobs, JOBS_TOTAL, struct job, slot);
 
 static void capture_read(struct job *j)
 {
@@ -86,8 +86,11 @@ static struct job *job_alloc(int reserved)
 	int i = slot_take(&pool, reserved ? JOBS_TOTAL : LIM_JOBS);
 	if (i < 0)
 		return NULL;
-	memset(&jobs[i], 0, sizeof(jobs[i]));
-	return &jobs[i];
+	struct job *j = &jobs[i];
+	struct slot keep = j->slot;
+	memset(j, 0, sizeof(*j));
+	j->slot = keep;
+	return j;
 }
 
 static void job_reaped(void *ctx, pid_t pid, int status);
@@ -172,7 +175,9 @@ static void job_reaped(void *ctx, pid_t pid, int status)
 		close(j->outfd);
 	}
 	struct job done = *j;
+	struct slot keep = j->slot;
 	memset(j, 0, sizeof(*j));
+	j->slot = keep;
 	slot_put(&pool, (unsigned)(j - jobs));
 	if (done.fn)
 		done.fn(done.ctx, status, done.out ? done.out : "", done.outlen);

@@ -14,7 +14,7 @@ int slot_take(struct slots *p, unsigned limit)
 		return -1;
 	if (p->free_head >= 0) {
 		i = p->free_head;
-		p->free_head = p->s[i].next;
+		p->free_head = slot_at(p, (unsigned)i)->next;
 	} else if (p->high < p->cap) {
 		i = (int)p->high++;
 	} else {
@@ -22,18 +22,19 @@ int slot_take(struct slots *p, unsigned limit)
 	}
 	if (++p->gen_next == 0)
 		p->gen_next = 1;
-	p->s[i].gen = p->gen_next;
-	p->s[i].next = -1;
+	slot_at(p, (unsigned)i)->gen = p->gen_next;
+	slot_at(p, (unsigned)i)->next = -1;
 	p->used++;
 	return i;
 }
 
 int slot_put(struct slots *p, unsigned i)
 {
-	if (i >= p->cap || !p->s[i].gen)
+	struct slot *s = i < p->cap ? slot_at(p, i) : NULL;
+	if (!s || !s->gen)
 		return p->used == 0;
-	p->s[i].gen = 0;
-	p->s[i].next = p->free_head;
+	s->gen = 0;
+	s->next = p->free_head;
 	p->free_head = (int)i;
 	p->used--;
 	return p->used == 0;
@@ -43,7 +44,8 @@ void slots_reset(struct slots *p)
 {
 	if (p->used)
 		return;
-	pages_release(p->s, (size_t)p->high * sizeof(p->s[0]));
+	if (p->beside) /* an array of their own: the pool's to give back */
+		pages_release(p->base, (size_t)p->high * p->stride);
 	p->high = 0;
 	p->free_head = -1;
 }

@@ -1,7 +1,9 @@
 /*
  * slots.h - the one kind of table the daemon keeps: a fixed array of
- * elements (the owner's), and beside it one `struct slot` per element
- * with its generation and free-list link.  Used for containers and
+ * elements (the owner's), each with a `struct slot` (its generation and
+ * free-list link) either inside the element (SLOTS_IN: no page of its
+ * own) or in an array beside the elements (SLOTS_BESIDE: a scan of which
+ * are in use reads that small array only).  Used for containers and
  * processes, parked calls, runc jobs and connections.
  *
  * Layer: base (README, "Architecture").
@@ -15,9 +17,9 @@
  * owner releases its elements' pages; generations go on from the
  * counter).
  *
- *   static struct thing things[N];
- *   static struct slot thing_slots[N];
- *   static struct slots pool = SLOTS_INIT(thing_slots, N);
+ *   static struct thing things[N];     // struct thing { struct slot slot; ... }
+ *   static struct slots pool = SLOTS_IN(things, N, struct thing, slot);
+ *   (or: static struct slot meta[N]; ... = SLOTS_BESIDE(meta, N);)
  *   int i = slot_take(&pool, N);        // -1: full
  *   uint32_t gen = slot_gen(&pool, i);  // for a handle
  *   if (slot_live(&pool, i, gen)) ...   // still that use of it
@@ -25,6 +27,7 @@
  */
 #ifndef SLOTS_H
 #define SLOTS_H
+#include <stddef.h>
 #include <stdint.h>
 
 struct slot {
@@ -33,7 +36,9 @@ struct slot {
 };
 
 struct slots {
-	struct slot *s;	   /* cap entries, one per element, same index */
+	char *base;	   /* slot i is at base + i * stride */
+	size_t stride;
+	int beside;	   /* the slots are an array of their own (the pool's) */
 	unsigned cap;	   /* set once the array is there (0: none yet) */
 	unsigned high;	   /* slots taken at least once since the start */
 	unsigned used;	   /* slots in use now */
@@ -41,29 +46,36 @@ struct slots {
 	uint32_t gen_next; /* the last generation given */
 };
 
-#define SLOTS_INIT(arr, n) { (arr), (n), 0, 0, -1, 0 }
+#define SLOTS_BESIDE(arr, n) { (char *)(arr), sizeof(struct slot), 1, (n), 0, 0, -1, 0 }
+#define SLOTS_IN(arr, n, type, member)                                                  \
+	{ (char *)(arr) + offsetof(type, member), sizeof(type), 0, (n), 0, 0, -1, 0 }
 
 /* A free slot (its generation set), or -1 when `limit` are in use already
  * (limit <= cap: what is above it is kept for the owner's own work). */
 int slot_take(struct slots *p, unsigned limit);
 /* Give slot i back; 1 if no slot is in use any more. */
 int slot_put(struct slots *p, unsigned i);
-/* Start over from slot 0, every slot free (only when none is in use);
- * the slots' pages go back to the kernel. */
+/* Start over from slot 0, every slot free (only when none is in use;
+ * the owner releases its elements' pages, those of a SLOTS_IN pool's
+ * slots with them). */
 void slots_reset(struct slots *p);
 
+static inline struct slot *slot_at(const struct slots *p, unsigned i)
+{
+	return (struct slot *)(void *)(p->base + (size_t)i * p->stride);
+}
 static inline uint32_t slot_gen(const struct slots *p, unsigned i)
 {
-	return p->s[i].gen;
+	return slot_at(p, i)->gen;
 }
 static inline int slot_used(const struct slots *p, unsigned i)
 {
-	return i < p->cap && p->s[i].gen != 0;
+	return i < p->cap && slot_at(p, i)->gen != 0;
 }
 /* (i, gen) names the use of slot i that is current now. */
 static inline int slot_live(const struct slots *p, unsigned i, uint32_t gen)
 {
-	return gen && i < p->cap && p->s[i].gen == gen;
+	return gen && i < p->cap && slot_at(p, i)->gen == gen;
 }
 
 #endif

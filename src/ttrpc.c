@@ -147,6 +147,7 @@ struct outbuf {
  * list, a generation per use), so a pod's hundreds of connections share a
  * few pages; the table is mapped to the fd limit, the most there can be. */
 struct conn {
+	struct slot slot;
 	int open;
 	int fd;
 	uint32_t last_stream;
@@ -698,7 +699,9 @@ static void on_accept(int lfd, uint32_t events, void *data)
 		}
 		struct conn *k = &conns[slot];
 		int listed = k->listed, next = k->next;
+		struct slot keep = k->slot;
 		memset(k, 0, sizeof(*k));
+		k->slot = keep;
 		k->listed = listed;
 		k->next = next;
 		k->fd = fd;
@@ -715,10 +718,9 @@ static void on_accept(int lfd, uint32_t events, void *data)
 int ttrpc_listen(int fd)
 {
 	if (!conns) {
-		struct slot *slots = loop_fd_table(sizeof(struct slot));
-		if (!slots || !(conns = loop_fd_table(sizeof(struct conn))))
+		if (!(conns = loop_fd_table(sizeof(struct conn))))
 			return -ENOMEM;
-		pool = (struct slots)SLOTS_INIT(slots, (unsigned)loop_fd_limit());
+		pool = (struct slots)SLOTS_IN(conns, (unsigned)loop_fd_limit(), struct conn, slot);
 	}
 	loop_after_batch = resume_ready;
 	return loop_add(fd, EPOLLIN, on_accept, NULL);

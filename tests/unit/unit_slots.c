@@ -11,7 +11,7 @@ void test_slots(void)
 {
 	begin("slots: handles go stale, the limit holds, an empty pool starts over");
 	static struct slot s[8];
-	struct slots p = SLOTS_INIT(s, 8);
+	struct slots p = SLOTS_BESIDE(s, 8);
 	int a = slot_take(&p, 8), b = slot_take(&p, 8);
 	CHECK(a == 0 && b == 1 && p.used == 2 && p.high == 2);
 	uint32_t ga = slot_gen(&p, 0), gb = slot_gen(&p, 1);
@@ -36,5 +36,18 @@ void test_slots(void)
 	p.gen_next = UINT32_MAX; /* the counter wraps past 0 */
 	slot_put(&p, 3);
 	CHECK(slot_take(&p, 8) == 3 && slot_gen(&p, 3) == 1);
+
+	/* slots inside the elements: the element's own fields are its owner's */
+	static struct elem {
+		int before;
+		struct slot slot;
+		char after[20];
+	} el[4];
+	struct slots q = SLOTS_IN(el, 4, struct elem, slot);
+	int e0 = slot_take(&q, 4), e1 = slot_take(&q, 4);
+	CHECK(e0 == 0 && e1 == 1 && el[1].slot.gen == slot_gen(&q, 1) && el[1].slot.gen);
+	el[0].before = 7;
+	CHECK(slot_put(&q, 0) == 0 && el[0].before == 7 && !el[0].slot.gen);
+	CHECK(slot_take(&q, 4) == 0 && slot_live(&q, 0, el[0].slot.gen));
 	end();
 }
