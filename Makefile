@@ -194,7 +194,7 @@ bench-speed: all
 
 # libFuzzer (clang) over frames, protobuf requests and JSON.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := src/arena.c src/pages.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/options.c src/loop.c src/log.c $(GEN_C) \
+FUZZ_SRCS := src/arena.c src/pages.c src/slots.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/options.c src/loop.c src/log.c $(GEN_C) \
 	$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 $(BUILD)/fuzz/fuzz_input: tests/fuzz/fuzz_input.c $(FUZZ_SRCS) $(GEN_H)
 	@mkdir -p $(dir $@)

@@ -546,16 +546,26 @@ int bootstrap_delete(const struct shim_flags *f)
 
 	containerd_task_v2_DeleteResponse r;
 	memset(&r, 0, sizeof(r));
-	snprintf(path, sizeof(path), "%s/init.pid", bundle);
-	int pid = runc_read_pid(path);
-	if (pid > 0)
-		r.pid = (uint32_t)pid;
-	r.exit_status = 128 + SIGKILL;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	r.has_exited_at = true;
-	r.exited_at.seconds = ts.tv_sec;
-	r.exited_at.nanos = (int32_t)ts.tv_nsec;
+	struct bundle_exit e;
+	if (bundle_exit_read(bundle, f->id, &e) == 0) {
+		/* its exit was reaped before the shim died: that is the truth,
+		 * not the kill of what runc delete found */
+		r.pid = (uint32_t)e.pid;
+		r.exit_status = (uint32_t)e.status;
+		r.exited_at.seconds = e.sec;
+		r.exited_at.nanos = e.nsec;
+	} else {
+		snprintf(path, sizeof(path), "%s/init.pid", bundle);
+		int pid = runc_read_pid(path);
+		if (pid > 0)
+			r.pid = (uint32_t)pid;
+		r.exit_status = 128 + SIGKILL;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r.exited_at.seconds = ts.tv_sec;
+		r.exited_at.nanos = (int32_t)ts.tv_nsec;
+	}
 	uint8_t out[64];
 	long len = pb_encode_buf(out, sizeof(out),
 				 containerd_task_v2_DeleteResponse_fields, &r);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int bundle_write(const char *dir, const char *name, const char *data, size_t len,
@@ -40,5 +41,42 @@ int bundle_write(const char *dir, const char *name, const char *data, size_t len
 		unlink(tmp);
 		return -err;
 	}
+	return 0;
+}
+
+#define EXIT_FILE "exit"
+
+int bundle_exit_write(const char *dir, const struct bundle_exit *e)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "exit 1 %s %d %d %lld.%09d\n", e->id, e->pid,
+			 e->status, (long long)e->sec, (int)e->nsec);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	return bundle_write(dir, EXIT_FILE, line, (size_t)n, 0600);
+}
+
+int bundle_exit_read(const char *dir, const char *id, struct bundle_exit *e)
+{
+	char path[PATH_MAX], line[256];
+	if ((size_t)snprintf(path, sizeof(path), "%s/" EXIT_FILE, dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	line[n] = 0;
+	long long sec;
+	int nsec, version;
+	memset(e, 0, sizeof(*e));
+	if (sscanf(line, "exit %d %127s %d %d %lld.%9d", &version, e->id, &e->pid,
+		   &e->status, &sec, &nsec) != 6 ||
+	    version != 1 || strcmp(e->id, id) != 0 || e->status < 0 || e->status > 255)
+		return -EINVAL;
+	e->sec = sec;
+	e->nsec = nsec;
 	return 0;
 }

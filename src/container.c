@@ -469,6 +469,8 @@ static void record_exit(struct proc *p, int status, const struct timespec *at)
 	p->reaped = 1;
 	p->exit_status = runc_exit_code(status);
 	p->exited_at = *at;
+	if (lc_hooks.reaped)
+		lc_hooks.reaped(p);
 	exit_try(p);
 }
 

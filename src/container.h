@@ -126,6 +126,9 @@ struct container {
 
 /* What the model reports; set by the task layer. */
 struct lc_hooks {
+	/* p's exit is known (reaped), before anything may report it: the
+	 * moment to journal it. */
+	void (*reaped)(struct proc *p);
 	/* p's exit is final: publish it (if p->published) and answer Waits. */
 	void (*exited)(struct proc *p);
 	/* An OOM kill in ct's cgroup. */

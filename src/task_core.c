@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "bundle.h"
 #include "cgroup.h"
 #include "containerd_events_task.pb.h"
 #include "events.h"
@@ -335,6 +336,25 @@ void task_runc_forget(struct container *ct)
 
 /* ---- lifecycle hooks ---- */
 
+/* The init's exit goes into its bundle's journal before anything reports
+ * it: if the shim dies now, `shim delete` still tells containerd the truth
+ * (bundle.h).  Execs are not journaled: containerd reports no exec's exit
+ * for a dead shim, and a probe's exec writes no file. */
+static void on_reaped(struct proc *p)
+{
+	if (p != p->ct->init)
+		return;
+	struct bundle_exit e = { .pid = p->pid,
+				 .status = p->exit_status,
+				 .sec = p->exited_at.tv_sec,
+				 .nsec = (int32_t)p->exited_at.tv_nsec };
+	snprintf(e.id, sizeof(e.id), "%s", p->ct->id);
+	int r = bundle_exit_write(p->ct->bundle, &e);
+	if (r < 0)
+		log_warn("%s: cannot journal its exit (%d): %s", p->ct->id, e.status,
+			 strerror(-r));
+}
+
 static void on_exited(struct proc *p)
 {
 	if (p->published) {
@@ -392,6 +412,7 @@ static void on_gone(struct ref old)
 
 void task_core_init(void)
 {
+	lc_hooks.reaped = on_reaped;
 	lc_hooks.exited = on_exited;
 	lc_hooks.oom = on_oom;
 	lc_hooks.kill_orphans = on_kill_orphans;

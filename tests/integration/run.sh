@@ -265,6 +265,11 @@ run_one() {
 	fi
 	kill -KILL -- "-$T_PID" 2>/dev/null
 	T_PID=
+	# a test that restarted containerd (ctrd_resume) says its new pid
+	if [ -s "$CTRD_DIR/containerd.pid" ]; then
+		CTRD_PID=$(<"$CTRD_DIR/containerd.pid")
+		rm -f "$CTRD_DIR/containerd.pid"
+	fi
 	# leftovers must not leak into the next test
 	ctrd_cleanup_containers
 	if ! kill -0 "$CTRD_PID" 2>/dev/null; then

@@ -236,6 +236,36 @@ EOF
 	return 1
 }
 
+# ctrd_halt / ctrd_resume: stop containerd (SIGTERM; its shims go on) and
+# start it again on the same config, state and socket (it finds its shims
+# again, or cleans up after those that died), in a session of its own.
+# CTRD_PID follows, and $CTRD_DIR/containerd.pid says the new pid to a
+# caller that runs this in a subshell (tests/integration/run.sh reads it).
+ctrd_halt() {
+	local i
+	[ -n "$CTRD_PID" ] || return 1
+	kill -TERM "$CTRD_PID" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$CTRD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	! kill -0 "$CTRD_PID" 2>/dev/null
+}
+ctrd_resume() {
+	local i ctrd_bin
+	ctrd_bin=$(command -v containerd) || return 1
+	PATH="$SHIM_DIR${CTRD_EXTRA_PATH:+:$CTRD_EXTRA_PATH}:$PATH" setsid "$ctrd_bin" \
+		--config "$CTRD_DIR/config.toml" >>"$CTRD_LOG" 2>&1 </dev/null &
+	CTRD_PID=$!
+	echo "$CTRD_PID" >"$CTRD_DIR/containerd.pid"
+	for ((i = 0; i < 400; i++)); do
+		ctr --address "$CTRD_SOCK" version >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	_ctrd_log "containerd did not come back"
+	return 1
+}
+
 # ctr_ ARGS...: ctr against the private containerd, with a timeout so a hung
 # shim cannot hang the caller forever (exit 124 on timeout).
 ctr_() {
