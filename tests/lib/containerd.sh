@@ -309,7 +309,25 @@ shim_pids() {
 			esac
 		fi
 		printf '%s\n' "$p"
-	done < <(grep -lsaF -- "$CTRD_SOCK" /proc/[0-9]*/cmdline /proc/[0-9]*/environ | sort -t/ -k3,3n -u)
+	done < <(grep -lsaF -- "$CTRD_SOCK" /proc/[0-9]*/cmdline /proc/[0-9]*/environ | sort -t/ -k3,3n -u) |
+		_shim_roots
+}
+
+# _shim_roots: of the pids read, those whose parent is not among them: a
+# shim's child between its clone and its exec (a runc job starting) still
+# has the shim's command line, and is not another shim
+_shim_roots() {
+	local -a all=()
+	local p s pp
+	mapfile -t all
+	for p in "${all[@]}"; do
+		s=$({ cat "/proc/$p/stat"; } 2>/dev/null) || continue
+		s=${s##*) }
+		s=${s#* }
+		pp=${s%% *}
+		case " ${all[*]} " in *" $pp "*) continue ;; esac
+		printf '%s\n' "$p"
+	done
 }
 
 # _shim_id PID: the -id argument of a shim's command line
