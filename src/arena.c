@@ -27,7 +27,7 @@
 
 #define POOL	   (LIM_ARENAS + LIM_RESERVED)
 #define CHUNK_MIN  (64 * 1024)
-#define WARM_MAX   4
+#define WARM_MAX   8 /* a burst of replies (ttrpc.c FLUSH_BURST) needs no mmap */
 #define WARM_TOUCH (16 * 1024) /* a chunk touched beyond this is unmapped */
 #define ALIGN	   16
 

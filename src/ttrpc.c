@@ -9,6 +9,11 @@
  * share is used up, is not read until that has drained.  The bytes already
  * read but not yet decoded wait in a small stash; nothing is closed, and
  * no other connection is held up.
+ *
+ * Replies are queued and written after the batch of events that made them,
+ * one writev per connection (FLUSH_BURST at a time for a burst of pipelined
+ * calls); epoll's interest in a connection changes only when reading
+ * pauses or resumes or its socket fills or drains.
  */
 #include "ttrpc.h"
 
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,6 +162,10 @@ struct conn {
 	int paused;	     /* not read: over a cap, or no arena */
 	int listed;	     /* on the wake or starved list */
 	int next;	     /* next fd on that list, or -1 */
+	int flush_listed;    /* replies queued this turn: on the flush list */
+	int next_flush;
+	uint32_t ev;	     /* the interest epoll has for it now */
+	unsigned nout;	     /* replies queued */
 	struct arena *stash; /* bytes read but not decoded while paused */
 	const uint8_t *stash_data;
 	size_t stash_len;
@@ -175,6 +185,9 @@ static struct slots pool; /* over conns, sized at ttrpc_listen */
  * an arena; linked through conn.next (a slot keeps its links across a
  * close and reopen, and a listed slot is only ever looked at). */
 static int wake_head = -1, starved_head = -1;
+/* Connections with replies queued in this loop turn: written after the
+ * batch, all of a connection's in one writev. */
+static int flush_head = -1;
 static struct service services[MAX_SERVICES];
 void (*ttrpc_on_close)(int conn, unsigned gen);
 
@@ -199,12 +212,15 @@ static int conn_over_cap(const struct conn *k)
 	return k->calls >= LIM_CONN_CALLS || k->queued >= LIM_CONN_QUEUE;
 }
 
+/* epoll hears of a change only: reading paused or resumed, the socket
+ * filling or draining; never once per reply. */
 static void conn_interest(struct conn *k, int fd)
 {
 	uint32_t ev = k->paused ? 0 : EPOLLIN;
 	if (k->out_head)
 		ev |= EPOLLOUT;
-	loop_mod(fd, ev);
+	if (ev != k->ev && loop_mod(fd, ev) == 0)
+		k->ev = ev;
 }
 
 static void conn_pause(struct conn *k, int fd)
@@ -241,6 +257,7 @@ static void conn_close(struct conn *k)
 		arena_free(o->arena);
 	}
 	k->out_head = k->out_tail = NULL;
+	k->nout = 0;
 	k->paused = 0;
 	slot_put(&pool, (unsigned)slot);
 	/* parked calls of this connection are dropped by their owner */
@@ -248,33 +265,45 @@ static void conn_close(struct conn *k)
 		ttrpc_on_close(slot, gen);
 }
 
+#define FLUSH_IOV   64
+#define FLUSH_BURST 8 /* replies queued that are written at once */
+
+/* Write what is queued, FLUSH_IOV replies to a writev. */
 static int conn_flush(struct conn *k)
 {
 	int fd = k->fd;
-	int had = k->out_head != NULL;
 	while (k->out_head) {
-		struct outbuf *o = k->out_head;
-		ssize_t w = write(fd, o->data + o->off, o->len - o->off);
+		struct iovec iov[FLUSH_IOV];
+		int n = 0;
+		for (struct outbuf *o = k->out_head; o && n < FLUSH_IOV; o = o->next, n++) {
+			iov[n].iov_base = (void *)(o->data + o->off);
+			iov[n].iov_len = o->len - o->off;
+		}
+		ssize_t w = writev(fd, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN) {
-				conn_interest(k, fd);
-				return 0;
-			}
+			if (errno == EAGAIN)
+				break; /* EPOLLOUT brings the rest */
 			return -errno;
 		}
-		o->off += (size_t)w;
-		if (o->off < o->len)
-			continue;
-		k->out_head = o->next;
-		if (!k->out_head)
-			k->out_tail = NULL;
-		k->queued -= o->cost;
-		arena_free(o->arena);
+		for (size_t left = (size_t)w; left && k->out_head;) {
+			struct outbuf *o = k->out_head;
+			size_t room = o->len - o->off;
+			if (left < room) {
+				o->off += left;
+				break;
+			}
+			left -= room;
+			k->out_head = o->next;
+			if (!k->out_head)
+				k->out_tail = NULL;
+			k->queued -= o->cost;
+			k->nout--;
+			arena_free(o->arena);
+		}
 	}
-	if (had)
-		conn_interest(k, fd);
+	conn_interest(k, fd);
 	conn_maybe_ready(k);
 	return 0;
 }
@@ -297,8 +326,19 @@ static void conn_send(struct conn *k, struct arena *a, uint8_t *frame, size_t le
 	else
 		k->out_head = o;
 	k->out_tail = o;
-	if (k->out_head == o && conn_flush(k) < 0)
-		conn_close(k);
+	/* a reply holds its request's arena until written: a burst of
+	 * pipelined calls goes out FLUSH_BURST at a time, not all at the end
+	 * of the turn */
+	if (++k->nout >= FLUSH_BURST && !(k->ev & EPOLLOUT)) {
+		if (conn_flush(k) < 0)
+			conn_close(k);
+		return;
+	}
+	if (!k->flush_listed) {
+		k->flush_listed = 1;
+		k->next_flush = flush_head;
+		flush_head = (int)(k - conns);
+	}
 }
 
 static struct conn *conn_get(int idx, unsigned gen)
@@ -698,12 +738,16 @@ static void on_accept(int lfd, uint32_t events, void *data)
 			continue;
 		}
 		struct conn *k = &conns[slot];
+		/* the lists it may still be on keep their links */
 		int listed = k->listed, next = k->next;
+		int flush_listed = k->flush_listed, next_flush = k->next_flush;
 		struct slot keep = k->slot;
 		memset(k, 0, sizeof(*k));
 		k->slot = keep;
 		k->listed = listed;
 		k->next = next;
+		k->flush_listed = flush_listed;
+		k->next_flush = next_flush;
 		k->fd = fd;
 		k->open = 1;
 		if (loop_add(fd, EPOLLIN, on_conn, k) < 0) {
@@ -712,7 +756,41 @@ static void on_accept(int lfd, uint32_t events, void *data)
 			slot_put(&pool, (unsigned)slot);
 			continue;
 		}
+		k->ev = EPOLLIN;
 	}
+}
+
+/* The replies queued in this turn, a writev per connection. */
+static void flush_queued(void)
+{
+	while (flush_head >= 0) {
+		struct conn *k = &conns[flush_head];
+		flush_head = k->next_flush;
+		k->flush_listed = 0;
+		if (k->open && k->out_head && conn_flush(k) < 0)
+			conn_close(k);
+	}
+}
+
+static struct loop_timer again_timer;
+static void on_again(void *ctx)
+{
+	(void)ctx; /* after_batch runs once this batch is over */
+}
+
+/* After each batch of events: the replies go out, then the connections
+ * that may be read again are, and their replies go out in turn.  A few
+ * rounds at most; what is left is taken up at once by the next turn. */
+static void after_batch(void)
+{
+	for (int round = 0; round < 8; round++) {
+		flush_queued();
+		if (wake_head < 0 && !(starved_head >= 0 && arena_available() > 0))
+			return;
+		resume_ready();
+	}
+	if (flush_head >= 0 || wake_head >= 0)
+		loop_timer_set(&again_timer, loop_now_ns(), on_again, NULL);
 }
 
 int ttrpc_listen(int fd)
@@ -722,7 +800,7 @@ int ttrpc_listen(int fd)
 			return -ENOMEM;
 		pool = (struct slots)SLOTS_IN(conns, (unsigned)loop_fd_limit(), struct conn, slot);
 	}
-	loop_after_batch = resume_ready;
+	loop_after_batch = after_batch;
 	return loop_add(fd, EPOLLIN, on_accept, NULL);
 }
 
