@@ -238,7 +238,7 @@ static ssize_t step_full(struct copy *c)
 		c->retry_ns = now + FULL_RETRY_NS;
 	}
 	c->dropped += (uint64_t)n - off;
-	if (off == (size_t)n && n > 0 && off)
+	if (off == (size_t)n)
 		full_end(c, "written again");
 	return n;
 }
@@ -380,19 +380,11 @@ static int pump(struct copy *c, int finishing)
 			return 0;
 		}
 		if (c->full) {
+			/* its errors and EOF end it as any buffered copy's do */
 			n = step_full(c);
 			if (n > 0)
 				continue;
-			if (n == 0)
-				return finishing ? (end(c), 1) : finished(c);
-			if (n == -EINTR)
-				continue;
-			if (n == -EAGAIN)
-				return 0;
-			log_warn("copy: %s", strerror((int)-n));
-			return end(c), 1;
-		}
-		if (!c->buffered) {
+		} else if (!c->buffered) {
 			n = splice(c->src, NULL, c->dst, NULL, SPLICE_MAX,
 				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 			if (n > 0) {

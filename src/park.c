@@ -53,11 +53,8 @@ static struct parked *slot_new(void)
 	int i = slot_take(&pool, LIM_PARKED);
 	if (i < 0)
 		return NULL;
-	struct parked *e = &table[i];
-	struct slot keep = e->slot;
-	memset(e, 0, sizeof(*e));
-	e->slot = keep;
-	return e;
+	slot_clear(&pool, (unsigned)i);
+	return &table[i];
 }
 
 /* Once all are free again, a table that had spread out (10 000 Waits
@@ -109,16 +106,13 @@ uint32_t park_job(struct call *c, uint32_t job)
 	e->job = job;
 	e->deadline = c->deadline;
 	arm(e->deadline);
-	/* slot + 1: a handle is never 0 */
-	unsigned i = (unsigned)(e - table);
-	return (uint32_t)(i + 1) << 12 | (slot_gen(&pool, i) & 0xfff);
+	return slot_handle(&pool, (unsigned)(e - table), 12);
 }
 
 static struct parked *job_slot(uint32_t h)
 {
-	uint32_t i = (h >> 12) - 1;
-	if (!h || !slot_used(&pool, i) || (slot_gen(&pool, i) & 0xfff) != (h & 0xfff) ||
-	    table[i].why != PARK_JOB)
+	int i = slot_by_handle(&pool, h, 12);
+	if (i < 0 || table[i].why != PARK_JOB)
 		return NULL;
 	return &table[i];
 }

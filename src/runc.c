@@ -86,11 +86,8 @@ static struct job *job_alloc(int reserved)
 	int i = slot_take(&pool, reserved ? JOBS_TOTAL : LIM_JOBS);
 	if (i < 0)
 		return NULL;
-	struct job *j = &jobs[i];
-	struct slot keep = j->slot;
-	memset(j, 0, sizeof(*j));
-	j->slot = keep;
-	return j;
+	slot_clear(&pool, (unsigned)i);
+	return &jobs[i];
 }
 
 static void job_reaped(void *ctx, pid_t pid, int status);
@@ -142,17 +139,13 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 	}
 	log_debug("spawned %s %s (pid %d)", argv[0], argv[1] ? argv[1] : "", pid);
 	*err = 0;
-	/* slot + 1: a handle is never 0 */
-	unsigned i = (unsigned)(j - jobs);
-	return (uint32_t)(i + 1) << 20 | (slot_gen(&pool, i) & 0xfffff);
+	return slot_handle(&pool, (unsigned)(j - jobs), 20);
 }
 
 static struct job *job_get(uint32_t h)
 {
-	uint32_t slot = (h >> 20) - 1;
-	if (!h || !slot_used(&pool, slot) || (slot_gen(&pool, slot) & 0xfffff) != (h & 0xfffff))
-		return NULL;
-	return &jobs[slot];
+	int i = slot_by_handle(&pool, h, 20);
+	return i < 0 ? NULL : &jobs[i];
 }
 
 int runc_cancel(uint32_t h)
@@ -175,9 +168,7 @@ static void job_reaped(void *ctx, pid_t pid, int status)
 		close(j->outfd);
 	}
 	struct job done = *j;
-	struct slot keep = j->slot;
-	memset(j, 0, sizeof(*j));
-	j->slot = keep;
+	slot_clear(&pool, (unsigned)(j - jobs));
 	slot_put(&pool, (unsigned)(j - jobs));
 	if (done.fn)
 		done.fn(done.ctx, status, done.out ? done.out : "", done.outlen);

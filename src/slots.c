@@ -5,6 +5,8 @@
  */
 #include "slots.h"
 
+#include <string.h>
+
 #include "pages.h"
 
 int slot_take(struct slots *p, unsigned limit)
@@ -38,6 +40,29 @@ int slot_put(struct slots *p, unsigned i)
 	p->free_head = (int)i;
 	p->used--;
 	return p->used == 0;
+}
+
+void slot_clear(const struct slots *p, unsigned i)
+{
+	char *elem = (char *)slot_at(p, i) - p->off;
+	memset(elem, 0, p->off);
+	memset(elem + p->off + sizeof(struct slot), 0,
+	       p->stride - p->off - sizeof(struct slot));
+}
+
+uint32_t slot_handle(const struct slots *p, unsigned i, unsigned gen_bits)
+{
+	uint32_t mask = (1u << gen_bits) - 1;
+	return (uint32_t)(i + 1) << gen_bits | (slot_gen(p, i) & mask);
+}
+
+int slot_by_handle(const struct slots *p, uint32_t h, unsigned gen_bits)
+{
+	uint32_t mask = (1u << gen_bits) - 1;
+	uint32_t i = (h >> gen_bits) - 1;
+	if (!h || !slot_used(p, i) || (slot_gen(p, i) & mask) != (h & mask))
+		return -1;
+	return (int)i;
 }
 
 void slots_reset(struct slots *p)

@@ -38,6 +38,7 @@ struct slot {
 struct slots {
 	char *base;	   /* slot i is at base + i * stride */
 	size_t stride;
+	size_t off;	   /* SLOTS_IN: the slot's offset in its element */
 	int beside;	   /* the slots are an array of their own (the pool's) */
 	unsigned cap;	   /* set once the array is there (0: none yet) */
 	unsigned high;	   /* slots taken at least once since the start */
@@ -46,15 +47,23 @@ struct slots {
 	uint32_t gen_next; /* the last generation given */
 };
 
-#define SLOTS_BESIDE(arr, n) { (char *)(arr), sizeof(struct slot), 1, (n), 0, 0, -1, 0 }
+#define SLOTS_BESIDE(arr, n) { (char *)(arr), sizeof(struct slot), 0, 1, (n), 0, 0, -1, 0 }
 #define SLOTS_IN(arr, n, type, member)                                                  \
-	{ (char *)(arr) + offsetof(type, member), sizeof(type), 0, (n), 0, 0, -1, 0 }
+	{ (char *)(arr) + offsetof(type, member), sizeof(type), offsetof(type, member), 0, \
+	  (n), 0, 0, -1, 0 }
 
 /* A free slot (its generation set), or -1 when `limit` are in use already
  * (limit <= cap: what is above it is kept for the owner's own work). */
 int slot_take(struct slots *p, unsigned limit);
 /* Give slot i back; 1 if no slot is in use any more. */
 int slot_put(struct slots *p, unsigned i);
+/* SLOTS_IN: zero element i but for its slot (a slot just taken). */
+void slot_clear(const struct slots *p, unsigned i);
+/* A handle of slot i for who keeps it past a call: its index and the low
+ * gen_bits of its generation, never 0; slot_by_handle() gives the index
+ * back while that use of the slot is current, else -1. */
+uint32_t slot_handle(const struct slots *p, unsigned i, unsigned gen_bits);
+int slot_by_handle(const struct slots *p, uint32_t h, unsigned gen_bits);
 /* Start over from slot 0, every slot free (only when none is in use;
  * the owner releases its elements' pages, those of a SLOTS_IN pool's
  * slots with them). */

@@ -49,5 +49,21 @@ void test_slots(void)
 	el[0].before = 7;
 	CHECK(slot_put(&q, 0) == 0 && el[0].before == 7 && !el[0].slot.gen);
 	CHECK(slot_take(&q, 4) == 0 && slot_live(&q, 0, el[0].slot.gen));
+	el[0].before = 7;
+	memset(el[0].after, 'x', sizeof(el[0].after));
+	uint32_t g0 = el[0].slot.gen;
+	slot_clear(&q, 0); /* the element, not its slot */
+	CHECK(el[0].before == 0 && el[0].after[0] == 0 && el[0].after[19] == 0);
+	CHECK(el[0].slot.gen == g0 && slot_used(&q, 0));
+
+	/* handles: never 0, the index back while that use is current */
+	uint32_t h = slot_handle(&q, 0, 12), h1 = slot_handle(&q, 1, 12);
+	CHECK(h && h1 && h != h1);
+	CHECK(slot_by_handle(&q, h, 12) == 0 && slot_by_handle(&q, h1, 12) == 1);
+	CHECK(slot_by_handle(&q, 0, 12) == -1);
+	slot_put(&q, 0);
+	CHECK(slot_by_handle(&q, h, 12) == -1); /* released */
+	CHECK(slot_take(&q, 4) == 0 && slot_by_handle(&q, h, 12) == -1); /* reused */
+	CHECK(slot_by_handle(&q, (uint32_t)4 << 12 | 1, 12) == -1); /* never taken */
 	end();
 }
