@@ -47,14 +47,14 @@ BASE_CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections \
 	-ffile-prefix-map=$(CURDIR)=. \
 	-DPB_NO_PACKED_STRUCTS -I src -I $(GEN) -I $(NANOPB_SRC) -I $(JSMN_SRC)
 OUR_CFLAGS  := $(BASE_CFLAGS) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-DSHIM_VERSION='"$(VERSION)"' -DSHIM_REVISION='"$(REVISION)"'
+	-DSHIM_VERSION='"$(VERSION)"' -DSHIM_REVISION='"$(REVISION)"' $(EXTRA_CFLAGS)
 LDFLAGS     := -static -Wl,--gc-sections -s
 
 PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
 	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \
 	containerd_task_v2 containerd_events_task containerd_services_events_ttrpc_v1 \
 	containerd_runc_v1_options containerd_runtime_bootstrap_v1 \
-	cgroups_v1_metrics cgroups_v2_metrics runtimeoptions_v1
+	cgroups_v1_metrics cgroups_v2_metrics runtimeoptions_v1 shim_upgrade
 GEN_C   := $(PROTOS:%=$(GEN)/%.pb.c)
 GEN_H   := $(PROTOS:%=$(GEN)/%.pb.h)
 SRCS    := $(wildcard src/*.c)
@@ -130,7 +130,7 @@ $(BUILD)/unit/test_cgroup: tests/unit/test_cgroup.c tests/unit/check.h src/cgrou
 		$(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 
 # The lifecycle model alone: no ttrpc, no events (they must not be needed).
-LC_SRCS := src/container.c src/strblock.c src/pages.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/slots.c src/spawn.c src/loop.c \
+LC_SRCS := src/container.c src/console.c src/state.c src/strblock.c src/pages.c src/cgroup.c src/procio.c src/copy.c src/runc.c src/slots.c src/spawn.c src/loop.c \
 	src/log.c src/json.c src/arena.c src/pbcb.c
 $(BUILD)/unit/test_lifecycle: tests/unit/test_lifecycle.c tests/unit/check.h $(LC_SRCS) $(GEN_H) $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
@@ -194,7 +194,7 @@ bench-speed: all
 
 # libFuzzer (clang) over frames, protobuf requests and JSON.
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := src/arena.c src/pages.c src/slots.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/options.c src/loop.c src/log.c $(GEN_C) \
+FUZZ_SRCS := src/arena.c src/pages.c src/slots.c src/state.c src/ttrpc.c src/pbcb.c src/json.c src/toml.c src/options.c src/loop.c src/log.c $(GEN_C) \
 	$(NANOPB_SRC)/pb_common.c $(NANOPB_SRC)/pb_encode.c $(NANOPB_SRC)/pb_decode.c
 $(BUILD)/fuzz/fuzz_input: tests/fuzz/fuzz_input.c $(FUZZ_SRCS) $(GEN_H)
 	@mkdir -p $(dir $@)

@@ -77,7 +77,7 @@ static int console_receive(int lfd)
  * terminal side is hung up (vhangup through the master's peer) and the
  * master stays open, so what the process wrote before still drains.
  */
-static void console_stdin_ended(struct proc_io *io)
+void console_stdin_ended(struct proc_io *io)
 {
 	if (io->console < 0)
 		return;

@@ -17,5 +17,8 @@
 int io_console_prepare(struct proc_io *io, char *path, size_t cap);
 int io_console_attach(struct proc_io *io, const struct io_cfg *cfg);
 int io_resize(struct proc_io *io, unsigned width, unsigned height);
+/* A terminal's stdin copy has ended: hang its terminal up (io_load gives
+ * it back to a terminal process after an upgrade). */
+void console_stdin_ended(struct proc_io *io);
 
 #endif

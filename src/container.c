@@ -16,9 +16,12 @@
 #include <sys/mman.h>
 
 #include "cgroup.h"
+#include "console.h"
 #include "log.h"
+#include "pages.h"
 #include "pbcb.h"
 #include "slots.h"
+#include "state.h"
 
 #define GO_ZERO_TIME (-62135596800LL)
 
@@ -607,5 +610,209 @@ int lc_status(const struct proc *p)
 	case PS_STOPPED:
 	case PS_DELETED: return ST_STOPPED_;
 	default: return ST_UNKNOWN_;
+	}
+}
+
+/* ---- an upgrade in place ---- */
+
+/*
+ * Every container and process with its slot and generation (the refs of
+ * parked Waits name them), its strings, state and io; the exits reaped
+ * before their pid was known.  OOM watches are not carried as fds: the
+ * new image watches the same cgroups again (lc_resume).
+ */
+void lc_save(struct st_w *w)
+{
+	st_tag(w, "LIFE");
+	st_u64(w, ct_pool.gen_next);
+	st_u64(w, proc_pool.gen_next);
+	st_u64(w, seq);
+	st_u64(w, n_unclaimed);
+	for (unsigned i = 0; i < n_unclaimed; i++) {
+		st_u64(w, (uint64_t)unclaimed[i].pid);
+		st_u64(w, (uint64_t)unclaimed[i].status);
+		st_u64(w, (uint64_t)unclaimed[i].at.tv_sec);
+		st_u64(w, (uint64_t)unclaimed[i].at.tv_nsec);
+		st_u64(w, unclaimed[i].seq);
+	}
+	st_u64(w, ct_pool.used);
+	for (unsigned i = 0; i < ct_pool.high; i++) {
+		if (!CT_USED(i))
+			continue;
+		struct container *ct = &containers[i];
+		st_u64(w, i);
+		st_u64(w, slot_gen(&ct_pool, i));
+		const char *strs[] = { ct->id, ct->bundle, ct->rc.binary, ct->rc.root,
+				       ct->rc.bundle, ct->rc.criu, ct->checkpoint,
+				       ct->parent_checkpoint, ct->criu_work, ct->cgroup };
+		for (unsigned k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+			st_str(w, strs[k]);
+		st_u64(w, (uint64_t)ct->rc.systemd_cgroup);
+		st_u64(w, (uint64_t)ct->rootfs_mounted | (uint64_t)ct->own_pidns << 1 |
+				  (uint64_t)ct->no_pivot << 2 | (uint64_t)ct->no_new_keyring << 3 |
+				  (uint64_t)ct->init_exit_held << 4 |
+				  (uint64_t)(ct->oom_watch >= 0) << 5);
+		st_u64(w, (uint64_t)ct->orphans);
+		st_u64(w, ct->io_uid);
+		st_u64(w, ct->io_gid);
+		unsigned np = 0;
+		for (struct proc *p = ct->procs; p; p = p->next)
+			np++;
+		st_u64(w, np);
+		/* oldest first, so the list is rebuilt in its order */
+		for (unsigned k = np; k-- > 0;) {
+			struct proc *p = ct->procs;
+			for (unsigned m = 0; m < k; m++)
+				p = p->next;
+			unsigned pi = (unsigned)(p - procs);
+			st_u64(w, pi);
+			st_u64(w, slot_gen(&proc_pool, pi));
+			st_str(w, p->id);
+			st_u64(w, (uint64_t)p->pid);
+			st_u64(w, (uint64_t)p->state);
+			st_u64(w, (uint64_t)p->jobs);
+			st_u64(w, (uint64_t)p->reaped | (uint64_t)p->published << 1 |
+					  (uint64_t)p->frozen_exit << 2 |
+					  (uint64_t)p->io_settled << 3 | (uint64_t)p->terminal << 4);
+			st_u64(w, (uint64_t)(int64_t)p->exit_status);
+			st_u64(w, (uint64_t)p->exited_at.tv_sec);
+			st_u64(w, (uint64_t)p->exited_at.tv_nsec);
+			st_u64(w, p->pid_seq);
+			st_str(w, p->in);
+			st_str(w, p->out);
+			st_str(w, p->err);
+			st_bytes(w, p->spec ? p->spec : "", p->spec ? p->spec_len : 0);
+			io_save(w, &p->io);
+		}
+	}
+}
+
+static const char *load_str(struct st_r *r, struct container *ct, struct proc *p)
+{
+	const char *s = st_get_str(r);
+	const char *d = p ? proc_str(p, s) : ct_str(ct, s);
+	if (!d) {
+		st_fail(r, "no room for a container's strings");
+		return "";
+	}
+	return d;
+}
+
+int lc_load(struct st_r *r)
+{
+	if (!st_want(r, "LIFE"))
+		return -EINVAL;
+	uint32_t ct_gen = (uint32_t)st_get(r), proc_gen = (uint32_t)st_get(r);
+	seq = st_get(r);
+	n_unclaimed = (unsigned)st_get_max(r, LIM_UNCLAIMED, "too many exits unclaimed");
+	for (unsigned i = 0; i < n_unclaimed; i++) {
+		unclaimed[i].pid = (pid_t)st_get(r);
+		unclaimed[i].status = (int)st_get(r);
+		unclaimed[i].at.tv_sec = (time_t)st_get(r);
+		unclaimed[i].at.tv_nsec = (long)st_get(r);
+		unclaimed[i].seq = st_get(r);
+	}
+	unsigned nct = (unsigned)st_get_max(r, LIM_CONTAINERS, "too many containers");
+	for (unsigned j = 0; j < nct && !r->err; j++) {
+		unsigned i = (unsigned)st_get(r);
+		uint32_t gen = (uint32_t)st_get(r);
+		if (slot_claim(&ct_pool, i, gen) < 0) {
+			st_fail(r, "a container's slot is taken twice");
+			break;
+		}
+		struct container *ct = &containers[i];
+		memset(ct, 0, sizeof(*ct));
+		ct->oom_watch = -1;
+		const char **strs[] = { &ct->id, &ct->bundle, &ct->rc.binary, &ct->rc.root,
+					&ct->rc.bundle, &ct->rc.criu, &ct->checkpoint,
+					&ct->parent_checkpoint, &ct->criu_work, &ct->cgroup };
+		for (unsigned k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+			*strs[k] = load_str(r, ct, NULL);
+		ct->rc.systemd_cgroup = (int)st_get(r);
+		uint64_t f = st_get(r);
+		ct->rootfs_mounted = f & 1;
+		ct->own_pidns = (f >> 1) & 1;
+		ct->no_pivot = (f >> 2) & 1;
+		ct->no_new_keyring = (f >> 3) & 1;
+		ct->init_exit_held = (f >> 4) & 1;
+		ct->oom_watch = (f >> 5) & 1 ? -2 : -1; /* -2: to watch again */
+		ct->orphans = (enum orphans)st_get_max(r, ORPHANS_KILLED, "bad orphans state");
+		ct->io_uid = (uid_t)st_get(r);
+		ct->io_gid = (gid_t)st_get(r);
+		if (!id_valid(ct->id))
+			st_fail(r, "a container's id is not valid");
+		unsigned np = (unsigned)st_get_max(r, LIM_PROCS, "too many processes");
+		for (unsigned k = 0; k < np && !r->err; k++) {
+			unsigned pi = (unsigned)st_get(r);
+			uint32_t pgen = (uint32_t)st_get(r);
+			if (slot_claim(&proc_pool, pi, pgen) < 0) {
+				st_fail(r, "a process's slot is taken twice");
+				break;
+			}
+			struct proc *p = &procs[pi];
+			memset(p, 0, sizeof(*p));
+			p->ct = ct;
+			const char *id = st_get_str(r);
+			p->id = id[0] ? strblock_add(&p->strs, PROC_FIRST, id) : "";
+			if (!p->id) {
+				st_fail(r, "no room for a process's id");
+				p->id = "";
+			}
+			if (!id[0]) {
+				if (ct->init)
+					st_fail(r, "a container has two inits");
+				ct->init = p;
+			}
+			/* appended: the list keeps its order */
+			struct proc **tail = &ct->procs;
+			while (*tail)
+				tail = &(*tail)->next;
+			*tail = p;
+			p->pid = (pid_t)st_get_max(r, 0x7fffffff, "bad pid");
+			p->state = (enum pstate)st_get_max(r, PS__COUNT - 1, "bad process state");
+			p->jobs = (int)st_get_max(r, LIM_JOBS, "bad job count");
+			uint64_t pf = st_get(r);
+			p->reaped = pf & 1;
+			p->published = (pf >> 1) & 1;
+			p->frozen_exit = (pf >> 2) & 1;
+			p->io_settled = (pf >> 3) & 1;
+			p->terminal = (pf >> 4) & 1;
+			p->exit_status = (int)(int64_t)st_get(r);
+			p->exited_at.tv_sec = (time_t)st_get(r);
+			p->exited_at.tv_nsec = (long)st_get(r);
+			p->pid_seq = st_get(r);
+			p->in = load_str(r, ct, p);
+			p->out = load_str(r, ct, p);
+			p->err = load_str(r, ct, p);
+			size_t sn;
+			const char *spec = st_get_bytes(r, &sn);
+			if (sn) {
+				size_t map = (sn + 4095) & ~(size_t)4095;
+				if (!(p->spec = pages_map(map, 0))) {
+					st_fail(r, "no memory for an exec's spec");
+					break;
+				}
+				memcpy(p->spec, spec, sn);
+				p->spec_len = sn;
+				p->spec_map = map;
+			}
+			io_load(r, &p->io, console_stdin_ended);
+		}
+		if (!r->err && !ct->init)
+			st_fail(r, "a container has no init");
+	}
+	slots_relink(&ct_pool, ct_gen);
+	slots_relink(&proc_pool, proc_gen);
+	return r->err ? -EINVAL : 0;
+}
+
+void lc_resume(void)
+{
+	for (unsigned i = 0; i < ct_pool.high; i++) {
+		struct container *ct = &containers[i];
+		if (!CT_USED(i) || ct->oom_watch != -2)
+			continue;
+		ct->oom_watch = -1;
+		lc_watch_oom(ct, ct->init->pid);
 	}
 }

@@ -230,4 +230,13 @@ void lc_orphans_killed(struct container *ct);
 /* Exits reaped with no owner yet (tests). */
 unsigned lc_unclaimed(void);
 
+/* An upgrade in place (upgrade.c): the containers and processes written,
+ * with their slots, strings, states and io; read back in the new image
+ * (same slots and generations); lc_resume() watches OOM kills again. */
+struct st_w;
+struct st_r;
+void lc_save(struct st_w *w);
+int lc_load(struct st_r *r);
+void lc_resume(void);
+
 #endif

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pages.h"
+#include "state.h"
 
 #define SPLICE_MAX  (1 << 20)
 #define BUF_SIZE    16384
@@ -650,4 +651,128 @@ void copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given)
 {
 	*mark = c->taken + (uint64_t)pipe_bytes(c->src);
 	*given = c->given - (c->dst_pipe ? (uint64_t)pipe_bytes(c->dst) : 0);
+}
+
+int copy_index(const struct copy *c)
+{
+	return (int)(c - copies);
+}
+
+void copy_save(struct st_w *w)
+{
+	st_tag(w, "COPY");
+	st_u64(w, (uint64_t)high);
+	for (int i = 0; i < high; i++) {
+		struct copy *c = &copies[i];
+		st_u64(w, c->dst > 0 || c->src > 0); /* in use: it holds its fds */
+		if (!(c->dst > 0 || c->src > 0))
+			continue;
+		st_fd(w, c->src);
+		st_fd(w, c->dst);
+		st_u64(w, (uint64_t)c->dst_polled | (uint64_t)c->coalesce << 1 |
+				  (uint64_t)c->buffered << 2 | (uint64_t)c->reader_gone << 3 |
+				  (uint64_t)c->big << 4 | (uint64_t)c->dst_pipe << 5 |
+				  (uint64_t)c->flushing << 6 | (uint64_t)c->full << 7);
+		st_u64(w, (uint64_t)c->tag);
+		st_u64(w, (uint64_t)c->flags);
+		st_u64(w, c->cap);
+		st_u64(w, c->taken);
+		st_u64(w, c->given);
+		st_u64(w, c->flush_taken);
+		st_u64(w, c->dropped);
+		st_u64(w, (uint64_t)c->last_ns);
+		st_bytes(w, c->buf ? c->buf + c->off : "", c->buf ? c->len - c->off : 0);
+	}
+}
+
+int copy_load(struct st_r *r)
+{
+	if (!st_want(r, "COPY"))
+		return -EINVAL;
+	int n = (int)st_get_max(r, LIM_COPIERS, "too many copies");
+	for (int i = 0; i < n && !r->err; i++) {
+		struct copy *c = &copies[i];
+		memset(c, 0, sizeof(*c));
+		if (!st_get(r))
+			continue;
+		c->src = st_get_fd(r);
+		c->dst = st_get_fd(r);
+		uint64_t f = st_get(r);
+		c->dst_polled = f & 1;
+		c->coalesce = (f >> 1) & 1;
+		c->buffered = (f >> 2) & 1;
+		c->reader_gone = (f >> 3) & 1;
+		c->big = (f >> 4) & 1;
+		c->dst_pipe = (f >> 5) & 1;
+		c->flushing = (f >> 6) & 1;
+		c->full = (f >> 7) & 1;
+		c->tag = (int)st_get_max(r, 2, "bad copy tag");
+		c->flags = (int)st_get(r);
+		c->cap = (size_t)st_get_max(r, BIG_PIPE, "bad pipe size");
+		c->taken = st_get(r);
+		c->given = st_get(r);
+		c->flush_taken = st_get(r);
+		c->dropped = st_get(r);
+		c->last_ns = (int64_t)st_get(r);
+		size_t bn;
+		const void *b = st_get_bytes(r, &bn);
+		if (c->dst < 0 || bn > BUF_SIZE) {
+			st_fail(r, "a copy does not fit");
+			break;
+		}
+		if (bn) {
+			if (!(c->buf = pages_map(BUF_SIZE, 0))) {
+				st_fail(r, "no memory for a copy's buffer");
+				break;
+			}
+			memcpy(c->buf, b, bn);
+			c->len = bn;
+		}
+		nbig += c->big;
+	}
+	if (r->err)
+		return -EINVAL;
+	high = n;
+	free_head = -1;
+	for (int i = n; i-- > 0;)
+		if (copies[i].dst <= 0 && copies[i].src <= 0) {
+			copies[i].next_free = free_head;
+			free_head = i;
+		}
+	return 0;
+}
+
+struct copy *copy_at(int i, copy_end_fn on_end, void *ctx)
+{
+	if (i < 0 || i >= high || (copies[i].dst <= 0 && copies[i].src <= 0))
+		return NULL;
+	copies[i].on_end = on_end;
+	copies[i].ctx = ctx;
+	return &copies[i];
+}
+
+void copy_resume(void)
+{
+	int64_t now = loop_now_ns();
+	for (int i = 0; i < high; i++) {
+		struct copy *c = &copies[i];
+		if (c->dst <= 0 && c->src <= 0)
+			continue;
+		c->next_linger = c->next_flush = -1;
+		if (c->src >= 0 && loop_add(c->src, SRC_EV, on_ready, c) == 0)
+			c->src_armed = 1;
+		if (c->dst_polled)
+			loop_add(c->dst, EPOLLET | EPOLLONESHOT, on_ready, c);
+		if (c->flushing) {
+			c->next_flush = flush_head;
+			flush_head = i;
+			flush_period = FLUSH_FIRST_NS;
+			loop_timer_set(&flush_timer, now + flush_period, on_flush_timer, NULL);
+		} else {
+			/* what came while the image changed: an edge may be gone */
+			run(c, now, 0);
+		}
+	}
+	if (nbig)
+		sweep_at(now + IDLE_NS);
 }

@@ -63,4 +63,16 @@ size_t copy_finish(struct copy *c);
 /* Close both ends now, dropping what is buffered (stdin). */
 void copy_stop(struct copy *c);
 
+/* An upgrade in place (upgrade.c): every copy written with its fds,
+ * counters and buffered bytes, read back at the same index; its owner
+ * gives it its on_end again (copy_at, by the index copy_index gave) and
+ * copy_resume() watches and runs them all. */
+struct st_w;
+struct st_r;
+int copy_index(const struct copy *c);
+void copy_save(struct st_w *w);
+int copy_load(struct st_r *r);
+struct copy *copy_at(int i, copy_end_fn on_end, void *ctx);
+void copy_resume(void);
+
 #endif

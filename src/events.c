@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "pages.h"
 #include "pbcb.h"
+#include "state.h"
 #include "ttrpc.h"
 #include "ttrpc.pb.h"
 
@@ -54,6 +55,7 @@ static uint32_t next_stream = 1;
 static uint32_t cur_stream;
 static unsigned backoff_ms;
 static struct ttrpc_dec dec;
+static int held; /* events_hold: nothing more is sent */
 
 static void kick(void);
 
@@ -228,6 +230,8 @@ static void kick(void)
 	}
 	if (connecting)
 		return;
+	if (!in_flight && held)
+		return;
 	if (!in_flight) {
 		cur_stream = next_stream;
 		next_stream += 2;
@@ -355,4 +359,64 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 out:
 	arena_free(a);
 	return r;
+}
+
+void events_hold(int on)
+{
+	held = on;
+	if (!on)
+		kick();
+}
+
+int events_busy(void)
+{
+	return in_flight;
+}
+
+/* The queue, in order, each event as the encoded request it is; the one
+ * sent and answered is gone already (the upgrade waits for its answer). */
+void events_save(struct st_w *w)
+{
+	st_tag(w, "EVTS");
+	st_u64(w, next_stream);
+	st_u64(w, queued);
+	for (struct event *e = head; e; e = e->next) {
+		st_bytes(w, e->data, e->len);
+		st_u64(w, (uint64_t)e->refused);
+	}
+}
+
+int events_load(struct st_r *r)
+{
+	if (!st_want(r, "EVTS"))
+		return -EINVAL;
+	next_stream = (uint32_t)st_get(r) | 1;
+	unsigned n = (unsigned)st_get(r);
+	for (unsigned i = 0; i < n && !r->err; i++) {
+		size_t len;
+		const uint8_t *data = st_get_bytes(r, &len);
+		int refused = (int)st_get_max(r, REFUSED_RETRIES, "bad event retries");
+		size_t map_len = (sizeof(struct event) + len + 4095) & ~(size_t)4095;
+		struct event *e = r->err ? NULL : pages_map(map_len, 0);
+		if (!e) {
+			st_fail(r, "no memory for an event");
+			break;
+		}
+		e->map_len = map_len;
+		e->len = len;
+		e->refused = refused;
+		memcpy(e->data, data, len);
+		if (tail)
+			tail->next = e;
+		else
+			head = e;
+		tail = e;
+		queued++;
+	}
+	return r->err ? -EINVAL : 0;
+}
+
+void events_resume(void)
+{
+	kick();
 }

@@ -23,4 +23,15 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 /* Events not yet acknowledged by containerd. */
 unsigned events_pending(void);
 
+/* An upgrade in place (upgrade.c): events_hold(1) sends nothing more once
+ * the event in flight is answered (events_busy() until then); the queue
+ * is written and read back in order, and events_resume() sends it. */
+struct st_w;
+struct st_r;
+void events_hold(int on);
+int events_busy(void);
+void events_save(struct st_w *w);
+int events_load(struct st_r *r);
+void events_resume(void);
+
 #endif

@@ -31,6 +31,9 @@ static const struct spec specs[] = {
 	S("v", 1, version),
 	S("version", 1, version),
 	S("info", 1, info),
+	S("dry-run", 1, dry_run),
+	S("upgrade-check", 1, upgrade_check),
+	S("upgrade-state", 0, upgrade_state),
 };
 
 static int parse_bool(const char *v, int *out)
@@ -54,7 +57,7 @@ int flags_parse(struct shim_flags *f, int argc, char **argv)
 {
 	memset(f, 0, sizeof(*f));
 	f->namespace = f->id = f->address = f->publish_binary = "";
-	f->bundle = f->socket = f->debug_socket = "";
+	f->bundle = f->socket = f->debug_socket = f->upgrade_state = "";
 	f->action = "";
 	int i = 1;
 	for (; i < argc; i++) {
@@ -111,5 +114,10 @@ int flags_parse(struct shim_flags *f, int argc, char **argv)
 	}
 	if (i < argc)
 		f->action = argv[i];
+	/* `upgrade -dry-run`: the command's own flag after it */
+	for (int k = i + 1; k < argc; k++)
+		if (strcmp(f->action, "upgrade") == 0 &&
+		    (strcmp(argv[k], "-dry-run") == 0 || strcmp(argv[k], "--dry-run") == 0))
+			f->dry_run = 1;
 	return 0;
 }

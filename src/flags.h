@@ -19,6 +19,9 @@ struct shim_flags {
 	int debug;
 	int version;
 	int info;
+	int dry_run;		   /* upgrade: only check */
+	int upgrade_check;	   /* check an upgrade's state on stdin (upgrade.c) */
+	const char *upgrade_state; /* the daemon again, from this state fd */
 	const char *action; /* "", "start", "delete", ... */
 	char error[160];    /* set when parsing fails */
 };

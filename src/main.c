@@ -35,6 +35,7 @@
 #include "spawn.h"
 #include "task.h"
 #include "ttrpc.h"
+#include "upgrade.h"
 
 #ifndef SHIM_VERSION
 #define SHIM_VERSION "0.1.0"
@@ -102,6 +103,10 @@ static void on_signal(int fd, uint32_t ev, void *data)
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD: reap(); break;
+		case SIGUSR2:
+			log_info("signal %u: upgrading in place", si.ssi_signo);
+			upgrade_begin(NULL, 0);
+			break;
 		case SIGTERM:
 		case SIGINT:
 			log_info("signal %u: shutting down", si.ssi_signo);
@@ -112,7 +117,7 @@ static void on_signal(int fd, uint32_t ev, void *data)
 	}
 }
 
-static int daemon_run(const struct shim_flags *f)
+static int daemon_run(const struct shim_flags *f, char **argv)
 {
 	log_debug_enabled = f->debug;
 	int subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : errno;
@@ -143,6 +148,7 @@ static int daemon_run(const struct shim_flags *f)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -151,8 +157,21 @@ static int daemon_run(const struct shim_flags *f)
 		return 1;
 	}
 
+	const char *ttrpc_addr = getenv("TTRPC_ADDRESS");
+	task_on_shutdown = begin_exit;
+	upgrade_init(argv, &exiting);
+	if (events_init(ttrpc_addr, f->namespace) < 0 || task_register() < 0 ||
+	    upgrade_register() < 0) {
+		log_error("daemon setup failed");
+		return 1;
+	}
 	int listen_fd = 3;
-	if (f->socket[0]) {
+	if (f->upgrade_state[0]) {
+		/* the new image of an upgrade in place: everything is in the state */
+		if (upgrade_resume(atoi(f->upgrade_state)) < 0)
+			return 1;
+		listen_fd = ttrpc_listener();
+	} else if (f->socket[0]) {
 		const char *p = f->socket;
 		if (strncmp(p, "unix://", 7) == 0)
 			p += 7;
@@ -178,13 +197,11 @@ static int daemon_run(const struct shim_flags *f)
 		return 1;
 	}
 
-	const char *ttrpc_addr = getenv("TTRPC_ADDRESS");
-	task_on_shutdown = begin_exit;
-	if (events_init(ttrpc_addr, f->namespace) < 0 || task_register() < 0 ||
-	    ttrpc_listen(listen_fd) < 0) {
+	if (!f->upgrade_state[0] && ttrpc_listen(listen_fd) < 0) {
 		log_error("daemon setup failed");
 		return 1;
 	}
+	reap(); /* an upgrade: what exited while the image changed */
 	/* idle for a second: the arena chunks kept warm go back */
 	loop_set_idle(arena_has_warm, arena_trim);
 	log_debug("serving %s for %s/%s", socket_path, f->namespace, f->id);
@@ -204,6 +221,8 @@ int main(int argc, char **argv)
 	}
 	if (f.info)
 		return bootstrap_info(&f, SHIM_VERSION, SHIM_REVISION);
+	if (f.upgrade_check)
+		return upgrade_check(0);
 	if (f.version) {
 		printf("containerd-shim-runc-v2-c:\n  Version:  %s\n  Revision: %s\n",
 		       SHIM_VERSION, SHIM_REVISION);
@@ -221,6 +240,8 @@ int main(int argc, char **argv)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 		return f.action[0] == 's' ? bootstrap_start(&f) : bootstrap_delete(&f);
 	}
+	if (strcmp(f.action, "upgrade") == 0)
+		return upgrade_cli(f.dry_run);
 	if (f.action[0]) {
 		fprintf(stderr, "unknown action %.60s\n", f.action);
 		return 1;
@@ -229,5 +250,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shim namespace cannot be empty\n");
 		return 1;
 	}
-	return daemon_run(&f);
+	return daemon_run(&f, argv);
 }

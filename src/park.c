@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "pages.h"
 #include "slots.h"
+#include "state.h"
 
 struct parked {
 	struct slot slot;
@@ -38,6 +39,7 @@ static struct slots pool = SLOTS_IN(table, LIM_PARKED, struct parked, slot);
 #define USED(i) slot_used(&pool, (unsigned)(i))
 
 static struct loop_timer deadline_timer; /* .at: the deadline it is set for */
+static int64_t deadline_first; /* park_load: armed by park_resume */
 
 static void on_deadline(void *ctx);
 
@@ -219,4 +221,74 @@ int park_init(void)
 {
 	ttrpc_on_close = on_close;
 	return 0;
+}
+
+unsigned park_busy(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < pool.high; i++)
+		n += USED(i) && table[i].why != PARK_EXIT;
+	return n;
+}
+
+/* Only Waits are carried across an upgrade (it waits until nothing else
+ * is parked): their address, what they wait for and their deadline. */
+void park_save(struct st_w *w)
+{
+	st_tag(w, "PARK");
+	unsigned n = 0;
+	for (unsigned i = 0; i < pool.high; i++)
+		n += USED(i) && table[i].why == PARK_EXIT;
+	st_u64(w, n);
+	for (unsigned i = 0; i < pool.high; i++) {
+		struct parked *e = &table[i];
+		if (!USED(i) || e->why != PARK_EXIT)
+			continue;
+		st_u64(w, (uint64_t)e->peer.conn);
+		st_u64(w, e->peer.gen);
+		st_u64(w, e->peer.stream);
+		st_u64(w, e->target.slot);
+		st_u64(w, e->target.gen);
+		st_u64(w, (uint64_t)e->deadline);
+	}
+}
+
+int park_load(struct st_r *r, park_fn exit_resume)
+{
+	if (!st_want(r, "PARK"))
+		return -EINVAL;
+	unsigned n = (unsigned)st_get_max(r, LIM_PARKED, "too many parked calls");
+	int64_t first = 0;
+	for (unsigned j = 0; j < n && !r->err; j++) {
+		struct parked *e = slot_new();
+		if (!e) {
+			st_fail(r, "no room for a parked call");
+			return -ENOSPC;
+		}
+		e->why = PARK_EXIT;
+		e->detached = 1;
+		e->resume = exit_resume;
+		e->peer.conn = (int)st_get_max(r, 0x7fffffff, "bad connection slot");
+		e->peer.gen = (unsigned)st_get(r);
+		e->peer.stream = (uint32_t)st_get(r);
+		e->target.slot = (uint32_t)st_get(r);
+		e->target.gen = (uint32_t)st_get(r);
+		e->deadline = (int64_t)st_get(r);
+		if (e->deadline && (!first || e->deadline < first))
+			first = e->deadline;
+	}
+	if (r->err)
+		return -EINVAL;
+	/* deadlines are CLOCK_MONOTONIC, which an execve does not move */
+	deadline_timer.at = 0;
+	if (first)
+		deadline_first = first;
+	return 0;
+}
+
+void park_resume(void)
+{
+	if (deadline_first)
+		arm(deadline_first);
+	deadline_first = 0;
 }

@@ -50,4 +50,14 @@ void park_job_done(uint32_t handle);
 /* Resume every call parked for (why, target). */
 void park_wake(enum park_for why, struct ref target);
 
+/* An upgrade in place (upgrade.c): calls parked for anything but an exit
+ * (they are waited for first); the Waits written and read back, each
+ * resumed by exit_resume, their deadlines armed by park_resume(). */
+struct st_w;
+struct st_r;
+unsigned park_busy(void);
+void park_save(struct st_w *w);
+int park_load(struct st_r *r, park_fn exit_resume);
+void park_resume(void);
+
 #endif

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "spawn.h"
+#include "state.h"
 
 #define LOGGER_KILL_S 12 /* SIGTERM, then SIGKILL this much later */
 
@@ -619,4 +620,83 @@ size_t io_close(struct proc_io *io)
 		io->logger = 0;
 	}
 	return dropped;
+}
+
+/* ---- an upgrade in place ---- */
+
+int io_busy(void)
+{
+	return watch_head != NULL;
+}
+
+void io_save(struct st_w *w, const struct proc_io *io)
+{
+	st_tag(w, "PIO ");
+	for (int i = 0; i < 3; i++)
+		st_fd(w, io->child[i]);
+	st_fd(w, io->console);
+	st_fd(w, io->stdin_hold);
+	st_u64(w, (uint64_t)io->logger);
+	st_str(w, io->console_dir);
+	st_u64(w, (uint64_t)io->logger_strict | (uint64_t)io->logger_failed << 1 |
+			  (uint64_t)(io->on_stdin_end != NULL) << 2);
+	for (int i = 0; i < 3; i++)
+		st_u64(w, io->cp[i] ? (uint64_t)copy_index(io->cp[i]) + 1 : 0);
+}
+
+int io_load(struct st_r *r, struct proc_io *io, void (*stdin_end)(struct proc_io *io))
+{
+	io_init(io);
+	if (!st_want(r, "PIO "))
+		return -EINVAL;
+	for (int i = 0; i < 3; i++)
+		io->child[i] = st_get_fd(r);
+	io->console = st_get_fd(r);
+	io->stdin_hold = st_get_fd(r);
+	io->logger = (pid_t)st_get_max(r, 0x7fffffff, "bad logger pid");
+	snprintf(io->console_dir, sizeof(io->console_dir), "%s", st_get_str(r));
+	uint64_t f = st_get(r);
+	io->logger_strict = f & 1;
+	io->logger_failed = (f >> 1) & 1;
+	if (f & 4)
+		io->on_stdin_end = stdin_end;
+	for (int i = 0; i < 3; i++) {
+		int k = (int)st_get_max(r, LIM_COPIERS, "bad copy index") - 1;
+		if (k >= 0 && !(io->cp[i] = copy_at(k, copy_ended, io)))
+			st_fail(r, "a process's copy is not there");
+	}
+	if (!r->err && io->logger > 0 && spawn_follow(io->logger, logger_reaped, io) < 0)
+		st_fail(r, "no room to follow a logger");
+	return r->err ? -EINVAL : 0;
+}
+
+void io_save_dying(struct st_w *w)
+{
+	st_tag(w, "DYIN");
+	st_u64(w, (uint64_t)ndying);
+	for (int i = 0; i < ndying; i++) {
+		st_u64(w, (uint64_t)dying[i].pid);
+		st_u64(w, (uint64_t)dying[i].kill_at);
+	}
+}
+
+int io_load_dying(struct st_r *r)
+{
+	if (!st_want(r, "DYIN"))
+		return -EINVAL;
+	int n = (int)st_get_max(r, LIM_PROCS, "too many loggers stopping");
+	for (int i = 0; i < n && !r->err; i++) {
+		dying[i].pid = (pid_t)st_get_max(r, 0x7fffffff, "bad logger pid");
+		dying[i].kill_at = (int64_t)st_get(r);
+		if (spawn_follow(dying[i].pid, dying_reaped, NULL) < 0)
+			st_fail(r, "no room to follow a logger");
+	}
+	ndying = r->err ? 0 : n;
+	return r->err ? -EINVAL : 0;
+}
+
+void io_resume(void)
+{
+	if (ndying)
+		on_dying_timer(NULL);
 }

@@ -114,4 +114,18 @@ int io_logger_start(struct proc_io *io, const struct io_cfg *cfg);
 int io_logger_scheme(const char *uri);
 void io_console_sock_close(struct proc_io *io);
 
+/* An upgrade in place (upgrade.c).  io_busy(): an io_watch is running
+ * (the upgrade waits for it).  A process's io is written with its fds,
+ * its logger and its copies' indexes (copy_save writes the copies) and
+ * read back (stdin_end: a terminal's, console.c); the loggers being
+ * stopped likewise, their SIGKILL timer armed by io_resume(). */
+struct st_w;
+struct st_r;
+int io_busy(void);
+void io_save(struct st_w *w, const struct proc_io *io);
+int io_load(struct st_r *r, struct proc_io *io, void (*stdin_end)(struct proc_io *io));
+void io_save_dying(struct st_w *w);
+int io_load_dying(struct st_r *r);
+void io_resume(void);
+
 #endif

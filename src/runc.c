@@ -258,3 +258,8 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 		return arena_printf(a, "%s: %.*s", what, (int)outlen, out);
 	return arena_printf(a, "%s: exit status %d", what, runc_exit_code(status));
 }
+
+unsigned runc_jobs(void)
+{
+	return pool.used;
+}

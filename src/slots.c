@@ -74,3 +74,27 @@ void slots_reset(struct slots *p)
 	p->high = 0;
 	p->free_head = -1;
 }
+
+int slot_claim(struct slots *p, unsigned i, uint32_t gen)
+{
+	if (!gen || i >= p->cap || slot_at(p, i)->gen)
+		return -1;
+	/* slots below i not yet taken join the free list in slots_relink */
+	while (p->high <= i)
+		slot_at(p, p->high++)->gen = 0;
+	slot_at(p, i)->gen = gen;
+	slot_at(p, i)->next = -1;
+	p->used++;
+	return 0;
+}
+
+void slots_relink(struct slots *p, uint32_t gen_next)
+{
+	p->free_head = -1;
+	for (unsigned i = p->high; i-- > 0;)
+		if (!slot_at(p, i)->gen) {
+			slot_at(p, i)->next = p->free_head;
+			p->free_head = (int)i;
+		}
+	p->gen_next = gen_next;
+}

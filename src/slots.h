@@ -68,6 +68,12 @@ int slot_by_handle(const struct slots *p, uint32_t h, unsigned gen_bits);
  * the owner releases its elements' pages, those of a SLOTS_IN pool's
  * slots with them). */
 void slots_reset(struct slots *p);
+/* An upgrade's new image takes slot i with generation gen again (the
+ * handles that name it must still match); -1 if it is in use or out of
+ * range.  slots_relink() then rebuilds the free list and sets the
+ * generation counter where the old image left it. */
+int slot_claim(struct slots *p, unsigned i, uint32_t gen);
+void slots_relink(struct slots *p, uint32_t gen_next);
 
 static inline struct slot *slot_at(const struct slots *p, unsigned i)
 {

@@ -68,6 +68,14 @@ int spawn_rebind(pid_t pid, spawn_exit_fn fn, void *ctx)
 	return 0;
 }
 
+int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx)
+{
+	if (nfollowed >= LIM_CHILDREN)
+		return -ENOSPC;
+	followed[nfollowed++] = (struct followed){ pid, fn, ctx };
+	return 0;
+}
+
 unsigned spawn_children(void)
 {
 	return nfollowed;

@@ -56,6 +56,9 @@ pid_t spawn(const struct spawn_req *s);
 int spawn_reaped(pid_t pid, int status);
 /* pid's on_exit is now fn(ctx); -ESRCH if it is not followed. */
 int spawn_rebind(pid_t pid, spawn_exit_fn fn, void *ctx);
+/* Follow pid, a child of ours already (an upgrade's new image takes the
+ * loggers of the old one); -ENOSPC if the table is full. */
+int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx);
 /* Children followed now (tests). */
 unsigned spawn_children(void);
 

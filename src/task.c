@@ -413,3 +413,28 @@ int task_register(void)
 		r = ttrpc_register("containerd.task.v3.Task", methods);
 	return r;
 }
+
+/* ---- an upgrade in place ---- */
+
+unsigned task_busy(void)
+{
+	return park_busy() + (unsigned)task_shutdown_requested;
+}
+
+void task_save(struct st_w *w)
+{
+	lc_save(w);
+	park_save(w);
+}
+
+int task_load(struct st_r *r)
+{
+	int e = lc_load(r);
+	return e < 0 ? e : park_load(r, wait_answer);
+}
+
+void task_upgrade_resume(void)
+{
+	lc_resume();
+	park_resume();
+}

@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "pbcb.h"
 #include "slots.h"
+#include "state.h"
 #include "ttrpc.pb.h"
 
 #define MAX_SERVICES 4
@@ -190,6 +191,8 @@ static int wake_head = -1, starved_head = -1;
 static int flush_head = -1;
 static struct service services[MAX_SERVICES];
 void (*ttrpc_on_close)(int conn, unsigned gen);
+static int listen_fd = -1;
+static int held; /* ttrpc_hold: nothing is read or accepted */
 
 int ttrpc_register(const char *service, const struct ttrpc_method *methods)
 {
@@ -216,7 +219,7 @@ static int conn_over_cap(const struct conn *k)
  * filling or draining; never once per reply. */
 static void conn_interest(struct conn *k, int fd)
 {
-	uint32_t ev = k->paused ? 0 : EPOLLIN;
+	uint32_t ev = k->paused || held ? 0 : EPOLLIN;
 	if (k->out_head)
 		ev |= EPOLLOUT;
 	if (ev != k->ev && loop_mod(fd, ev) == 0)
@@ -652,7 +655,7 @@ static void on_conn(int fd, uint32_t events, void *data)
 			return;
 		}
 	}
-	if (k->paused || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (k->paused || held || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	uint8_t buf[READ_CHUNK];
 	for (int rounds = 0; rounds < 16 && !k->paused; rounds++) {
@@ -785,7 +788,7 @@ static void after_batch(void)
 {
 	for (int round = 0; round < 8; round++) {
 		flush_queued();
-		if (wake_head < 0 && !(starved_head >= 0 && arena_available() > 0))
+		if (held || (wake_head < 0 && !(starved_head >= 0 && arena_available() > 0)))
 			return;
 		resume_ready();
 	}
@@ -793,15 +796,23 @@ static void after_batch(void)
 		loop_timer_set(&again_timer, loop_now_ns(), on_again, NULL);
 }
 
-int ttrpc_listen(int fd)
+static int conns_init(void)
 {
 	if (!conns) {
 		if (!(conns = loop_fd_table(sizeof(struct conn))))
 			return -ENOMEM;
 		pool = (struct slots)SLOTS_IN(conns, (unsigned)loop_fd_limit(), struct conn, slot);
 	}
+	return 0;
+}
+
+int ttrpc_listen(int fd)
+{
+	if (conns_init() < 0)
+		return -ENOMEM;
 	loop_after_batch = after_batch;
-	return loop_add(fd, EPOLLIN, on_accept, NULL);
+	listen_fd = fd;
+	return loop_add(fd, held ? 0 : EPOLLIN, on_accept, NULL);
 }
 
 int ttrpc_flush_pending(void)
@@ -814,4 +825,206 @@ int ttrpc_flush_pending(void)
 			left += conns[i].out_head != NULL;
 		}
 	return left;
+}
+
+int ttrpc_listener(void)
+{
+	return listen_fd;
+}
+
+unsigned ttrpc_calls(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < pool.high; i++)
+		if (conns[i].open)
+			n += conns[i].calls;
+	return n;
+}
+
+void ttrpc_hold(int on)
+{
+	if (held == on)
+		return;
+	held = on;
+	if (listen_fd >= 0)
+		loop_mod(listen_fd, on ? 0 : EPOLLIN);
+	for (unsigned i = 0; i < pool.high; i++) {
+		struct conn *k = &conns[i];
+		if (!k->open)
+			continue;
+		conn_interest(k, k->fd);
+		if (!on)
+			conn_maybe_ready(k); /* its stash, if it has one */
+	}
+}
+
+/*
+ * The server's state for an upgrade: the listener, and per connection its
+ * slot and generation (detached calls name them), the calls it has in
+ * flight, the bytes read but not decoded (its stash and a frame begun) and
+ * the replies not yet written.  Detached calls (Waits, the upgrade's own)
+ * are their owners' to write.
+ */
+void ttrpc_save(struct st_w *w)
+{
+	st_tag(w, "TTRP");
+	st_fd(w, listen_fd);
+	st_u64(w, pool.gen_next);
+	unsigned n = 0;
+	for (unsigned i = 0; i < pool.high; i++)
+		n += conns[i].open;
+	st_u64(w, n);
+	for (unsigned i = 0; i < pool.high; i++) {
+		struct conn *k = &conns[i];
+		if (!k->open)
+			continue;
+		st_u64(w, i);
+		st_u64(w, CONN_GEN(k));
+		st_fd(w, k->fd);
+		st_u64(w, k->last_stream);
+		st_u64(w, k->calls);
+		st_bytes(w, k->stash_data, k->stash ? k->stash_len : 0);
+		const struct ttrpc_dec *d = &k->dec;
+		st_u64(w, d->hgot);
+		st_bytes(w, d->hbuf, d->hgot);
+		st_bytes(w, d->buf, d->arena ? d->got : 0);
+		st_u64(w, d->skip);
+		st_u64(w, (uint64_t)d->reserved);
+		size_t out = 0;
+		for (struct outbuf *o = k->out_head; o; o = o->next)
+			out += o->len - o->off;
+		st_u64(w, out);
+		for (struct outbuf *o = k->out_head; o; o = o->next)
+			st_bytes(w, o->data + o->off, o->len - o->off);
+	}
+}
+
+/* Bytes into an arena of their own (NULL: none, or no memory). */
+static struct arena *hold_bytes(const void *p, size_t n, uint8_t **out)
+{
+	struct arena *a = n ? arena_new_reserved() : NULL;
+	*out = a ? arena_alloc(a, n) : NULL;
+	if (!*out) {
+		arena_free(a);
+		return NULL;
+	}
+	memcpy(*out, p, n);
+	return a;
+}
+
+int ttrpc_load(struct st_r *r, int live)
+{
+	if (!st_want(r, "TTRP"))
+		return -EINVAL;
+	int lfd = st_get_fd(r);
+	uint32_t gen_next = (uint32_t)st_get(r);
+	if (conns_init() < 0)
+		return -ENOMEM;
+	unsigned n = (unsigned)st_get_max(r, pool.cap, "too many connections");
+	if (live && lfd >= 0 && ttrpc_listen(lfd) < 0)
+		return -errno;
+	for (unsigned j = 0; j < n && !r->err; j++) {
+		unsigned i = (unsigned)st_get(r);
+		uint32_t gen = (uint32_t)st_get(r);
+		int fd = st_get_fd(r);
+		uint32_t last = (uint32_t)st_get(r);
+		unsigned calls = (unsigned)st_get_max(r, LIM_CONN_CALLS, "too many calls");
+		size_t stash_n, hgot, part_n, out;
+		const uint8_t *stash = st_get_bytes(r, &stash_n);
+		hgot = (size_t)st_get_max(r, TTRPC_HDR_LEN, "a frame header is too long");
+		size_t hn;
+		const uint8_t *hbuf = st_get_bytes(r, &hn);
+		const uint8_t *part = st_get_bytes(r, &part_n);
+		size_t skip = (size_t)st_get_max(r, 0xffffffffu, "a frame is too long");
+		int reserved = (int)st_get_max(r, 1, "bad reserved flag");
+		out = (size_t)st_get(r);
+		if (r->err || hn != hgot || slot_claim(&pool, i, gen) < 0) {
+			st_fail(r, "a connection does not fit");
+			return -EINVAL;
+		}
+		struct conn *k = &conns[i];
+		memset(&k->open, 0, sizeof(*k) - offsetof(struct conn, open));
+		k->open = 1;
+		k->fd = fd;
+		k->next = k->next_flush = -1;
+		k->last_stream = last;
+		k->calls = calls;
+		k->dec.reserved = reserved;
+		memcpy(k->dec.hbuf, hbuf, hgot);
+		k->dec.hgot = hgot;
+		k->dec.skip = skip;
+		if (hgot == TTRPC_HDR_LEN && !skip) {
+			ttrpc_hdr_get(k->dec.hbuf, &k->dec.h);
+			if (part_n > k->dec.h.len || k->dec.h.len > TTRPC_MAX_PAYLOAD) {
+				st_fail(r, "a frame begun does not fit");
+				return -EINVAL;
+			}
+			/* the frame begun goes on into its own arena, as if read now */
+			k->dec.arena = arena_new_reserved();
+			k->dec.buf = k->dec.arena ? arena_alloc(k->dec.arena, k->dec.h.len) : NULL;
+			if (!k->dec.buf) {
+				st_fail(r, "no memory for a frame begun");
+				return -ENOMEM;
+			}
+			memcpy(k->dec.buf, part, part_n);
+			k->dec.got = part_n;
+		}
+		if (stash_n) {
+			uint8_t *d;
+			if (!(k->stash = hold_bytes(stash, stash_n, &d))) {
+				st_fail(r, "no memory for a connection's input");
+				return -ENOMEM;
+			}
+			k->stash_data = d;
+			k->stash_len = stash_n;
+			k->paused = 1;
+		}
+		for (size_t got = 0; got < out && !r->err;) {
+			size_t bn;
+			const uint8_t *b = st_get_bytes(r, &bn);
+			uint8_t *d;
+			struct arena *a = bn ? hold_bytes(b, bn, &d) : NULL;
+			struct outbuf *o = a ? arena_alloc(a, sizeof(*o)) : NULL;
+			if (!o) {
+				arena_free(a);
+				st_fail(r, bn ? "no memory for a connection's replies"
+					      : "a connection's replies do not add up");
+				return -ENOMEM;
+			}
+			o->arena = a;
+			o->data = d;
+			o->len = bn;
+			o->cost = arena_size(a);
+			k->queued += o->cost;
+			k->nout++;
+			if (k->out_tail)
+				k->out_tail->next = o;
+			else
+				k->out_head = o;
+			k->out_tail = o;
+			got += bn;
+		}
+		if (conn_over_cap(k))
+			k->paused = 1;
+	}
+	slots_relink(&pool, gen_next);
+	return r->err ? -EINVAL : 0;
+}
+
+void ttrpc_resume(void)
+{
+	for (unsigned i = 0; i < pool.high; i++) {
+		struct conn *k = &conns[i];
+		if (!k->open)
+			continue;
+		k->ev = k->paused || held ? 0 : EPOLLIN;
+		if (k->out_head)
+			k->ev |= EPOLLOUT;
+		if (loop_add(k->fd, k->ev, on_conn, k) < 0) {
+			log_warn("connection on fd %d: %s: closing it", k->fd, strerror(errno));
+			conn_close(k);
+			continue;
+		}
+		conn_maybe_ready(k);
+	}
 }

@@ -128,4 +128,21 @@ struct call *ttrpc_attach(const struct ttrpc_peer *p);
 /* Write everything still queued, for a clean exit. */
 int ttrpc_flush_pending(void);
 
+/* An upgrade in place (upgrade.c).  ttrpc_hold(1): nothing more is read
+ * or accepted (what arrives waits in the sockets), replies still go out;
+ * ttrpc_hold(0) serves again.  ttrpc_calls(): calls in flight (detached
+ * ones not counted). */
+struct st_w;
+struct st_r;
+void ttrpc_hold(int on);
+unsigned ttrpc_calls(void);
+/* The listening socket's fd (-1: none yet). */
+int ttrpc_listener(void);
+/* Write the server's state (detached calls are their owners'); read
+ * it back in the new image (live 0: only check it, for a check run, with
+ * nothing registered), then ttrpc_resume() watches the connections. */
+void ttrpc_save(struct st_w *w);
+int ttrpc_load(struct st_r *r, int live);
+void ttrpc_resume(void);
+
 #endif

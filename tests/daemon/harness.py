@@ -145,7 +145,7 @@ def s_(v):
 
 
 class Shim:
-    def __init__(self, env=None, wrap=WRAP, real_runc=False):
+    def __init__(self, env=None, wrap=WRAP, real_runc=False, binary=None):
         self.dir = tempfile.mkdtemp(prefix="shimd.")
         self.knobs = os.path.join(self.dir, "knobs")
         self.bin = os.path.join(self.dir, "bin")
@@ -162,7 +162,8 @@ class Shim:
         e["TTRPC_ADDRESS"] = self.events.path
         e.update(env or {})
         self.proc = subprocess.Popen(
-            list(wrap) + [SHIM, "-namespace", "test", "-id", "d", "-address", "/nonexistent",
+            list(wrap) + [binary or SHIM, "-namespace", "test", "-id", "d",
+                          "-address", "/nonexistent",
              "-socket", "unix://" + self.sock, "-debug"],
             cwd=self.dir, env=e, stdin=subprocess.DEVNULL)
         for _ in range(200):
