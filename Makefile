@@ -81,7 +81,13 @@ $(GEN)/%.pb.c $(GEN)/%.pb.h: proto/%.proto proto/*.options
 	@mkdir -p $(GEN)
 	cd proto && nanopb_generator.py -q -I. -D ../$(GEN) $*.proto
 
-$(BUILD)/obj/%.o: src/%.c $(GEN_H) $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h $(wildcard src/*.h)
+# The flags (VERSION, REVISION, EXTRA_CFLAGS) are part of what an object is
+# made of: a build with other ones rebuilds it (a package of another
+# version, a variant for the upgrade tests).
+FLAGS_STAMP := $(BUILD)/obj/cflags.stamp
+$(shell mkdir -p $(BUILD)/obj && { echo '$(OUR_CFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(OUR_CFLAGS)' >$(FLAGS_STAMP); })
+
+$(BUILD)/obj/%.o: src/%.c $(GEN_H) $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h $(wildcard src/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(OUR_CFLAGS) -c $< -o $@
 
@@ -213,6 +219,8 @@ install: $(BIN)
 	install -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
 	install -m 0644 examples/* $(DESTDIR)$(DOCDIR)/examples/
 	install -D -m 0644 packaging/containerd-shim-runc-v2-c.8 $(DESTDIR)$(MANDIR)/man8/containerd-shim-runc-v2-c.8
+	@echo "installed $(BINDIR)/containerd-shim-runc-v2-c; shims already running go on with"
+	@echo "the version they run, until: $(BINDIR)/containerd-shim-runc-v2-c upgrade"
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/containerd-shim-runc-v2-c

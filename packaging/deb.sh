@@ -8,7 +8,10 @@
 # The package holds /usr/bin/containerd-shim-runc-v2-c (static: Depends on
 # nothing; Recommends containerd and runc), the copyright file, a Debian
 # changelog and the examples under /usr/share/doc/containerd-shim-runc-v2-c/,
-# and its manual page (section 8).
+# and its manual page (section 8).  Its postinst upgrades the running
+# shims in place (`containerd-shim-runc-v2-c upgrade`) when the package is
+# upgraded, unless /etc/default/containerd-shim-runc-v2-c (a conffile)
+# says UPGRADE_RUNNING_SHIMS=no.
 # Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the last commit's
 # time), owners are root, and dpkg-deb clamps the archive's own times to it.
 set -euo pipefail
@@ -88,6 +91,44 @@ Description: containerd shim v2 for runc, as one small static binary
  Kubernetes RuntimeClass.
 CONTROL
 chmod 0644 "$r/DEBIAN/control"
+install -d -m 0755 "$r/etc/default"
+cat >"$r/etc/default/$pkg" <<'DEFAULT'
+# Read by the containerd-shim-runc-v2-c package's postinst.
+#
+# When the package is upgraded, the shims already running are upgraded in
+# place: each re-executes the new binary and keeps its pid, its sockets,
+# its containers and their output (containerd-shim-runc-v2-c upgrade, see
+# its manual page).  Set this to "no" to leave them on the version they
+# run until their pods end; new pods get the new version either way.
+UPGRADE_RUNNING_SHIMS=yes
+DEFAULT
+chmod 0644 "$r/etc/default/$pkg"
+echo "/etc/default/$pkg" >"$r/DEBIAN/conffiles"
+chmod 0644 "$r/DEBIAN/conffiles"
+cat >"$r/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+set -e
+# An upgrade of the package ($2: the version it replaces) reaches the
+# shims already running: each is upgraded in place.  A shim that refuses
+# goes on serving on its old version; the package is installed anyway.
+if [ "$1" = configure ] && [ -n "${2:-}" ]; then
+	UPGRADE_RUNNING_SHIMS=yes
+	if [ -r /etc/default/containerd-shim-runc-v2-c ]; then
+		. /etc/default/containerd-shim-runc-v2-c
+	fi
+	case $UPGRADE_RUNNING_SHIMS in
+	no | false | 0)
+		echo "containerd-shim-runc-v2-c: running shims left on their version (UPGRADE_RUNNING_SHIMS=$UPGRADE_RUNNING_SHIMS in /etc/default/containerd-shim-runc-v2-c)"
+		;;
+	*)
+		containerd-shim-runc-v2-c upgrade ||
+			echo "containerd-shim-runc-v2-c: some running shims were not upgraded: they go on serving on their version" >&2
+		;;
+	esac
+fi
+exit 0
+POSTINST
+chmod 0755 "$r/DEBIAN/postinst"
 find "$r" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 deb=$out/${pkg}_${version}_$debarch.deb
 dpkg-deb --root-owner-group -Zxz --build "$r" "$deb" >/dev/null

@@ -114,10 +114,17 @@ int flags_parse(struct shim_flags *f, int argc, char **argv)
 	}
 	if (i < argc)
 		f->action = argv[i];
-	/* `upgrade -dry-run`: the command's own flag after it */
-	for (int k = i + 1; k < argc; k++)
-		if (strcmp(f->action, "upgrade") == 0 &&
-		    (strcmp(argv[k], "-dry-run") == 0 || strcmp(argv[k], "--dry-run") == 0))
+	/* `upgrade [-dry-run] [PATH]`: the command's own words after it */
+	for (int k = i + 1; k < argc && strcmp(f->action, "upgrade") == 0; k++) {
+		if (strcmp(argv[k], "-dry-run") == 0 || strcmp(argv[k], "--dry-run") == 0)
 			f->dry_run = 1;
+		else if (argv[k][0] != '-' && !f->upgrade_path)
+			f->upgrade_path = argv[k];
+		else {
+			snprintf(f->error, sizeof(f->error), "upgrade: unknown argument %.60s",
+				 argv[k]);
+			return -1;
+		}
+	}
 	return 0;
 }

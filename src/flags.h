@@ -20,6 +20,7 @@ struct shim_flags {
 	int version;
 	int info;
 	int dry_run;		   /* upgrade: only check */
+	const char *upgrade_path;  /* upgrade: the shims of this binary (NULL: ours) */
 	int upgrade_check;	   /* check an upgrade's state on stdin (upgrade.c) */
 	const char *upgrade_state; /* the daemon again, from this state fd */
 	const char *action; /* "", "start", "delete", ... */

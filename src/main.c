@@ -121,7 +121,8 @@ static int daemon_run(const struct shim_flags *f, char **argv)
 {
 	log_debug_enabled = f->debug;
 	int subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : errno;
-	int lfd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	/* an upgrade's new image has the log as fd 2 already */
+	int lfd = f->upgrade_state[0] ? -1 : open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (lfd >= 0) {
 		dup2(lfd, 2);
 		close(lfd);
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
 		return f.action[0] == 's' ? bootstrap_start(&f) : bootstrap_delete(&f);
 	}
 	if (strcmp(f.action, "upgrade") == 0)
-		return upgrade_cli(f.dry_run);
+		return upgrade_cli(f.upgrade_path, f.dry_run);
 	if (f.action[0]) {
 		fprintf(stderr, "unknown action %.60s\n", f.action);
 		return 1;

@@ -32,7 +32,8 @@ int upgrade_check(int fd);
  * (listener, connections, containers, copies, Waits, events), answer the
  * caller; a negative errno if the state could not be taken. */
 int upgrade_resume(int fd);
-/* The `upgrade` command. */
-int upgrade_cli(int dry_run);
+/* The `upgrade [-dry-run] [PATH]` command: the daemons of the binary at
+ * PATH (NULL: this one's path). */
+int upgrade_cli(const char *path, int dry_run);
 
 #endif

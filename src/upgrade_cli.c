@@ -215,10 +215,27 @@ done:
 	return r;
 }
 
-int upgrade_cli(int dry_run)
+int upgrade_cli(const char *path_arg, int dry_run)
 {
 	char self[PATH_MAX];
-	if (exe_of(getpid(), self, sizeof(self)) < 0) {
+	if (path_arg) {
+		/* the path as the daemons' exe links say it: absolute, resolved
+		 * but for its last part, which may be gone */
+		char dir[PATH_MAX], real[PATH_MAX];
+		const char *slash = strrchr(path_arg, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == path_arg)
+			snprintf(dir, sizeof(dir), "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path_arg), path_arg);
+		if (!realpath(dir, real) ||
+		    snprintf(self, sizeof(self), "%s/%s", strcmp(real, "/") ? real : "",
+			     slash ? slash + 1 : path_arg) >= (int)sizeof(self)) {
+			fprintf(stderr, "upgrade: %s: %s\n", path_arg, strerror(errno));
+			return 1;
+		}
+	} else if (exe_of(getpid(), self, sizeof(self)) < 0) {
 		fprintf(stderr, "upgrade: cannot read /proc/self/exe: %s\n", strerror(errno));
 		return 1;
 	}

@@ -8,6 +8,7 @@ Prints "ok NAME" / "FAIL NAME: ..." and "N passed, N failed".
 import errno
 import os
 import subprocess
+import signal
 import socket
 import struct
 import sys
@@ -1190,6 +1191,232 @@ def t_output_unread(s):
     os.close(rd)
 
 
+
+# ---------------------------------------------------------------- upgrade in place
+
+UPGRADE = "containerd.shim.runc.c.v1.Upgrade"
+
+
+def _upgrade(s, client=None, dry_run=False, timeout=30):
+    c = client or s.c
+    c.s.settimeout(timeout)
+    st = c.send("Upgrade", field(1, 1 if dry_run else 0), service=UPGRADE)
+    return c.wait(st)
+
+
+def _fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _install(src, dst, mode=0o755):
+    """Put src at dst as a package does: a new file renamed over the old."""
+    tmp = dst + ".new"
+    import shutil
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, mode)
+    os.rename(tmp, dst)
+
+
+def _script(s, name, body):
+    p = os.path.join(s.dir, name)
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(p, 0o755)
+    return p
+
+
+def t_upgrade_keeps(s):
+    """Three upgrades in a row keep the pid, the containers and their
+    execs, the parked Waits (answered after with the right status), the
+    fds, and publish each exit once."""
+    pid = s.proc.pid
+    s.create("u1")
+    s.start("u1")
+    s.create("u2")
+    s.start("u2")
+    check(s.exec_("u1", "e1")[0] == 0, "exec")
+    check(s.start("u1", "e1")[0] == 0, "exec start")
+    w = Client(s.sock)
+    w_init = w.send("Wait", s.req(id="u2"))
+    w_exec = w.send("Wait", s.req(id="u1", exec_id="e1"))
+    time.sleep(0.2)
+    before = (s.state("u1")[3], s.state("u2")[3], s.state("u1", "e1")[3])
+    fds0 = _fds(pid)
+    for i in range(3):
+        code, msg, body = _upgrade(s)
+        check(code == 0, "upgrade %d: %d %s" % (i, code, msg))
+        check(body.get(3, [0])[0] == 2, "upgrade %d: containers %r" % (i, body))
+        check(s.proc.poll() is None, "the shim is gone after upgrade %d" % i)
+        check(s.log().count("upgrade: 0.1.0 -> ") >= i + 1, "no upgrade logged")
+        after = (s.state("u1")[3], s.state("u2")[3], s.state("u1", "e1")[3])
+        check(after == before, "pids %r, before %r" % (after, before))
+        check(s.state("u1")[2] == RUNNING, "u1 not running")
+    # (the events connection is opened again with the next event)
+    check(_fds(pid) <= fds0, "fds %d, before %d" % (_fds(pid), fds0))
+    check(os.readlink("/proc/%d/exe" % pid) == s.binary, "exe %s" % os.readlink("/proc/%d/exe" % pid))
+    # the Waits parked before are answered by the new image
+    check(s.kill("u1", 9, "e1")[0] == 0, "kill exec")
+    w.s.settimeout(5)
+    code, _, body = w.wait(w_exec)
+    check(code == 0 and body.get(1, [0])[0] == 137, "exec wait: %d %r" % (code, body))
+    check(s.kill("u2", 15)[0] == 0, "kill init")
+    code, _, body = w.wait(w_init)
+    check(code == 0 and body.get(1, [0])[0] == 143, "init wait: %d %r" % (code, body))
+    check(s.wait_until(lambda: len(s.events.of("/tasks/exit")) >= 2, 5), "exit events")
+    time.sleep(0.3)
+    exits = s.events.of("/tasks/exit")
+    check(len(exits) == 2, "%d exit events" % len(exits))
+    # and the rest of the life still works
+    check(s.delete("u1", "e1")[0] == 0, "delete exec")
+    check(s.delete("u2")[0] == 0, "delete u2")
+    check(s.kill("u1", 9)[0] == 0, "kill u1")
+    check(s.wait_until(lambda: s.state("u1")[2] == STOPPED, 5), "u1 stopped")
+    check(s.delete("u1")[0] == 0, "delete u1")
+    w.close()
+
+
+t_upgrade_keeps.own_binary = True
+
+
+def t_upgrade_exit_during(s):
+    """An exit that happens while the upgrade runs (during the check) is
+    reaped by one image or the other and published once."""
+    s.create("v1", args=("sleep", "86400"))
+    s.start("v1")
+    # the check is slow: the new binary sleeps before it reads the state
+    real = s.binary + ".real"
+    import shutil
+    shutil.copyfile(s.binary, real)
+    os.chmod(real, 0o755)
+    _install(_script(s, "slow", 'sleep 0.5; exec "%s" "$@"' % real), s.binary)
+    cpid = s.state("v1")[3]
+    w = Client(s.sock)
+    ws = w.send("Wait", s.req(id="v1"))
+    up = Client(s.sock)
+    ust = up.send("Upgrade", field(1, 0), service=UPGRADE)
+    time.sleep(0.2)
+    os.kill(cpid, 9)
+    up.s.settimeout(30)
+    code, msg, _ = up.wait(ust)
+    check(code == 0, "upgrade: %d %s" % (code, msg))
+    w.s.settimeout(5)
+    code, _, body = w.wait(ws)
+    check(code == 0 and body.get(1, [0])[0] == 137, "wait: %d %r" % (code, body))
+    time.sleep(0.3)
+    check(len(s.events.of("/tasks/exit")) == 1, "%d exit events" % len(s.events.of("/tasks/exit")))
+    check(s.state("v1")[2] == STOPPED, "not stopped")
+    check(s.delete("v1")[0] == 0, "delete")
+    w.close()
+    up.close()
+
+
+t_upgrade_exit_during.own_binary = True
+
+
+def t_upgrade_refusals(s):
+    """A new binary that exits 1, one that crashes while it checks the
+    state, one that is not executable and one that is gone: each upgrade
+    is refused with a reason, and the old image goes on serving all."""
+    pid = s.proc.pid
+    s.create("r1")
+    s.start("r1")
+    w = Client(s.sock)
+    ws = w.send("Wait", s.req(id="r1"))
+    real = s.binary + ".real"
+    import shutil
+    shutil.copyfile(s.binary, real)
+    cases = [
+        ("exits 1", lambda: _install(_script(s, "one", "exit 1"), s.binary), "exit status 1"),
+        ("crashes", lambda: _install(_script(s, "segv", "kill -SEGV $$"), s.binary),
+         "killed by signal 11"),
+        ("not executable", lambda: os.chmod(s.binary, 0o644), "Permission denied"),
+        ("gone", lambda: os.unlink(s.binary), "No such file"),
+    ]
+    for name, make, want in cases:
+        _install(real, s.binary)
+        make()
+        code, msg, _ = _upgrade(s)
+        check(code != 0 and want in msg, "%s: %d %s" % (name, code, msg))
+        check(s.proc.poll() is None, "%s: the shim is gone" % name)
+        st = s.state("r1")
+        check(st[0] == 0 and st[2] == RUNNING, "%s: state %r" % (name, st))
+        check("upgrade to %s refused" % s.binary in s.log(), "%s: not logged" % name)
+    # calls sent while refused are served; the old image serves on
+    check(s.exec_("r1", "after")[0] == 0, "exec after refusals")
+    _install(real, s.binary)
+    code, msg, _ = _upgrade(s)
+    check(code == 0, "upgrade after the refusals: %d %s" % (code, msg))
+    check(s.proc.pid == pid, "pid")
+    check(s.kill("r1")[0] == 0, "kill")
+    w.s.settimeout(5)
+    code, _, body = w.wait(ws)
+    check(code == 0 and body.get(1, [0])[0] == 137, "wait: %d %r" % (code, body))
+    w.close()
+
+
+t_upgrade_refusals.own_binary = True
+
+
+def t_upgrade_dry_run_and_signal(s):
+    """-dry-run: the new binary checks the state, nothing is replaced;
+    SIGUSR2: an upgrade with no caller, seen in the log."""
+    s.create("d1")
+    s.start("d1")
+    code, msg, body = _upgrade(s, dry_run=True)
+    check(code == 0 and body.get(2, [b""])[0] == b"0.1.0", "dry run: %d %s %r" % (code, msg, body))
+    check("dry run" in s.log() and "upgrade: 0.1.0 -> " not in s.log(), "dry run log")
+    os.kill(s.proc.pid, signal.SIGUSR2)
+    check(s.wait_until(lambda: "done, 1 containers" in s.log(), 10), "SIGUSR2 did not upgrade")
+    st = s.state("d1")
+    check(st[0] == 0 and st[2] == RUNNING, "state %r" % (st,))
+    # one at a time: a second request waits (nothing is read meanwhile),
+    # then runs on the new image
+    real = s.binary + ".real"
+    import shutil
+    shutil.copyfile(s.binary, real)
+    os.chmod(real, 0o755)
+    _install(_script(s, "slow", 'sleep 1; exec "%s" "$@"' % real), s.binary)
+    a, b = Client(s.sock), Client(s.sock)
+    sa = a.send("Upgrade", field(1, 0), service=UPGRADE)
+    time.sleep(0.3)
+    t0 = time.time()
+    code, msg, _ = _upgrade(s, client=b)
+    check(code == 0 and time.time() - t0 >= 1.0, "second upgrade: %d %s after %.2f s"
+          % (code, msg, time.time() - t0))
+    a.s.settimeout(30)
+    code, msg, _ = a.wait(sa)
+    check(code == 0, "first upgrade: %d %s" % (code, msg))
+    check(s.log().count("done, 1 containers") == 3, "not three upgrades")
+    a.close()
+    b.close()
+
+
+t_upgrade_dry_run_and_signal.own_binary = True
+
+
+def t_upgrade_waits_for_job(s):
+    """An upgrade asked for while a Start is in flight waits for it: the
+    Start is answered, then the upgrade goes on."""
+    s.create("j1")
+    s.knob("start.delay", "1")
+    c2 = Client(s.sock)
+    st = c2.send("Start", field(1, "j1"))
+    time.sleep(0.2)
+    t0 = time.time()
+    code, msg, _ = _upgrade(s)
+    took = time.time() - t0
+    s.knob("start.delay")
+    check(code == 0, "upgrade: %d %s" % (code, msg))
+    c2.s.settimeout(5)
+    code, msg, _ = c2.wait(st)
+    check(code == 0, "start: %d %s" % (code, msg))
+    check(took >= 0.5, "the upgrade did not wait for the start (%.2f s)" % took)
+    check(s.state("j1")[2] == RUNNING, "not running")
+    c2.close()
+
+
+t_upgrade_waits_for_job.own_binary = True
+
 TESTS = [
     # the long ones first: -j runs the rest beside them
     t_caps, t_output_unread, t_logger_killed, t_never_reads, t_sched_core,
@@ -1201,7 +1428,8 @@ TESTS = [
     t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
     t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
-    t_many_waits_many_conns, t_waits_one_conn,
+    t_many_waits_many_conns, t_waits_one_conn, t_upgrade_keeps, t_upgrade_exit_during,
+    t_upgrade_refusals, t_upgrade_dry_run_and_signal, t_upgrade_waits_for_job,
 ]
 
 
@@ -1210,7 +1438,17 @@ def run_test(t):
     name = t.__name__[2:]
     s = None
     try:
-        s = Shim()
+        binary = None
+        if getattr(t, "own_binary", False):
+            # a copy of its own, which the test may replace
+            import shutil
+            import tempfile
+            d = tempfile.mkdtemp(prefix="shimbin.")
+            binary = os.path.join(d, "containerd-shim-runc-v2-c")
+            shutil.copyfile(SHIM, binary)
+            os.chmod(binary, 0o755)
+        s = Shim(binary=binary)
+        s.binary = binary
         t(s)
         check(s.proc.poll() is None, "the shim exited")
         return True, "ok %s" % name, ""
@@ -1221,6 +1459,9 @@ def run_test(t):
     finally:
         if s:
             s.close()
+            if s.binary:
+                import shutil
+                shutil.rmtree(os.path.dirname(s.binary), ignore_errors=True)
 
 
 def main():

@@ -8,6 +8,9 @@
 #                manual page that groff and lexgrog read),
 #                dpkg -i, a container through a private containerd that finds
 #                the installed /usr/bin binary, dpkg --purge leaves nothing
+#   deb_upgrade  a package upgrade (dpkg -i of a newer version) upgrades the
+#                shims already running in place (postinst), and the opt-out
+#                in /etc/default/containerd-shim-runc-v2-c leaves them be
 #   cri_1x       examples/containerd-1.x-config.toml in Debian's containerd
 #                1.6: a pod and a container over CRI with handler runc-c,
 #                served by this shim (examples/runtimeclass.yaml's handler)
@@ -117,6 +120,62 @@ t_deb() {
 	return $rc
 }
 
+# version_of PID: the version the binary of a running process says
+version_of() { "/proc/$1/exe" -v 2>/dev/null | awk '/Version:/ { print $2 }'; }
+
+t_deb_upgrade() {
+	local arch debarch v1 v2 deb1 deb2 rc=0
+	case $(uname -m) in x86_64) arch=x86_64 debarch=amd64 ;; aarch64) arch=aarch64 debarch=arm64 ;;
+	*) echo "no package test for $(uname -m)"; return 1 ;; esac
+	if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q 'ok installed'; then
+		echo "$PKG is installed on this host already; not replacing it"
+		return 1
+	fi
+	v1=$(make -s -f Makefile --eval 'v: ; @echo $(VERSION)' v)
+	v2=$v1+up1
+	make -s deb DEB_ARCHES="$arch" VERSION="$v2" >/dev/null || return 1
+	deb2=$(mktemp -d)/${PKG}_${v2}_$debarch.deb
+	mv "build/$arch/${PKG}_${v2}_$debarch.deb" "$deb2" || return 1
+	make -s deb DEB_ARCHES="$arch" >/dev/null || return 1
+	deb1=build/$arch/${PKG}_${v1}_$debarch.deb
+	dpkg -i "$deb1" >/dev/null || return 1
+	(
+		# shellcheck source=../lib/containerd.sh
+		. tests/lib/containerd.sh
+		export SHIM_DIR=/nonexistent
+		trap ctrd_stop EXIT
+		ctrd_start || exit 1
+		make_busybox_rootfs "$CTRD_DIR/rootfs" || exit 1
+		ctr_ run -d --runtime io.containerd.runc.v2-c --fifo-dir "$(ctr_fifo_dir)" --env PATH=/bin \
+			--rootfs "$CTRD_DIR/rootfs" pkgup sleep 86400 >/dev/null || exit 1
+		sp=$(shim_pids pkgup)
+		[ -n "$sp" ] || { echo "no shim"; exit 1; }
+		echo "# shim $sp runs $(version_of "$sp")"
+		[ "$(version_of "$sp")" = "$v1" ] || { echo "not $v1"; exit 1; }
+		out=$(dpkg -i "$deb2" 2>&1) || { echo "dpkg -i $deb2: $out"; exit 1; }
+		echo "# dpkg -i $v2: $(grep -- "namespace" <<<"$out")"
+		[ "$(shim_pids pkgup)" = "$sp" ] || { echo "the shim's pid changed"; exit 1; }
+		[ "$(version_of "$sp")" = "$v2" ] || { echo "the shim runs $(version_of "$sp") after the package upgrade, not $v2"; exit 1; }
+		# the opt-out: the next package change leaves it on its version
+		sed -i 's/^UPGRADE_RUNNING_SHIMS=.*/UPGRADE_RUNNING_SHIMS=no/' /etc/default/$PKG
+		out=$(dpkg -i --force-confold "$deb1" 2>&1) || { echo "dpkg -i $deb1: $out"; exit 1; }
+		echo "# opted out: $(grep -- "left on" <<<"$out")"
+		[ "$(version_of "$sp")" = "$v2" ] || { echo "opted out, yet the shim runs $(version_of "$sp")"; exit 1; }
+		ctr_ task exec --exec-id e1 pkgup true || { echo "exec after the upgrades failed"; exit 1; }
+		ctr_ task kill -s SIGKILL pkgup
+		for ((i = 0; i < 100; i++)); do
+			ctr_ task ls 2>/dev/null | awk '$1 == "pkgup" { print $3 }' | grep -qx STOPPED && break
+			sleep 0.1
+		done
+		ctr_ task rm pkgup >/dev/null 2>&1
+		ctr_ container rm pkgup
+	) || rc=1
+	dpkg --purge "$PKG" >/dev/null || rc=1
+	rm -rf "$(dirname "$deb2")"
+	[ -e /etc/default/$PKG ] && { echo "/etc/default/$PKG left after purge"; rc=1; }
+	return $rc
+}
+
 # cri CONFIG [CONTAINERD_BIN_DIR]
 cri() {
 	(
@@ -163,7 +222,7 @@ t_release() {
 	grep -c '\.deb$' dist/SHA256SUMS | grep -qx 4 || { echo "not 4 packages"; return 1; }
 }
 
-for t in install deb cri_1x cri_2x release; do
+for t in install deb deb_upgrade cri_1x cri_2x release; do
 	want "$t" || continue
 	if "t_$t" >"$LOG" 2>&1; then
 		ok "$t"

@@ -23,6 +23,7 @@ int main(void)
 	test_park();
 	test_spawn();
 	test_slots();
+	test_state();
 	test_runc();
 	test_copy();
 	test_toml();

@@ -79,6 +79,7 @@ int unit_server_socket(char *path, size_t cap);
 void test_park(void);
 void test_spawn(void);
 void test_slots(void);
+void test_state(void);
 void test_runc(void);
 
 #endif
