@@ -65,7 +65,7 @@ BIN     := $(BUILD)/containerd-shim-runc-v2-c
 
 .PHONY: all deps fetch test check test-vm test-vm-all unit integration suite demo bench bench-memory \
 	cross unit-bins test-qemu-user test-cross install uninstall deb release test-packaging \
-	bench-speed fuzz fmt clean tools
+	bench-speed fuzz fmt clean tools upgrade-variants
 all: $(BIN) tools
 
 deps:
@@ -178,11 +178,21 @@ check: deps $(UNIT_BINS) all
 # the integration suite in qemu guests: cgroup v2 (all of it), an
 # initramfs root and the emulated aarch64 board (the ordinary container
 # tests; test-vm-all: all of it)
-test-vm: deps all
+# Builds the upgrade tests switch between (tests/integration/t_upgrade.sh):
+# another version, one that crashes while it checks a state, one that reads
+# another state format.
+upgrade-variants: all
+	$(MAKE) --no-print-directory BUILD=build/upgrade-b VERSION=$(VERSION)-b all
+	$(MAKE) --no-print-directory BUILD=build/upgrade-crash VERSION=$(VERSION)-crash \
+		EXTRA_CFLAGS=-DUPGRADE_CHECK_CRASH all
+	$(MAKE) --no-print-directory BUILD=build/upgrade-f0 VERSION=$(VERSION)-f0 \
+		EXTRA_CFLAGS=-DSTATE_FORMAT=0 all
+
+test-vm: deps all upgrade-variants
 	$(MAKE) --no-print-directory ARCH=aarch64 all
 	tests/vm/test-vm.sh v2 initramfs aarch64
 
-test-vm-all: deps all
+test-vm-all: deps all upgrade-variants
 	$(MAKE) --no-print-directory ARCH=aarch64 all
 	tests/vm/test-vm.sh --all v2 initramfs aarch64
 

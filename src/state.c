@@ -11,7 +11,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
+/* A new mapping and a copy, not mremap: sanitizers do not follow mremap,
+ * and this runs once per upgrade. */
 static int grow(void **p, size_t *cap, size_t need, size_t unit)
 {
 	if (need <= *cap)
@@ -19,11 +24,18 @@ static int grow(void **p, size_t *cap, size_t need, size_t unit)
 	size_t n = *cap ? *cap : 65536 / unit;
 	while (n < need)
 		n *= 2;
-	void *m = *p ? mremap(*p, *cap * unit, n * unit, MREMAP_MAYMOVE)
-		     : mmap(NULL, n * unit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	void *m = mmap(NULL, n * unit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return -ENOMEM;
+#ifdef __SANITIZE_ADDRESS__
+	/* (tests) the sanitizer does not see mmap: a range where a thread's
+	 * stack was may still look poisoned to it */
+	ASAN_UNPOISON_MEMORY_REGION(m, n * unit);
+#endif
+	if (*p) {
+		memcpy(m, *p, *cap * unit);
+		munmap(*p, *cap * unit);
+	}
 	*p = m;
 	*cap = n;
 	return 0;

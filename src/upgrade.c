@@ -285,8 +285,8 @@ static void commit(const char *new_version)
 	argv[k++] = "-upgrade-state";
 	argv[k++] = fdarg;
 	argv[k] = NULL;
-	log_info("upgrade: %s -> %s (%s), %u containers", SHIM_VERSION, new_version, exe,
-		 container_count());
+	log_info("upgrade: %s -> %s (%s), %u containers, a state of %zu bytes", SHIM_VERSION,
+		 new_version, exe, container_count(), w.len);
 	set_cloexec(w.fds, w.nfds, 0);
 	set_cloexec(&fd, 1, 0);
 	execve(exe, argv, environ);

@@ -40,6 +40,14 @@ void test_flags(void)
 	char *a7[] = { "shim", "-namespace", "n", "start", "-id", "late", NULL };
 	CHECK(flags_parse(&f, 6, a7) == 0 && strcmp(f.action, "start") == 0 &&
 	      f.id[0] == 0);
+	/* the upgrade command's own words come after it */
+	char *a8[] = { "shim", "upgrade", "-dry-run", "/usr/bin/x", NULL };
+	CHECK(flags_parse(&f, 4, a8) == 0 && f.dry_run && strcmp(f.upgrade_path, "/usr/bin/x") == 0);
+	char *a9[] = { "shim", "upgrade", "-bogus", NULL };
+	CHECK(flags_parse(&f, 3, a9) < 0 && strstr(f.error, "unknown argument"));
+	char *a10[] = { "shim", "-namespace", "n", "-upgrade-state", "5", NULL };
+	CHECK(flags_parse(&f, 5, a10) == 0 && strcmp(f.upgrade_state, "5") == 0 &&
+	      !f.upgrade_path);
 	end();
 
 	begin("container id validation");

@@ -35,6 +35,7 @@ void test_state(void)
 	for (int i = 0; i < 20000; i++)
 		ok &= st_get(&r) == (uint64_t)i;
 	CHECK(ok && r.left == 0 && !r.err);
+	end();
 
 	begin("state: a short stream, a wrong tag, a lying length fail once, cleanly");
 	struct st_r s1 = { w.buf, 10, NULL }; /* ends inside the first number */
@@ -53,6 +54,7 @@ void test_state(void)
 	CHECK(strcmp(st_get_str(&s5), "") == 0 && s5.err);
 	st_w_free(&w);
 	CHECK(w.buf == NULL && w.len == 0);
+	end();
 
 	begin("slots: an upgrade claims the same slots and generations again");
 	static struct slot sl[8];
@@ -68,4 +70,5 @@ void test_state(void)
 	/* the free ones below high first, lowest first; then above */
 	CHECK(got[0] == 0 && got[1] == 1 && got[2] == 3 && got[3] == 4);
 	CHECK(slot_gen(&p, 0) == 101 && slot_take(&p, 8) == 6);
+	end();
 }

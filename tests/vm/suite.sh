@@ -15,7 +15,8 @@
 # The shim is build/ (build/aarch64/ on the aarch64 board).
 #
 # The scale tests are shrunk (TCG runs processes 10-45x slower than the
-# host): SCALE_PODS=40 SCALE_EXECS=40 SCALE_ROUNDS=10 unless set, and a
+# host): SCALE_PODS=40 SCALE_EXECS=40 SCALE_ROUNDS=10 unless set (and the
+# upgrade under load: UPGRADE_CONTAINERS=3 UPGRADE_POD=5), and a
 # ctr call may take CTR_TIMEOUT=300 s, not 60 (40 execs at once, each a runc
 # exec, took more than 60 s for some with either shim).  On the
 # initramfs profile every container gets --no-pivot (pivot_root cannot
@@ -23,6 +24,7 @@
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 export SCALE_PODS=${SCALE_PODS:-40} SCALE_EXECS=${SCALE_EXECS:-40} SCALE_ROUNDS=${SCALE_ROUNDS:-10}
+export UPGRADE_CONTAINERS=${UPGRADE_CONTAINERS:-3} UPGRADE_POD=${UPGRADE_POD:-5}
 export TEST_TIMEOUT=${TEST_TIMEOUT:-400} CTR_TIMEOUT=${CTR_TIMEOUT:-300}
 [ "${VM_PROFILE:-}" = initramfs ] && export CTR_RUN_FLAGS=--no-pivot
 echo "# guest: $(uname -m) $(uname -r), cgroup $(stat -f -c %T /sys/fs/cgroup), root $(awk '$5 == "/" { split($0, a, " - "); split(a[2], b, " "); t = b[1] } END { print t }' /proc/self/mountinfo), profile ${VM_PROFILE:-?}"
