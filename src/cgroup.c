@@ -16,6 +16,7 @@
  * reports when oom_kill grows; `oom` is counted only in the cgroup whose
  * limit was hit, often the pod's and not the container's.
  */
+#include "cold.h"
 #include "cgroup.h"
 #include "cgroup_impl.h"
 #include "capacity.h"
@@ -377,6 +378,21 @@ static int watch_v2(int dfd, struct oomw *w)
 	inotify_add_watch(w->fd, p, IN_MODIFY);
 	/* Report increases from now on. */
 	return events_oom_kill(w->ctl, &w->oom_kill);
+}
+
+COLD uint64_t cgroup_oom_seen(int h)
+{
+	return h >= 0 && h < OOM_MAX && oomw[h].cb && oomw[h].v2 ? oomw[h].oom_kill : 0;
+}
+
+COLD void cgroup_oom_since(int h, uint64_t seen)
+{
+	if (h < 0 || h >= OOM_MAX || !oomw[h].cb || !oomw[h].v2 || oomw[h].fd < 0 ||
+	    seen >= oomw[h].oom_kill)
+		return;
+	/* a kill counted since `seen`: reported now, as oomw_ready would */
+	oomw[h].oom_kill = seen;
+	oomw_ready(oomw[h].fd, EPOLLIN, &oomw[h]);
 }
 
 int cgroup_oom_watch(pid_t pid, void (*cb)(void *ctx), void *ctx)

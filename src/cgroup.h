@@ -48,6 +48,12 @@ int cgroup_oom_watch_of(const char *procfile, void (*cb)(void *ctx), void *ctx);
  * (used to report an OOM before the exit it caused). */
 void cgroup_oom_drain(int handle);
 void cgroup_oom_unwatch(int handle);
+/* An upgrade in place watches the cgroup again in the new image: the kills
+ * a v2 watch has counted so far (0 for v1) are carried, and
+ * cgroup_oom_since() reports a kill counted since then, in the moment
+ * between the two watches.  (v1's eventfd cannot tell.) */
+uint64_t cgroup_oom_seen(int handle);
+void cgroup_oom_since(int handle, uint64_t seen);
 
 /* v2 only: write +<ctrl> for every controller of the root into
  * cgroup.subtree_control of each ancestor of pid's cgroup.  Errors are

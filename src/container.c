@@ -9,6 +9,7 @@
  * never-used slot is never touched), and each carries a generation that
  * changes when it is freed, so a struct ref to a freed slot goes stale.
  */
+#include "cold.h"
 #include "container.h"
 
 #include <errno.h>
@@ -621,7 +622,7 @@ int lc_status(const struct proc *p)
  * before their pid was known.  OOM watches are not carried as fds: the
  * new image watches the same cgroups again (lc_resume).
  */
-void lc_save(struct st_w *w)
+COLD void lc_save(struct st_w *w)
 {
 	st_tag(w, "LIFE");
 	st_u64(w, ct_pool.gen_next);
@@ -653,6 +654,7 @@ void lc_save(struct st_w *w)
 				  (uint64_t)ct->init_exit_held << 4 |
 				  (uint64_t)(ct->oom_watch >= 0) << 5);
 		st_u64(w, (uint64_t)ct->orphans);
+		st_u64(w, ct->oom_watch >= 0 ? cgroup_oom_seen(ct->oom_watch) : 0);
 		st_u64(w, ct->io_uid);
 		st_u64(w, ct->io_gid);
 		unsigned np = 0;
@@ -687,7 +689,7 @@ void lc_save(struct st_w *w)
 	}
 }
 
-static const char *load_str(struct st_r *r, struct container *ct, struct proc *p)
+COLD static const char *load_str(struct st_r *r, struct container *ct, struct proc *p)
 {
 	const char *s = st_get_str(r);
 	const char *d = p ? proc_str(p, s) : ct_str(ct, s);
@@ -698,7 +700,7 @@ static const char *load_str(struct st_r *r, struct container *ct, struct proc *p
 	return d;
 }
 
-int lc_load(struct st_r *r)
+COLD int lc_load(struct st_r *r)
 {
 	if (!st_want(r, "LIFE"))
 		return -EINVAL;
@@ -737,6 +739,7 @@ int lc_load(struct st_r *r)
 		ct->init_exit_held = (f >> 4) & 1;
 		ct->oom_watch = (f >> 5) & 1 ? -2 : -1; /* -2: to watch again */
 		ct->orphans = (enum orphans)st_get_max(r, ORPHANS_KILLED, "bad orphans state");
+		ct->oom_seen = st_get(r);
 		ct->io_uid = (uid_t)st_get(r);
 		ct->io_gid = (gid_t)st_get(r);
 		if (!id_valid(ct->id))
@@ -806,7 +809,7 @@ int lc_load(struct st_r *r)
 	return r->err ? -EINVAL : 0;
 }
 
-void lc_resume(void)
+COLD void lc_resume(void)
 {
 	for (unsigned i = 0; i < ct_pool.high; i++) {
 		struct container *ct = &containers[i];
@@ -814,5 +817,7 @@ void lc_resume(void)
 			continue;
 		ct->oom_watch = -1;
 		lc_watch_oom(ct, ct->init->pid);
+		if (ct->oom_watch >= 0)
+			cgroup_oom_since(ct->oom_watch, ct->oom_seen);
 	}
 }

@@ -117,6 +117,7 @@ struct container {
 	const char *criu_work; /* Options.criu_work_path */
 	const char *cgroup;    /* its init's /proc/<pid>/cgroup at Create, or "" */
 	int oom_watch;	       /* model-owned: cgroup OOM watch, or -1 */
+	uint64_t oom_seen;     /* an upgrade: the kills its watch had counted */
 	uid_t io_uid;	       /* owner of the stdio pipes (runc Options) */
 	gid_t io_gid;
 	struct proc *init;

@@ -25,6 +25,7 @@
  * user's pipe-buffer limit, which must not fill for the containers' own
  * pipes.
  */
+#include "cold.h"
 #include "copy.h"
 
 #include <errno.h>
@@ -653,12 +654,12 @@ void copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given)
 	*given = c->given - (c->dst_pipe ? (uint64_t)pipe_bytes(c->dst) : 0);
 }
 
-int copy_index(const struct copy *c)
+COLD int copy_index(const struct copy *c)
 {
 	return (int)(c - copies);
 }
 
-void copy_save(struct st_w *w)
+COLD void copy_save(struct st_w *w)
 {
 	st_tag(w, "COPY");
 	st_u64(w, (uint64_t)high);
@@ -685,7 +686,7 @@ void copy_save(struct st_w *w)
 	}
 }
 
-int copy_load(struct st_r *r)
+COLD int copy_load(struct st_r *r)
 {
 	if (!st_want(r, "COPY"))
 		return -EINVAL;
@@ -751,7 +752,7 @@ struct copy *copy_at(int i, copy_end_fn on_end, void *ctx)
 	return &copies[i];
 }
 
-void copy_resume(void)
+COLD void copy_resume(void)
 {
 	int64_t now = loop_now_ns();
 	for (int i = 0; i < high; i++) {

@@ -7,6 +7,7 @@
  * method, ForwardRequest payload, timeout) in its own mapping; only the
  * frame header, which carries the stream id, is written at send time.
  */
+#include "cold.h"
 #include "events.h"
 
 #include <errno.h>
@@ -361,21 +362,21 @@ out:
 	return r;
 }
 
-void events_hold(int on)
+COLD void events_hold(int on)
 {
 	held = on;
 	if (!on)
 		kick();
 }
 
-int events_busy(void)
+COLD int events_busy(void)
 {
 	return in_flight;
 }
 
 /* The queue, in order, each event as the encoded request it is; the one
  * sent and answered is gone already (the upgrade waits for its answer). */
-void events_save(struct st_w *w)
+COLD void events_save(struct st_w *w)
 {
 	st_tag(w, "EVTS");
 	st_u64(w, next_stream);
@@ -386,7 +387,7 @@ void events_save(struct st_w *w)
 	}
 }
 
-int events_load(struct st_r *r)
+COLD int events_load(struct st_r *r)
 {
 	if (!st_want(r, "EVTS"))
 		return -EINVAL;
@@ -416,7 +417,7 @@ int events_load(struct st_r *r)
 	return r->err ? -EINVAL : 0;
 }
 
-void events_resume(void)
+COLD void events_resume(void)
 {
 	kick();
 }

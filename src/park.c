@@ -9,6 +9,7 @@
  * One loop timer is set for the earliest deadline; when it fires the
  * table is scanned (deadlines are rare, parking is O(1)).
  */
+#include "cold.h"
 #include "park.h"
 
 #include <errno.h>
@@ -39,7 +40,6 @@ static struct slots pool = SLOTS_IN(table, LIM_PARKED, struct parked, slot);
 #define USED(i) slot_used(&pool, (unsigned)(i))
 
 static struct loop_timer deadline_timer; /* .at: the deadline it is set for */
-static int64_t deadline_first; /* park_load: armed by park_resume */
 
 static void on_deadline(void *ctx);
 
@@ -223,7 +223,7 @@ int park_init(void)
 	return 0;
 }
 
-unsigned park_busy(void)
+COLD unsigned park_busy(void)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < pool.high; i++)
@@ -233,7 +233,7 @@ unsigned park_busy(void)
 
 /* Only Waits are carried across an upgrade (it waits until nothing else
  * is parked): their address, what they wait for and their deadline. */
-void park_save(struct st_w *w)
+COLD void park_save(struct st_w *w)
 {
 	st_tag(w, "PARK");
 	unsigned n = 0;
@@ -253,12 +253,11 @@ void park_save(struct st_w *w)
 	}
 }
 
-int park_load(struct st_r *r, park_fn exit_resume)
+COLD int park_load(struct st_r *r, park_fn exit_resume)
 {
 	if (!st_want(r, "PARK"))
 		return -EINVAL;
 	unsigned n = (unsigned)st_get_max(r, LIM_PARKED, "too many parked calls");
-	int64_t first = 0;
 	for (unsigned j = 0; j < n && !r->err; j++) {
 		struct parked *e = slot_new();
 		if (!e) {
@@ -274,21 +273,14 @@ int park_load(struct st_r *r, park_fn exit_resume)
 		e->target.slot = (uint32_t)st_get(r);
 		e->target.gen = (uint32_t)st_get(r);
 		e->deadline = (int64_t)st_get(r);
-		if (e->deadline && (!first || e->deadline < first))
-			first = e->deadline;
 	}
-	if (r->err)
-		return -EINVAL;
-	/* deadlines are CLOCK_MONOTONIC, which an execve does not move */
-	deadline_timer.at = 0;
-	if (first)
-		deadline_first = first;
-	return 0;
+	return r->err ? -EINVAL : 0;
 }
 
-void park_resume(void)
+/* Deadlines are CLOCK_MONOTONIC, which an execve does not move. */
+COLD void park_resume(void)
 {
-	if (deadline_first)
-		arm(deadline_first);
-	deadline_first = 0;
+	for (unsigned i = 0; i < pool.high; i++)
+		if (USED(i))
+			arm(table[i].deadline);
 }

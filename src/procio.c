@@ -5,6 +5,7 @@
  *
  * Layer: runtime (README, "Architecture").
  */
+#include "cold.h"
 #include "procio.h"
 
 #include <errno.h>
@@ -624,12 +625,12 @@ size_t io_close(struct proc_io *io)
 
 /* ---- an upgrade in place ---- */
 
-int io_busy(void)
+COLD int io_busy(void)
 {
 	return watch_head != NULL;
 }
 
-void io_save(struct st_w *w, const struct proc_io *io)
+COLD void io_save(struct st_w *w, const struct proc_io *io)
 {
 	st_tag(w, "PIO ");
 	for (int i = 0; i < 3; i++)
@@ -644,7 +645,7 @@ void io_save(struct st_w *w, const struct proc_io *io)
 		st_u64(w, io->cp[i] ? (uint64_t)copy_index(io->cp[i]) + 1 : 0);
 }
 
-int io_load(struct st_r *r, struct proc_io *io, void (*stdin_end)(struct proc_io *io))
+COLD int io_load(struct st_r *r, struct proc_io *io, void (*stdin_end)(struct proc_io *io))
 {
 	io_init(io);
 	if (!st_want(r, "PIO "))
@@ -670,7 +671,7 @@ int io_load(struct st_r *r, struct proc_io *io, void (*stdin_end)(struct proc_io
 	return r->err ? -EINVAL : 0;
 }
 
-void io_save_dying(struct st_w *w)
+COLD void io_save_dying(struct st_w *w)
 {
 	st_tag(w, "DYIN");
 	st_u64(w, (uint64_t)ndying);
@@ -680,7 +681,7 @@ void io_save_dying(struct st_w *w)
 	}
 }
 
-int io_load_dying(struct st_r *r)
+COLD int io_load_dying(struct st_r *r)
 {
 	if (!st_want(r, "DYIN"))
 		return -EINVAL;
@@ -695,7 +696,7 @@ int io_load_dying(struct st_r *r)
 	return r->err ? -EINVAL : 0;
 }
 
-void io_resume(void)
+COLD void io_resume(void)
 {
 	if (ndying)
 		on_dying_timer(NULL);

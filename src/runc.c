@@ -10,6 +10,7 @@
  * from a non-blocking pipe as it arrives so that runc never stalls on a full
  * pipe, and drained when runc is reaped.
  */
+#include "cold.h"
 #include "runc.h"
 
 #include <errno.h>
@@ -259,7 +260,7 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 	return arena_printf(a, "%s: exit status %d", what, runc_exit_code(status));
 }
 
-unsigned runc_jobs(void)
+COLD unsigned runc_jobs(void)
 {
 	return pool.used;
 }

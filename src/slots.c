@@ -3,6 +3,7 @@
  *
  * Layer: base (README, "Architecture").
  */
+#include "cold.h"
 #include "slots.h"
 
 #include <string.h>
@@ -75,7 +76,7 @@ void slots_reset(struct slots *p)
 	p->free_head = -1;
 }
 
-int slot_claim(struct slots *p, unsigned i, uint32_t gen)
+COLD int slot_claim(struct slots *p, unsigned i, uint32_t gen)
 {
 	if (!gen || i >= p->cap || slot_at(p, i)->gen)
 		return -1;
@@ -88,7 +89,7 @@ int slot_claim(struct slots *p, unsigned i, uint32_t gen)
 	return 0;
 }
 
-void slots_relink(struct slots *p, uint32_t gen_next)
+COLD void slots_relink(struct slots *p, uint32_t gen_next)
 {
 	p->free_head = -1;
 	for (unsigned i = p->high; i-- > 0;)

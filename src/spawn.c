@@ -10,6 +10,7 @@
  * CLONE_VFORK we resume only after the exec (or the child's exit), so the
  * exec-error pipe can be read at once.
  */
+#include "cold.h"
 #include "spawn.h"
 
 #include <errno.h>
@@ -68,7 +69,7 @@ int spawn_rebind(pid_t pid, spawn_exit_fn fn, void *ctx)
 	return 0;
 }
 
-int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx)
+COLD int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx)
 {
 	if (nfollowed >= LIM_CHILDREN)
 		return -ENOSPC;

@@ -6,6 +6,7 @@
  * The writer grows one anonymous mapping: it runs once per upgrade, never
  * while serving, so it costs nothing idle.
  */
+#include "cold.h"
 #include "state.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 
 /* A new mapping and a copy, not mremap: sanitizers do not follow mremap,
  * and this runs once per upgrade. */
-static int grow(void **p, size_t *cap, size_t need, size_t unit)
+COLD static int grow(void **p, size_t *cap, size_t need, size_t unit)
 {
 	if (need <= *cap)
 		return 0;
@@ -41,12 +42,12 @@ static int grow(void **p, size_t *cap, size_t need, size_t unit)
 	return 0;
 }
 
-void st_w_init(struct st_w *w)
+COLD void st_w_init(struct st_w *w)
 {
 	memset(w, 0, sizeof(*w));
 }
 
-void st_w_free(struct st_w *w)
+COLD void st_w_free(struct st_w *w)
 {
 	if (w->buf)
 		munmap(w->buf, w->cap);
@@ -55,7 +56,7 @@ void st_w_free(struct st_w *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static void put(struct st_w *w, const void *p, size_t n)
+COLD static void put(struct st_w *w, const void *p, size_t n)
 {
 	if (w->err || grow((void **)&w->buf, &w->cap, w->len + n, 1) < 0) {
 		w->err = -ENOMEM;
@@ -65,7 +66,7 @@ static void put(struct st_w *w, const void *p, size_t n)
 	w->len += n;
 }
 
-void st_u64(struct st_w *w, uint64_t v)
+COLD void st_u64(struct st_w *w, uint64_t v)
 {
 	uint8_t b[8];
 	for (int i = 0; i < 8; i++)
@@ -73,25 +74,25 @@ void st_u64(struct st_w *w, uint64_t v)
 	put(w, b, 8);
 }
 
-void st_bytes(struct st_w *w, const void *p, size_t n)
+COLD void st_bytes(struct st_w *w, const void *p, size_t n)
 {
 	st_u64(w, n);
 	put(w, p, n);
 	put(w, "", 1);
 }
 
-void st_str(struct st_w *w, const char *s)
+COLD void st_str(struct st_w *w, const char *s)
 {
 	s = s ? s : "";
 	st_bytes(w, s, strlen(s));
 }
 
-void st_tag(struct st_w *w, const char tag[4])
+COLD void st_tag(struct st_w *w, const char tag[4])
 {
 	put(w, tag, 4);
 }
 
-void st_fd(struct st_w *w, int fd)
+COLD void st_fd(struct st_w *w, int fd)
 {
 	st_u64(w, (uint64_t)(int64_t)fd);
 	if (fd < 0)
@@ -105,14 +106,14 @@ void st_fd(struct st_w *w, int fd)
 	w->fds[w->nfds++] = fd;
 }
 
-void st_fail(struct st_r *r, const char *why)
+COLD void st_fail(struct st_r *r, const char *why)
 {
 	if (!r->err)
 		r->err = why;
 	r->left = 0;
 }
 
-static const uint8_t *take(struct st_r *r, size_t n)
+COLD static const uint8_t *take(struct st_r *r, size_t n)
 {
 	if (r->err || r->left < n) {
 		st_fail(r, "the state ends early");
@@ -124,7 +125,7 @@ static const uint8_t *take(struct st_r *r, size_t n)
 	return p;
 }
 
-uint64_t st_get(struct st_r *r)
+COLD uint64_t st_get(struct st_r *r)
 {
 	const uint8_t *b = take(r, 8);
 	uint64_t v = 0;
@@ -133,7 +134,7 @@ uint64_t st_get(struct st_r *r)
 	return v;
 }
 
-uint64_t st_get_max(struct st_r *r, uint64_t max, const char *what)
+COLD uint64_t st_get_max(struct st_r *r, uint64_t max, const char *what)
 {
 	uint64_t v = st_get(r);
 	if (v > max) {
@@ -143,7 +144,7 @@ uint64_t st_get_max(struct st_r *r, uint64_t max, const char *what)
 	return v;
 }
 
-const void *st_get_bytes(struct st_r *r, size_t *n)
+COLD const void *st_get_bytes(struct st_r *r, size_t *n)
 {
 	uint64_t len = st_get(r);
 	const uint8_t *p = len < r->left ? take(r, (size_t)len + 1) : NULL;
@@ -156,7 +157,7 @@ const void *st_get_bytes(struct st_r *r, size_t *n)
 	return p;
 }
 
-const char *st_get_str(struct st_r *r)
+COLD const char *st_get_str(struct st_r *r)
 {
 	size_t n;
 	const char *s = st_get_bytes(r, &n);
@@ -167,7 +168,7 @@ const char *st_get_str(struct st_r *r)
 	return s ? s : "";
 }
 
-int st_get_fd(struct st_r *r)
+COLD int st_get_fd(struct st_r *r)
 {
 	int64_t v = (int64_t)st_get(r);
 	if (v < -1 || v > 0x7fffffff) {
@@ -177,7 +178,7 @@ int st_get_fd(struct st_r *r)
 	return (int)v;
 }
 
-int st_want(struct st_r *r, const char tag[4])
+COLD int st_want(struct st_r *r, const char tag[4])
 {
 	const uint8_t *p = take(r, 4);
 	if (!p || memcmp(p, tag, 4) != 0) {

@@ -11,6 +11,7 @@
  * ALREADY_EXISTS for duplicates, FAILED_PRECONDITION for wrong states,
  * UNIMPLEMENTED for what this shim does not do.
  */
+#include "cold.h"
 #include "task.h"
 
 #include <signal.h>
@@ -416,24 +417,24 @@ int task_register(void)
 
 /* ---- an upgrade in place ---- */
 
-unsigned task_busy(void)
+COLD unsigned task_busy(void)
 {
 	return park_busy() + (unsigned)task_shutdown_requested;
 }
 
-void task_save(struct st_w *w)
+COLD void task_save(struct st_w *w)
 {
 	lc_save(w);
 	park_save(w);
 }
 
-int task_load(struct st_r *r)
+COLD int task_load(struct st_r *r)
 {
 	int e = lc_load(r);
 	return e < 0 ? e : park_load(r, wait_answer);
 }
 
-void task_upgrade_resume(void)
+COLD void task_upgrade_resume(void)
 {
 	lc_resume();
 	park_resume();

@@ -15,6 +15,7 @@
  * calls); epoll's interest in a connection changes only when reading
  * pauses or resumes or its socket fills or drains.
  */
+#include "cold.h"
 #include "ttrpc.h"
 
 #include <errno.h>
@@ -655,6 +656,12 @@ static void on_conn(int fd, uint32_t events, void *data)
 			return;
 		}
 	}
+	if (held && (events & (EPOLLHUP | EPOLLERR))) {
+		/* gone while nothing is read: epoll would report it again and
+		 * again until the hold ends */
+		conn_close(k);
+		return;
+	}
 	if (k->paused || held || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	uint8_t buf[READ_CHUNK];
@@ -827,12 +834,12 @@ int ttrpc_flush_pending(void)
 	return left;
 }
 
-int ttrpc_listener(void)
+COLD int ttrpc_listener(void)
 {
 	return listen_fd;
 }
 
-unsigned ttrpc_calls(void)
+COLD unsigned ttrpc_calls(void)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < pool.high; i++)
@@ -841,7 +848,7 @@ unsigned ttrpc_calls(void)
 	return n;
 }
 
-void ttrpc_hold(int on)
+COLD void ttrpc_hold(int on)
 {
 	if (held == on)
 		return;
@@ -865,7 +872,7 @@ void ttrpc_hold(int on)
  * the replies not yet written.  Detached calls (Waits, the upgrade's own)
  * are their owners' to write.
  */
-void ttrpc_save(struct st_w *w)
+COLD void ttrpc_save(struct st_w *w)
 {
 	st_tag(w, "TTRP");
 	st_fd(w, listen_fd);
@@ -900,7 +907,7 @@ void ttrpc_save(struct st_w *w)
 }
 
 /* Bytes into an arena of their own (NULL: none, or no memory). */
-static struct arena *hold_bytes(const void *p, size_t n, uint8_t **out)
+COLD static struct arena *hold_bytes(const void *p, size_t n, uint8_t **out)
 {
 	struct arena *a = n ? arena_new_reserved() : NULL;
 	*out = a ? arena_alloc(a, n) : NULL;
@@ -912,7 +919,7 @@ static struct arena *hold_bytes(const void *p, size_t n, uint8_t **out)
 	return a;
 }
 
-int ttrpc_load(struct st_r *r, int live)
+COLD int ttrpc_load(struct st_r *r, int live)
 {
 	if (!st_want(r, "TTRP"))
 		return -EINVAL;
@@ -1011,7 +1018,7 @@ int ttrpc_load(struct st_r *r, int live)
 	return r->err ? -EINVAL : 0;
 }
 
-void ttrpc_resume(void)
+COLD void ttrpc_resume(void)
 {
 	for (unsigned i = 0; i < pool.high; i++) {
 		struct conn *k = &conns[i];
@@ -1027,4 +1034,6 @@ void ttrpc_resume(void)
 		}
 		conn_maybe_ready(k);
 	}
+	/* a batch at once: the stashes are decoded, the replies written */
+	loop_timer_set(&again_timer, loop_now_ns(), on_again, NULL);
 }

@@ -30,6 +30,7 @@
  * Nothing of this costs memory while idle: the state is written only
  * when an upgrade is asked for.
  */
+#include "cold.h"
 #include "upgrade.h"
 
 #include <dirent.h>
@@ -51,6 +52,7 @@
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 #include "procio.h"
 #include "runc.h"
 #include "shim_upgrade.pb.h"
@@ -75,7 +77,8 @@
 
 extern char **environ;
 
-static char exe[PATH_MAX];
+static char *exe; /* PATH_MAX bytes, mapped at the first upgrade: an idle
+		   * shim's .bss does not grow by a page for it */
 static char **args;
 static const int *exiting;
 
@@ -91,13 +94,22 @@ static struct {
 	int state_fd;  /* the checked state's memfd */
 } up = { .check_out = -1, .state_fd = -1 };
 
+/* (runs at every start: not COLD, and nothing touched but two words) */
 void upgrade_init(char **argv, const int *exiting_flag)
 {
 	args = argv;
 	exiting = exiting_flag;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+}
+
+/* The path the binary was started from: a binary replaced since (a
+ * package upgrade) reads "PATH (deleted)", and PATH is where the new one
+ * is. */
+COLD static void exe_path(void)
+{
+	if (!exe && !(exe = pages_map(PATH_MAX, 0)))
+		return;
+	ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX - 1);
 	exe[n > 0 ? n : 0] = 0;
-	/* a binary replaced since it started: its path is where the new one is */
 	size_t l = strlen(exe);
 	if (l > 10 && strcmp(exe + l - 10, " (deleted)") == 0)
 		exe[l - 10] = 0;
@@ -105,7 +117,7 @@ void upgrade_init(char **argv, const int *exiting_flag)
 
 /* ---- the state ---- */
 
-static void state_write(struct st_w *w)
+COLD static void state_write(struct st_w *w)
 {
 	st_w_init(w);
 	st_tag(w, "SHIM");
@@ -126,7 +138,7 @@ static void state_write(struct st_w *w)
 }
 
 /* The state into a sealed memfd (-errno on failure). */
-static int state_memfd(struct st_w *w)
+COLD static int state_memfd(struct st_w *w)
 {
 	if (w->err)
 		return w->err;
@@ -157,7 +169,7 @@ struct taken {
 
 /* Read the state in buf: every part, into this image's tables (live 0:
  * a check, with nothing registered with the loop).  NULL, or why not. */
-static const char *state_read(const uint8_t *buf, size_t len, int live, struct taken *t)
+COLD static const char *state_read(const uint8_t *buf, size_t len, int live, struct taken *t)
 {
 	struct st_r r = { buf, len, NULL };
 	if (!st_want(&r, "SHIM"))
@@ -185,7 +197,7 @@ static const char *state_read(const uint8_t *buf, size_t len, int live, struct t
 	return NULL;
 }
 
-static const uint8_t *map_fd(int fd, size_t *len)
+COLD static const uint8_t *map_fd(int fd, size_t *len)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size <= 0)
@@ -199,7 +211,7 @@ static const uint8_t *map_fd(int fd, size_t *len)
 
 /* ---- the old image ---- */
 
-static void answer(int code, const char *msg, const char *old_version,
+COLD static void answer(int code, const char *msg, const char *old_version,
 		   const char *new_version)
 {
 	if (!up.has_caller)
@@ -221,7 +233,7 @@ static void answer(int code, const char *msg, const char *old_version,
 	ttrpc_reply(c, containerd_shim_runc_c_v1_UpgradeResponse_fields, &rsp);
 }
 
-static void finish(void)
+COLD static void finish(void)
 {
 	loop_timer_cancel(&up.timer);
 	if (up.check_out >= 0)
@@ -236,7 +248,7 @@ static void finish(void)
 }
 
 static void refuse(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void refuse(int code, const char *fmt, ...)
+COLD static void refuse(int code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -248,7 +260,7 @@ static void refuse(int code, const char *fmt, ...)
 	finish();
 }
 
-static void set_cloexec(const int *fds, unsigned n, int on)
+COLD static void set_cloexec(const int *fds, unsigned n, int on)
 {
 	for (unsigned i = 0; i < n; i++) {
 		int f = fcntl(fds[i], F_GETFD);
@@ -259,7 +271,7 @@ static void set_cloexec(const int *fds, unsigned n, int on)
 
 /* The check passed: write the state again, as it is now, and become the
  * new binary. */
-static void commit(const char *new_version)
+COLD static void commit(const char *new_version)
 {
 	struct st_w w;
 	state_write(&w);
@@ -270,7 +282,7 @@ static void commit(const char *new_version)
 		return;
 	}
 	/* the daemon's own flags (a dozen at most), then the state's fd */
-	static char *argv[MAX_ARGS + 3];
+	char *argv[MAX_ARGS + 3];
 	char fdarg[16];
 	snprintf(fdarg, sizeof(fdarg), "%d", fd);
 	int k = 0;
@@ -298,7 +310,7 @@ static void commit(const char *new_version)
 	refuse(ST_INTERNAL, "execve %s: %s", exe, strerror(e));
 }
 
-static void on_check_exit(void *ctx, pid_t pid, int status)
+COLD static void on_check_exit(void *ctx, pid_t pid, int status)
 {
 	(void)ctx;
 	(void)pid;
@@ -330,14 +342,14 @@ static void on_check_exit(void *ctx, pid_t pid, int status)
 	commit(v);
 }
 
-static void on_check_late(void *ctx)
+COLD static void on_check_late(void *ctx)
 {
 	(void)ctx;
 	if (up.check_pid > 0)
 		kill(up.check_pid, SIGKILL); /* its exit refuses */
 }
 
-static void check(void)
+COLD static void check(void)
 {
 	struct st_w w;
 	state_write(&w);
@@ -371,7 +383,7 @@ static void check(void)
 }
 
 /* Poll until nothing that cannot be carried is in flight. */
-static void on_poll(void *ctx)
+COLD static void on_poll(void *ctx)
 {
 	(void)ctx;
 	unsigned jobs = runc_jobs(), parked = task_busy(), calls = ttrpc_calls();
@@ -392,11 +404,13 @@ static void on_poll(void *ctx)
 	loop_timer_set(&up.timer, loop_now_ns() + POLL_NS, on_poll, NULL);
 }
 
-void upgrade_begin(struct call *c, int dry_run)
+COLD void upgrade_begin(struct call *c, int dry_run)
 {
+	if (!up.active)
+		exe_path();
 	const char *why = up.active	       ? "an upgrade is under way already"
 			  : *exiting	       ? "the shim is shutting down"
-			  : !exe[0]	       ? "the binary's path is not known"
+			  : !exe || !exe[0]    ? "the binary's path is not known"
 					       : NULL;
 	if (why) {
 		log_warn("upgrade refused: %s", why);
@@ -416,7 +430,7 @@ void upgrade_begin(struct call *c, int dry_run)
 	on_poll(NULL);
 }
 
-static void upgrade_call(struct call *c)
+COLD static void upgrade_call(struct call *c)
 {
 	containerd_shim_runc_c_v1_UpgradeRequest *req = ttrpc_decode(
 		c, containerd_shim_runc_c_v1_UpgradeRequest_fields, sizeof(*req));
@@ -436,7 +450,7 @@ int upgrade_register(void)
 
 /* ---- the new image ---- */
 
-int upgrade_check(int fd)
+COLD int upgrade_check(int fd)
 {
 	size_t len = 0;
 	const uint8_t *buf = map_fd(fd, &len);
@@ -454,7 +468,7 @@ int upgrade_check(int fd)
 	return 0;
 }
 
-int upgrade_resume(int fd)
+COLD int upgrade_resume(int fd)
 {
 	size_t len = 0;
 	const uint8_t *buf = map_fd(fd, &len);

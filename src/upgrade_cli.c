@@ -10,10 +10,12 @@
  * listening unix socket among its fds (/proc/net/unix), so neither its
  * bundle nor containerd is needed.  Blocking is fine: this is a command.
  */
+#include "cold.h"
 #include "upgrade.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,7 +36,7 @@
 #define CALL_TIMEOUT_MS 60000
 #define MAX_INODES	256
 
-static int exe_of(pid_t pid, char *out, size_t cap)
+COLD static int exe_of(pid_t pid, char *out, size_t cap)
 {
 	char link[64];
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
@@ -48,19 +50,21 @@ static int exe_of(pid_t pid, char *out, size_t cap)
 }
 
 /* Its flags, if pid is a daemon (no action); argv points into buf. */
-static int daemon_flags(pid_t pid, char *buf, size_t cap, struct shim_flags *f)
+COLD static int daemon_flags(pid_t pid, char *buf, size_t cap, struct shim_flags *f)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	FILE *fp = fopen(path, "re");
-	if (!fp)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	size_t n = fread(buf, 1, cap - 1, fp);
-	fclose(fp);
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
 	buf[n] = 0;
 	char *argv[64];
 	int argc = 0;
-	for (size_t i = 0; i < n && argc < 63; i += strlen(buf + i) + 1)
+	for (ssize_t i = 0; i < n && argc < 63; i += (ssize_t)strlen(buf + i) + 1)
 		argv[argc++] = buf + i;
 	argv[argc] = NULL;
 	if (flags_parse(f, argc, argv) < 0 || f->action[0] || !f->namespace[0] ||
@@ -69,8 +73,40 @@ static int daemon_flags(pid_t pid, char *buf, size_t cap, struct shim_flags *f)
 	return 0;
 }
 
+/* The next space-separated field of *p (NUL-terminated in place). */
+COLD static char *field_next(char **p)
+{
+	char *s = *p;
+	while (*s == ' ')
+		s++;
+	char *e = s;
+	while (*e && *e != ' ')
+		e++;
+	*p = *e ? e + 1 : e;
+	*e = 0;
+	return s;
+}
+
+/* A line of /proc/net/unix (Num RefCount Protocol Flags Type St Inode
+ * Path): the path of a listening socket whose inode is one of inodes. */
+COLD static int unix_line(char *line, const unsigned long *inodes, int n, char *out, size_t cap)
+{
+	char *p = line, *f[8];
+	for (int i = 0; i < 8; i++)
+		f[i] = field_next(&p);
+	if (!f[7][0] || !(strtoul(f[3], NULL, 16) & 0x10000))
+		return -1;
+	unsigned long ino = strtoul(f[6], NULL, 10);
+	for (int i = 0; i < n; i++)
+		if (inodes[i] == ino) {
+			snprintf(out, cap, "%s", f[7]);
+			return 0;
+		}
+	return -1;
+}
+
 /* The path of pid's listening unix socket. */
-static int listener_of(pid_t pid, char *out, size_t cap)
+COLD static int listener_of(pid_t pid, char *out, size_t cap)
 {
 	unsigned long inodes[MAX_INODES];
 	int n = 0;
@@ -87,35 +123,42 @@ static int listener_of(pid_t pid, char *out, size_t cap)
 		if (l <= 0)
 			continue;
 		target[l] = 0;
-		unsigned long ino;
-		if (sscanf(target, "socket:[%lu]", &ino) == 1)
-			inodes[n++] = ino;
+		if (strncmp(target, "socket:[", 8) == 0)
+			inodes[n++] = strtoul(target + 8, NULL, 10);
 	}
 	closedir(d);
 	snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
-	FILE *fp = fopen(path, "re");
-	if (!fp)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	char line[512];
+	/* line by line through a buffer: a busy host has many sockets */
+	char buf[8192];
+	size_t have = 0;
 	int found = -1;
-	while (found < 0 && fgets(line, sizeof(line), fp)) {
-		unsigned long flags, ino;
-		char sp[300] = "";
-		/* Num RefCount Protocol Flags Type St Inode Path */
-		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %299s", &flags, &ino, sp) < 2 ||
-		    !(flags & 0x10000) || !sp[0])
-			continue;
-		for (int i = 0; i < n; i++)
-			if (inodes[i] == ino) {
-				snprintf(out, cap, "%s", sp);
-				found = 0;
-			}
+	for (;;) {
+		ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while (found < 0 && (nl = strchr(line, '\n'))) {
+			*nl = 0;
+			found = unix_line(line, inodes, n, out, cap);
+			line = nl + 1;
+		}
+		if (found == 0)
+			break;
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0; /* a line longer than the buffer: not a socket of ours */
 	}
-	fclose(fp);
+	close(fd);
 	return found;
 }
 
-static int read_full(int fd, void *buf, size_t n, int64_t deadline_ms)
+COLD static int read_full(int fd, void *buf, size_t n, int64_t deadline_ms)
 {
 	for (size_t got = 0; got < n;) {
 		struct timespec ts;
@@ -135,7 +178,7 @@ static int read_full(int fd, void *buf, size_t n, int64_t deadline_ms)
 }
 
 /* One Upgrade call; 0, or -1 with msg set. */
-static int ask(const char *sock, int dry_run, containerd_shim_runc_c_v1_UpgradeResponse *rsp,
+COLD static int ask(const char *sock, int dry_run, containerd_shim_runc_c_v1_UpgradeResponse *rsp,
 	       char *msg, size_t cap)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -215,24 +258,22 @@ done:
 	return r;
 }
 
-int upgrade_cli(const char *path_arg, int dry_run)
+COLD int upgrade_cli(const char *path_arg, int dry_run)
 {
 	char self[PATH_MAX];
 	if (path_arg) {
 		/* the path as the daemons' exe links say it: absolute, resolved
 		 * but for its last part, which may be gone */
-		char dir[PATH_MAX], real[PATH_MAX];
-		const char *slash = strrchr(path_arg, '/');
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == path_arg)
-			snprintf(dir, sizeof(dir), "/");
-		else
-			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path_arg), path_arg);
-		if (!realpath(dir, real) ||
-		    snprintf(self, sizeof(self), "%s/%s", strcmp(real, "/") ? real : "",
-			     slash ? slash + 1 : path_arg) >= (int)sizeof(self)) {
-			fprintf(stderr, "upgrade: %s: %s\n", path_arg, strerror(errno));
+		char cwd[PATH_MAX] = "";
+		if (path_arg[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "upgrade: getcwd: %s\n", strerror(errno));
+			return 1;
+		}
+		/* as the daemons' exe links say it: absolute (symbolic links in it
+		 * are not resolved: give the path the shims were started from) */
+		if (snprintf(self, sizeof(self), "%s%s%s", cwd, cwd[0] ? "/" : "", path_arg) >=
+		    (int)sizeof(self)) {
+			fprintf(stderr, "upgrade: %s: path too long\n", path_arg);
 			return 1;
 		}
 	} else if (exe_of(getpid(), self, sizeof(self)) < 0) {

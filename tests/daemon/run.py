@@ -1417,6 +1417,58 @@ def t_upgrade_waits_for_job(s):
 
 t_upgrade_waits_for_job.own_binary = True
 
+
+def t_upgrade_carries_bytes(s):
+    """What is on the wire is carried: a header half sent, a frame half
+    sent (each finished after the upgrade and answered), and replies a
+    client has not read yet (each read after, once)."""
+    s.create("w1")
+    s.start("w1")
+    req = field(1, TASK) + field(2, "State") + field(3, field(1, "w1"))
+    fr = frame(1, req, 1)
+    a, b = Client(s.sock), Client(s.sock)
+    a.s.sendall(fr[:7])               # inside the header
+    b.s.sendall(fr[:len(fr) - 5])     # inside the payload
+    # a client that does not read: its replies wait in the shim
+    c = Client(s.sock)
+    n = 20000  # more replies than its socket holds: the rest wait in the shim
+    burst = b"".join(frame(2 * i + 1, req, 1) for i in range(n))
+    sender = threading.Thread(target=c.s.sendall, args=(burst,), daemon=True)
+    sender.start()
+    time.sleep(1.0)
+    # the shim has stopped reading it: its replies fill what it may queue
+    check(sender.is_alive(), "the shim took all %d calls: nothing is held back" % n)
+    code, msg, _ = _upgrade(s)
+    check(code == 0, "upgrade: %d %s" % (code, msg))
+    a.s.sendall(fr[7:])
+    b.s.sendall(fr[len(fr) - 5:])
+    a.s.settimeout(5)
+    b.s.settimeout(5)
+    for name, cl in (("header", a), ("payload", b)):
+        code, msg, body = cl.wait(1)
+        check(code == 0 and body.get(3, [0])[0] == s.state("w1")[3],
+              "%s half sent: %d %s %r" % (name, code, msg, body))
+    c.s.settimeout(20)
+    seen = set()
+    for _ in range(n):
+        st = c.recv_one()
+        check(st not in seen, "stream %d answered twice" % st)
+        seen.add(st)
+        check(c.got.pop(st)[0] == 0, "stream %d failed" % st)
+    check(seen == set(2 * i + 1 for i in range(n)), "%d of %d answered" % (len(seen), n))
+    c.s.settimeout(0.5)
+    try:
+        extra = c.s.recv(1)
+    except socket.timeout:
+        extra = b""
+    check(extra == b"", "more bytes after the last reply")
+    sender.join(5)
+    for cl in (a, b, c):
+        cl.close()
+
+
+t_upgrade_carries_bytes.own_binary = True
+
 TESTS = [
     # the long ones first: -j runs the rest beside them
     t_caps, t_output_unread, t_logger_killed, t_never_reads, t_sched_core,
@@ -1430,6 +1482,7 @@ TESTS = [
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
     t_many_waits_many_conns, t_waits_one_conn, t_upgrade_keeps, t_upgrade_exit_during,
     t_upgrade_refusals, t_upgrade_dry_run_and_signal, t_upgrade_waits_for_job,
+    t_upgrade_carries_bytes,
 ]
 
 
