@@ -25,6 +25,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The state's format: a new image reads only the format it was built for,
+ * and another one is refused at the check, before anything changes.  ANY
+ * change to what a module's *_save writes (a field added, removed, moved or
+ * given another meaning) bumps it: two builds of one format must read each
+ * other's state.  The unit tests pin the size of a known state for this
+ * number (test_lifecycle: "state format"), so a change that forgets it
+ * fails there. */
+#ifndef STATE_FORMAT
+#define STATE_FORMAT 2
+#endif
+
 #define ST_MAX_FDS 65536
 
 struct st_w {

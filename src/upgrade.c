@@ -64,11 +64,6 @@
 #ifndef SHIM_VERSION
 #define SHIM_VERSION "0.1.0"
 #endif
-/* The state's format: a new image reads only the format it was built
- * for; another one is refused at the check, before anything changes. */
-#ifndef STATE_FORMAT
-#define STATE_FORMAT 1
-#endif
 
 #define QUIESCE_NS (10LL * 1000000000LL) /* work in flight must end by then */
 #define POLL_NS	   2000000LL

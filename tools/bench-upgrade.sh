@@ -13,7 +13,10 @@
 #   pause      what a client sees: the longest gap between two answers to
 #              State calls sent back to back on one connection while the
 #              upgrades run (tools/state_rate.py's loop, one connection);
-#   state      the size of the state written.
+#   state      the size of the state written;
+#   idle RSS   of the shim before the upgrades and after them (each once it
+#              has been idle for 2 s): the machinery costs nothing idle, and
+#              an upgraded shim is no bigger than a fresh one.
 #
 # Uses build/ and build/upgrade-b (make upgrade-variants).  Prints one
 # line per N.
@@ -27,7 +30,7 @@ sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(1 20)
 a=$ROOT/build/containerd-shim-runc-v2-c
 b=$ROOT/build/upgrade-b/containerd-shim-runc-v2-c
-[ -x "$b" ] || make -s upgrade-variants >/dev/null || exit 1
+make -s upgrade-variants >/dev/null || exit 1
 trap ctrd_stop EXIT
 ctrd_start || exit 1
 make_busybox_rootfs "$CTRD_DIR/rootfs" >/dev/null || exit 1
@@ -45,6 +48,9 @@ for n in "${sizes[@]}"; do
 			{ echo "FAIL container $i of $n"; exit 1; }
 	done
 	sp=$(shim_pids "$pod-1")
+	rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$sp/status"; }
+	sleep 2
+	rss0=$(rss)
 	sock=$(python3 - "$sp" <<'EOF'
 import os, sys
 pid = sys.argv[1]
@@ -100,12 +106,14 @@ EOF
 	touch "$sock.stop"
 	wait "$cpid"
 	rm -f "$sock.stop"
+	sleep 2
+	rss1=$(rss)
 	st=$(grep -o "state of [0-9]* bytes" "$CTRD_LOG" 2>/dev/null | tail -n 1)
 	sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 	med=$(sed -n "$(((RUNS + 1) / 2))p" <<<"$sorted")
 	max=$(tail -n 1 <<<"$sorted")
-	printf 'upgrade, pod of %4d: %s ms median, %s ms max (%d runs); longest gap between State answers %s ms; %s\n' \
-		"$n" "$med" "$max" "$RUNS" "$(cat "$CTRD_DIR/pause")" "${st:-state size not logged}"
+	printf 'upgrade, pod of %4d: %s ms median, %s ms max (%d runs); longest gap between State answers %s ms; %s; idle RSS %s kB before, %s kB after\n' \
+		"$n" "$med" "$max" "$RUNS" "$(cat "$CTRD_DIR/pause")" "${st:-state size not logged}" "$rss0" "$rss1"
 	for i in $(seq 1 "$n"); do ctr_ task kill -s KILL "$pod-$i" >/dev/null 2>&1; done
 	for i in $(seq 1 "$n"); do
 		for _ in $(seq 1 100); do

@@ -77,6 +77,18 @@ stamp t2
 mem_s=$(((t1 - t0) / 1000000))
 speed_s=$(((t2 - t1) / 1000000))
 
+# an upgrade in place: its time, the pause a client sees, idle RSS before
+# and after (tools/bench-upgrade.sh)
+bench_log "bench ($MODE): upgrade in place"
+UPGRADE_OUT=$BENCH_OUT/upgrade.txt
+if [ "$MODE" = quick ]; then up_n="1"; up_runs=2; else up_n="1 20"; up_runs=10; fi
+# shellcheck disable=SC2086 # a list of sizes
+BENCH_RUNS=$up_runs "$HERE/bench-upgrade.sh" $up_n >"$UPGRADE_OUT" 2>>"$LOG" || {
+	bench_log "the upgrade phase failed (see $UPGRADE_OUT)"
+	rc=1
+}
+cat "$UPGRADE_OUT" >&2
+
 # the idle footprint on the emulated aarch64 board (tests/vm/run.sh -p
 # aarch64: Debian's arm64 kernel, containerd, runc and Go shim), this
 # shim's aarch64 build against the arm64 Go shim; BENCH_BOARD=0 skips it
@@ -317,7 +329,14 @@ nmax=$(tr ' ' '\n' <<<"$BENCH_N" | grep . | sort -n | tail -n 1)
 		sed 's/^/- /' "$BENCH_OUT/speed-failures.txt"
 	fi
 	echo
-	echo "Raw data: memory.tsv, speed.tsv, speed-raw.tsv; log: bench.log."
+	echo "## Upgrade in place"
+	echo
+	echo "tools/bench-upgrade.sh: a shim serving a pod, upgraded between two builds"
+	echo "(make upgrade-variants); no other shim can do it, so there is no ratio."
+	echo
+	[ -s "$UPGRADE_OUT" ] && sed 's/^/- /' "$UPGRADE_OUT"
+	echo
+	echo "Raw data: memory.tsv, speed.tsv, speed-raw.tsv, upgrade.txt; log: bench.log."
 	if [ -f "$HERE/bench-findings.md" ]; then
 		echo
 		cat "$HERE/bench-findings.md"

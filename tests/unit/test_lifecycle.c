@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "loop.h"
+#include "state.h"
 
 #define CHECK_MAIN
 #include "check.h"
@@ -91,6 +92,32 @@ static struct proc *exec_running(struct container *ct, const char *id, pid_t pid
 	lc_event(p, PE_STARTED);
 	lc_job_end(p);
 	return p;
+}
+
+/*
+ * The size of a known state pins its layout to STATE_FORMAT: a change to
+ * what lc_save (or io_save under it) writes changes the size, and must
+ * bump STATE_FORMAT (state.h), or two builds that call themselves the same
+ * format would read each other's state wrong.  Update both together.
+ */
+#define PINNED_FORMAT 2
+#define PINNED_SIZE   741
+static void test_state_pin(void)
+{
+	begin("state format: a known state's size is pinned to STATE_FORMAT");
+	struct container *ct = running("pin", 9001, 1);
+	ct->bundle = ct_str(ct, "/run/containerd/io.containerd.runtime.v2.task/k8s.io/pin");
+	struct proc *e = exec_running(ct, "exec-1", 9002);
+	e->out = proc_str(e, "/run/containerd/fifo/exec-1-stdout");
+	struct st_w w;
+	st_w_init(&w);
+	lc_save(&w);
+	printf("# state of one container and one exec: %zu bytes\n", w.len);
+	CHECK(w.err == 0);
+	CHECK(STATE_FORMAT == PINNED_FORMAT && w.len == PINNED_SIZE);
+	st_w_free(&w);
+	container_free(ct);
+	end();
 }
 
 static void test_table(void)
@@ -470,6 +497,7 @@ int main(void)
 	lc_hooks.gone = h_gone;
 	if (loop_init() < 0)
 		return 1;
+	test_state_pin();
 	test_table();
 	test_may();
 	test_refs();
