@@ -139,7 +139,9 @@ static int daemon_run(const struct shim_flags *f, char **argv)
 	 * for the daemon's process group, before anything is spawned, so that
 	 * every container of this shim shares it and no other pod does */
 	const char *sched_core = getenv("SCHED_CORE");
-	if (sched_core && sched_core[0] &&
+	/* (an upgrade's new image keeps the cookie it has: execve does not
+	 * change it, and a new one would part new containers from old) */
+	if (sched_core && sched_core[0] && !f->upgrade_state[0] &&
 	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, 2 /* PIDTYPE_PGID */, 0) < 0)
 		log_warn("sched core: %s (the kernel has no core scheduling?); going on",
 			 strerror(errno));

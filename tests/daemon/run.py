@@ -641,6 +641,13 @@ def t_sched_core(s):
         first_spawn = text.find("PR_SET_PDEATHSIG")
         check(first_spawn < 0 or text.find("PR_SCHED_CORE") < first_spawn,
               "cookie made after a child was spawned")
+        # an upgrade in place keeps the cookie: the new image makes none
+        code, msg, _ = _upgrade(s2)
+        check(code == 0, "upgrade: %d %s" % (code, msg))
+        check(s2.state("sc1")[2] == RUNNING, "not running after the upgrade")
+        text = open(trace).read()
+        check(text.count("PR_SCHED_CORE_CREATE") == 1,
+              "%d cookies made" % text.count("PR_SCHED_CORE_CREATE"))
     finally:
         s2.close()
         os.unlink(trace)
