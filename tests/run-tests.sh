@@ -73,13 +73,15 @@ events pod_group stock_name binary_logger"
 # The integration tests on containerd 1.7 and 2.1 (Debian's trixie and sid
 # packages, unpacked privately by tests/compat/fetch-containerd.sh): the
 # core ones and those that need 2.x (user namespaces on overlayfs, the
-# blockfile snapshotter's loop mounts, the runc options' argv), with this
+# blockfile snapshotter's loop mounts, the runc options' argv) and the
+# upgrade in place (ctr --runtime PATH, as containerd 1.6 does), with this
 # shim as io.containerd.runc.v2-c and installed as the stock shim.  With
 # COMPARE=go the Go shim of the 2.1 package runs the 2.x ones too, its
 # lines beside ours.  No archive reachable and nothing cached: a FAIL line.
 compat() {
 	local pats=() t bin
-	for t in $CORE_TESTS userns_overlay blockfile_loop runc_options_argv; do pats+=("=$t"); done
+	for t in $CORE_TESTS userns_overlay blockfile_loop runc_options_argv upgrade_under_load \
+		upgrade_refused; do pats+=("=$t"); done
 	CTRD_SNAPSHOTTERS="overlayfs blockfile" COMPAT_SUITES="trixie sid" \
 		tests/compat/run.sh "${pats[@]}"
 	local rc=$?
