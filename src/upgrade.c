@@ -152,6 +152,7 @@ COLD static int state_memfd(struct st_w *w)
 		off += (size_t)n;
 	}
 	fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	lseek(fd, 0, SEEK_SET); /* a reader may read it as a stream, from the start */
 	return fd;
 }
 
@@ -192,16 +193,38 @@ COLD static const char *state_read(const uint8_t *buf, size_t len, int live, str
 	return NULL;
 }
 
+#define STATE_READ_MAX (256u << 20) /* a state read as a stream (a pipe) */
+
+/* The state on fd: mapped (a memfd, a file), or read to its end (a pipe,
+ * for tests and tools).  NULL if there is none. */
 COLD static const uint8_t *map_fd(int fd, size_t *len)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+	if (fstat(fd, &st) < 0)
 		return NULL;
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
+	if (S_ISREG(st.st_mode)) {
+		if (st.st_size <= 0)
+			return NULL;
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		*len = (size_t)st.st_size;
+		return m;
+	}
+	uint8_t *b = pages_map(STATE_READ_MAX, MAP_NORESERVE);
+	size_t got = 0;
+	while (b && got < STATE_READ_MAX) {
+		ssize_t n = read(fd, b + got, STATE_READ_MAX - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (!b || !got)
 		return NULL;
-	*len = (size_t)st.st_size;
-	return m;
+	*len = got;
+	return b;
 }
 
 /* ---- the old image ---- */

@@ -1476,6 +1476,61 @@ def t_upgrade_carries_bytes(s):
 
 t_upgrade_carries_bytes.own_binary = True
 
+
+def t_upgrade_bad_state(s):
+    """The new binary's check reads a state it must not trust blindly: a
+    real one (captured by a 'new binary' that saves its stdin) cut short,
+    bit-flipped and overwritten, 1500 ways; each is taken (exit 0) or
+    refused (exit 3) with a reason, never a crash or a hang."""
+    import random
+    s.create("b1", stdout="")
+    s.start("b1")
+    check(s.exec_("b1", "e1")[0] == 0, "exec")
+    w = Client(s.sock)
+    w.send("Wait", s.req(id="b1"))
+    time.sleep(0.2)
+    saved = os.path.join(s.dir, "state.bin")
+    _install(_script(s, "save", 'cat > "%s"; exit 1' % saved), s.binary)
+    code, msg, _ = _upgrade(s)
+    check(code != 0 and os.path.getsize(saved) > 500, "no state captured: %s" % msg)
+    state = open(saved, "rb").read()
+    real = SHIM
+    ok = subprocess.run([real, "-upgrade-check"], input=state, capture_output=True, timeout=10)
+    check(ok.returncode == 0 and ok.stdout.startswith(b"ok "), "the real state: %r" % (ok.stdout,))
+    rnd = random.Random(19)
+    taken = refused = 0
+    for i in range(1500):
+        b = bytearray(state)
+        kind = i % 3
+        if kind == 0:
+            b = b[:rnd.randrange(len(b))]
+        elif kind == 1:
+            for _ in range(rnd.randint(1, 8)):
+                k = rnd.randrange(len(b))
+                b[k] ^= 1 << rnd.randrange(8)
+        else:
+            k = rnd.randrange(len(b) - 8)
+            b[k:k + 8] = rnd.choice([b"\xff" * 8, b"\x00" * 8, b"\x7f" + b"\xff" * 7,
+                                     struct.pack("<Q", rnd.randrange(1 << 32))])
+        try:
+            r = subprocess.run([real, "-upgrade-check"], input=bytes(b), capture_output=True,
+                               timeout=10)
+        except subprocess.TimeoutExpired:
+            raise Fail("case %d (%s): the check hangs" % (i, ("cut", "flip", "word")[kind]))
+        check(r.returncode in (0, 3), "case %d (%s): exit %d %r" %
+              (i, ("cut", "flip", "word")[kind], r.returncode, r.stdout[:80]))
+        if r.returncode == 0:
+            taken += 1
+        else:
+            refused += 1
+            check(r.stdout.strip(), "case %d: refused without a reason" % i)
+    check(refused > 500, "only %d refused" % refused)
+    print("# %d states taken, %d refused" % (taken, refused))
+    w.close()
+
+
+t_upgrade_bad_state.own_binary = True
+
 TESTS = [
     # the long ones first: -j runs the rest beside them
     t_caps, t_output_unread, t_logger_killed, t_never_reads, t_sched_core,
@@ -1489,7 +1544,7 @@ TESTS = [
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
     t_many_waits_many_conns, t_waits_one_conn, t_upgrade_keeps, t_upgrade_exit_during,
     t_upgrade_refusals, t_upgrade_dry_run_and_signal, t_upgrade_waits_for_job,
-    t_upgrade_carries_bytes,
+    t_upgrade_carries_bytes, t_upgrade_bad_state,
 ]
 
 
