@@ -48,7 +48,7 @@ BASE_CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections \
 	-DPB_NO_PACKED_STRUCTS -I src -I $(GEN) -I $(NANOPB_SRC) -I $(JSMN_SRC)
 OUR_CFLAGS  := $(BASE_CFLAGS) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-DSHIM_VERSION='"$(VERSION)"' -DSHIM_REVISION='"$(REVISION)"' $(EXTRA_CFLAGS)
-LDFLAGS     := -static -Wl,--gc-sections -s
+LDFLAGS     := -static -Wl,--gc-sections -Wl,--sort-section=alignment -s
 
 PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
 	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \

@@ -46,7 +46,7 @@ struct arena {
 /* Descriptors never handed out yet are taken in order from pool_next, so
  * the pool's untouched tail costs no resident memory; released ones go on
  * the free list. */
-static struct arena pool[POOL];
+static struct arena pool[POOL] PAGE_ALIGNED;
 static struct arena *free_list;
 static unsigned pool_next;
 static unsigned in_use;

@@ -16,6 +16,7 @@
  * reports when oom_kill grows; `oom` is counted only in the cgroup whose
  * limit was hit, often the pod's and not the container's.
  */
+#include "pages.h"
 #include "cold.h"
 #include "cgroup.h"
 #include "cgroup_impl.h"
@@ -283,7 +284,7 @@ struct oomw {
 	uint64_t oom_kill; /* v2: the last count seen */
 };
 
-static struct oomw oomw[OOM_MAX];
+static struct oomw oomw[OOM_MAX] PAGE_ALIGNED;
 
 static void oomw_close(struct oomw *w, bool registered)
 {

@@ -39,12 +39,12 @@ enum {
 char shim_namespace[256];
 struct lc_hooks lc_hooks;
 
-static struct container containers[LIM_CONTAINERS];
-static struct proc procs[LIM_PROCS];
+static struct container containers[LIM_CONTAINERS] PAGE_ALIGNED;
+static struct proc procs[LIM_PROCS] PAGE_ALIGNED;
 /* Their slots (in use, generation) are kept apart, so a scan reads a few
  * KiB instead of faulting in a page per entry. */
-static struct slot ct_slots[LIM_CONTAINERS];
-static struct slot proc_slots[LIM_PROCS];
+static struct slot ct_slots[LIM_CONTAINERS] PAGE_ALIGNED;
+static struct slot proc_slots[LIM_PROCS] PAGE_ALIGNED;
 static struct slots ct_pool = SLOTS_BESIDE(ct_slots, LIM_CONTAINERS);
 static struct slots proc_pool = SLOTS_BESIDE(proc_slots, LIM_PROCS);
 #define CT_USED(i)   slot_used(&ct_pool, (i))
@@ -125,7 +125,7 @@ struct unclaimed {
 	struct timespec at;
 	uint64_t seq;
 };
-static struct unclaimed unclaimed[LIM_UNCLAIMED];
+static struct unclaimed unclaimed[LIM_UNCLAIMED] PAGE_ALIGNED;
 static unsigned n_unclaimed;
 static uint64_t seq;	  /* counts reaps and pid-reporting job starts */
 static unsigned pid_jobs; /* pid-reporting jobs in flight */

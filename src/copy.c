@@ -88,7 +88,7 @@ struct copy {
 
 /* Handed out lazily (untouched slots cost nothing), reused from a free
  * list. */
-static struct copy copies[LIM_COPIERS];
+static struct copy copies[LIM_COPIERS] PAGE_ALIGNED;
 static int high, free_head = -1;
 static int linger_head = -1;
 static struct loop_timer tick_timer;

@@ -32,6 +32,8 @@
 #include "log.h"
 #include "loop.h"
 #include "pages.h"
+#include "park.h"
+#include "runc.h"
 #include "spawn.h"
 #include "task.h"
 #include "ttrpc.h"
@@ -115,6 +117,20 @@ static void on_signal(int fd, uint32_t ev, void *data)
 		default: break;
 		}
 	}
+}
+
+static int idle_pending(void)
+{
+	return arena_has_warm() || park_trimmable() || runc_trimmable() || spawn_trimmable();
+}
+
+static void idle_trim(void)
+{
+	arena_trim();
+	park_trim();
+	runc_trim();
+	spawn_trim();
+	pages_trim_stack();
 }
 
 static int daemon_run(const struct shim_flags *f, char **argv)
@@ -205,8 +221,9 @@ static int daemon_run(const struct shim_flags *f, char **argv)
 		return 1;
 	}
 	reap(); /* an upgrade: what exited while the image changed */
-	/* idle for a second: the arena chunks kept warm go back */
-	loop_set_idle(arena_has_warm, arena_trim);
+	/* idle for a second: the arena chunks kept warm go back, and so do the
+	 * pages of tables now empty and of the stack below the loop */
+	loop_set_idle(idle_pending, idle_trim);
 	log_debug("serving %s for %s/%s", socket_path, f->namespace, f->id);
 	int r = loop_run();
 	if (socket_path[0])

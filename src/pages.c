@@ -15,8 +15,12 @@
 /* the linker's bounds of .bss */
 extern char __bss_start[], _end[];
 
+static uintptr_t stack_top; /* near the top of the main thread's stack */
+
 void pages_init(void)
 {
+	char here;
+	stack_top = (uintptr_t)&here;
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t lo = ((uintptr_t)__bss_start + page - 1) & ~(page - 1);
 	uintptr_t hi = ((uintptr_t)_end + page - 1) & ~(page - 1);
@@ -39,6 +43,25 @@ void pages_release(void *p, size_t len)
 	uintptr_t page = 4096;
 	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
 	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Below the frame that calls this, nothing is in use: the daemon has no
+ * signal handlers (a signalfd) and one thread.  The pages a deep call left
+ * there (a 4 KiB read buffer, a formatted log line) go back; a margin under
+ * the caller's frame stays. */
+__attribute__((noinline)) void pages_trim_stack(void)
+{
+	char here;
+	uintptr_t page = 4096, sp = (uintptr_t)&here;
+	if (!stack_top || sp > stack_top)
+		return;
+	uintptr_t hi = (sp - 2048) & ~(page - 1);
+	/* the stack's lowest page in use so far: what the kernel mapped is at
+	 * most RLIMIT_STACK below its top, but only a few pages ever are */
+	uintptr_t lo = hi > 256 * 1024 ? hi - 256 * 1024 : 0;
+	/* madvise gives back what is mapped in the range, ENOMEM for the rest */
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }

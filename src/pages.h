@@ -29,6 +29,14 @@ void *pages_map(size_t len, int flags);
  * back to the kernel and read as zero when touched again (tables that
  * grow from index 0 and hand back everything once empty). */
 void pages_release(void *p, size_t len);
+/* Idle, from a shallow frame of the main loop: the stack pages below it
+ * that deeper calls touched go back. */
+void pages_trim_stack(void);
+/* A table in .bss starts on a page of its own: its first page (the one
+ * slot 0 uses) is not shared with small variables, and the linker
+ * (--sort-section=alignment) packs those together after the tables, so an
+ * idle shim touches one page per table in use and a few for the rest. */
+#define PAGE_ALIGNED __attribute__((aligned(4096)))
 /* What a table must span before an empty one is worth releasing. */
 #define PAGES_RELEASE_MIN (16 * 4096)
 #endif

@@ -35,7 +35,7 @@ struct parked {
 	park_fn resume;
 };
 
-static struct parked table[LIM_PARKED];
+static struct parked table[LIM_PARKED] PAGE_ALIGNED;
 static struct slots pool = SLOTS_IN(table, LIM_PARKED, struct parked, slot);
 #define USED(i) slot_used(&pool, (unsigned)(i))
 
@@ -283,4 +283,14 @@ COLD void park_resume(void)
 	for (unsigned i = 0; i < pool.high; i++)
 		if (USED(i))
 			arm(table[i].deadline);
+}
+
+int park_trimmable(void)
+{
+	return slots_trimmable(&pool);
+}
+
+void park_trim(void)
+{
+	slots_trim(&pool);
 }

@@ -50,6 +50,10 @@ void park_job_done(uint32_t handle);
 /* Resume every call parked for (why, target). */
 void park_wake(enum park_for why, struct ref target);
 
+/* Idle: an empty table gives its pages back (slots_trim). */
+int park_trimmable(void);
+void park_trim(void);
+
 /* An upgrade in place (upgrade.c): calls parked for anything but an exit
  * (they are waited for first); the Waits written and read back, each
  * resumed by exit_resume, their deadlines armed by park_resume(). */

@@ -5,6 +5,7 @@
  *
  * Layer: runtime (README, "Architecture").
  */
+#include "pages.h"
 #include "cold.h"
 #include "procio.h"
 
@@ -35,7 +36,7 @@
 static struct dying {
 	pid_t pid;
 	int64_t kill_at;
-} dying[LIM_PROCS];
+} dying[LIM_PROCS] PAGE_ALIGNED;
 static int ndying;
 static struct loop_timer dying_timer;
 

@@ -44,7 +44,7 @@ struct job {
 	void *ctx;
 };
 
-static struct job jobs[JOBS_TOTAL];
+static struct job jobs[JOBS_TOTAL] PAGE_ALIGNED;
 static struct slots pool = SLOTS_IN(jobs, JOBS_TOTAL, struct job, slot);
 
 static void capture_read(struct job *j)
@@ -263,4 +263,14 @@ char *runc_error(struct arena *a, const struct runc_cfg *cfg, const char *what,
 COLD unsigned runc_jobs(void)
 {
 	return pool.used;
+}
+
+int runc_trimmable(void)
+{
+	return slots_trimmable(&pool);
+}
+
+void runc_trim(void)
+{
+	slots_trim(&pool);
 }

@@ -46,6 +46,9 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 		    runc_done_fn fn, void *ctx, int *err);
 /* Kill a job that nobody waits for any more; -ESRCH if it has ended. */
 int runc_cancel(uint32_t job);
+/* Idle: no job in flight, the table gives its pages back. */
+int runc_trimmable(void);
+void runc_trim(void);
 /* runc jobs in flight (an upgrade waits until there is none). */
 unsigned runc_jobs(void);
 /* argv of "runc <global flags>" followed by up to `extra` more slots. */

@@ -99,3 +99,20 @@ COLD void slots_relink(struct slots *p, uint32_t gen_next)
 		}
 	p->gen_next = gen_next;
 }
+
+int slots_trimmable(const struct slots *p)
+{
+	return !p->used && p->high;
+}
+
+void slots_trim(struct slots *p)
+{
+	if (!slots_trimmable(p))
+		return;
+	/* the whole pages the used stretch touched: a table is page-aligned
+	 * (pages.h), so the rest of its last page is the table's too */
+	size_t len = ((size_t)p->high * p->stride + 4095) & ~(size_t)4095;
+	size_t all = (size_t)p->cap * p->stride;
+	pages_release(p->base - p->off, len < all ? len : all);
+	slots_reset(p);
+}

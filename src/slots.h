@@ -68,6 +68,11 @@ int slot_by_handle(const struct slots *p, uint32_t h, unsigned gen_bits);
  * the owner releases its elements' pages, those of a SLOTS_IN pool's
  * slots with them). */
 void slots_reset(struct slots *p);
+/* An idle daemon gives back the pages of an empty pool (its elements'
+ * for SLOTS_IN, its slots' for SLOTS_BESIDE) and starts it over from 0;
+ * slots_trimmable(): there are some to give back. */
+int slots_trimmable(const struct slots *p);
+void slots_trim(struct slots *p);
 /* An upgrade's new image takes slot i with generation gen again (the
  * handles that name it must still match); -1 if it is in use or out of
  * range.  slots_relink() then rebuilds the free list and sets the

@@ -37,8 +37,9 @@ struct followed {
 	spawn_exit_fn fn;
 	void *ctx;
 };
-static struct followed followed[LIM_CHILDREN];
+static struct followed followed[LIM_CHILDREN] PAGE_ALIGNED;
 static unsigned nfollowed;
+static unsigned followed_high; /* the most followed since the last trim */
 
 static struct followed *find(pid_t pid)
 {
@@ -74,7 +75,23 @@ COLD int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx)
 	if (nfollowed >= LIM_CHILDREN)
 		return -ENOSPC;
 	followed[nfollowed++] = (struct followed){ pid, fn, ctx };
+	if (nfollowed > followed_high)
+		followed_high = nfollowed;
 	return 0;
+}
+
+int spawn_trimmable(void)
+{
+	return !nfollowed && followed_high;
+}
+
+void spawn_trim(void)
+{
+	if (!spawn_trimmable())
+		return;
+	size_t len = (followed_high * sizeof(followed[0]) + 4095) & ~(size_t)4095;
+	pages_release(followed, len < sizeof(followed) ? len : sizeof(followed));
+	followed_high = 0;
 }
 
 unsigned spawn_children(void)
@@ -187,10 +204,13 @@ pid_t spawn(const struct spawn_req *s)
 	}
 	close(ep[0]);
 	if (pid > 0 && s->on_exit) {
-		if (nfollowed < LIM_CHILDREN)
+		if (nfollowed < LIM_CHILDREN) {
 			followed[nfollowed++] = (struct followed){ pid, s->on_exit, s->ctx };
-		else /* cannot happen: jobs and loggers are bounded below it */
+			if (nfollowed > followed_high)
+				followed_high = nfollowed;
+		} else { /* cannot happen: jobs and loggers are bounded below it */
 			log_warn("pid %d: %u children followed already", pid, nfollowed);
+		}
 	}
 	return pid;
 }

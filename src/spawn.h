@@ -59,6 +59,9 @@ int spawn_rebind(pid_t pid, spawn_exit_fn fn, void *ctx);
 /* Follow pid, a child of ours already (an upgrade's new image takes the
  * loggers of the old one); -ENOSPC if the table is full. */
 int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx);
+/* Idle: no child followed, the table gives its pages back. */
+int spawn_trimmable(void);
+void spawn_trim(void);
 /* Children followed now (tests). */
 unsigned spawn_children(void);
 
