@@ -48,7 +48,15 @@ BASE_CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections \
 	-DPB_NO_PACKED_STRUCTS -I src -I $(GEN) -I $(NANOPB_SRC) -I $(JSMN_SRC)
 OUR_CFLAGS  := $(BASE_CFLAGS) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-DSHIM_VERSION='"$(VERSION)"' -DSHIM_REVISION='"$(REVISION)"' $(EXTRA_CFLAGS)
-LDFLAGS     := -static -Wl,--gc-sections -Wl,--sort-section=alignment -s
+# -z noseparate-code: the headers, code and read-only data share one
+# mapping instead of three page-aligned ones (the default since binutils
+# 2.31): 8 KiB less file and 8 kB less RSS per shim, at the price of
+# read-only data being executable (a few more gadgets for a ROP chain in a
+# binary with no writable code and no dynamic loader).  -z norelro: a
+# static musl binary (no loader) never applies PT_GNU_RELRO, and its
+# alignment padded the aarch64 file (64 KiB pages) by 48 KiB.
+LDFLAGS     := -static -Wl,--gc-sections -Wl,--sort-section=alignment -Wl,-z,noseparate-code \
+	-Wl,-z,norelro -s
 
 PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
 	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \
@@ -85,7 +93,7 @@ $(GEN)/%.pb.c $(GEN)/%.pb.h: proto/%.proto proto/*.options
 # made of: a build with other ones rebuilds it (a package of another
 # version, a variant for the upgrade tests).
 FLAGS_STAMP := $(BUILD)/obj/cflags.stamp
-$(shell mkdir -p $(BUILD)/obj && { echo '$(OUR_CFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(OUR_CFLAGS)' >$(FLAGS_STAMP); })
+$(shell mkdir -p $(BUILD)/obj && { echo '$(OUR_CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(OUR_CFLAGS) $(LDFLAGS)' >$(FLAGS_STAMP); })
 
 $(BUILD)/obj/%.o: src/%.c $(GEN_H) $(NANOPB_SRC)/pb.h $(JSMN_SRC)/jsmn.h $(wildcard src/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -99,9 +107,9 @@ $(BUILD)/obj/pb/%.o: $(NANOPB_SRC)/%.c $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -c $< -o $@
 
-$(BIN): $(OBJS) $(GEN_O) $(PB_O)
-	$(CC) $(LDFLAGS) -o $@ $^
-	$(CC) $(filter-out -s,$(LDFLAGS)) -o $@.debug $^
+$(BIN): $(OBJS) $(GEN_O) $(PB_O) $(FLAGS_STAMP)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^)
+	$(CC) $(filter-out -s,$(LDFLAGS)) -o $@.debug $(filter %.o,$^)
 	@echo "$@: $$(stat -c %s $@) bytes"
 
 tools:
