@@ -9,7 +9,8 @@
 # rounds must be byte-identical, file by file, or the release fails and
 # names what differs.  Then dist/ gets round one's
 #   containerd-shim-runc-v2-c-<version>-<arch>.tar.gz   (binary, LICENSE,
-#       README excerpt: what it is and how to install it; examples/)
+#       README excerpt: what it is, how to install it and upgrade running
+#       shims in place; examples/)
 #   containerd-shim-runc-v2-c_<version>_<debarch>.deb
 #   SHA256SUMS
 # The inputs both rounds share: the host's nanopb generator, the fetched
@@ -52,8 +53,8 @@ round() {
 		install -m 0644 "$src/LICENSE" "$t/LICENSE"
 		install -m 0644 "$src"/examples/* "$t/examples/"
 		install -m 0644 "$src/packaging/$pkg.8" "$t/$pkg.8"
-		# the README's introduction and its install section
-		awk '/^## /{ intro = 0; keep = ($0 ~ /^## Install/) } NR == 1 { intro = 1 } intro || keep' \
+		# the README's introduction, its install and upgrade sections
+		awk '/^## /{ intro = 0; keep = ($0 ~ /^## (Install|Upgrading)/) } NR == 1 { intro = 1 } intro || keep' \
 			"$src/README.md" >"$t/README.md"
 		find "$t" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 		tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
