@@ -60,6 +60,17 @@ static int held; /* events_hold: nothing more is sent */
 
 static void kick(void);
 
+/* e joins the end of the queue. */
+static void enqueue(struct event *e)
+{
+	if (tail)
+		tail->next = e;
+	else
+		head = e;
+	tail = e;
+	queued++;
+}
+
 static void on_timer(void *ctx);
 
 static void arm_timer(unsigned ms)
@@ -348,12 +359,7 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 		goto out;
 	}
 	e->len = (size_t)w;
-	if (tail)
-		tail->next = e;
-	else
-		head = e;
-	tail = e;
-	queued++;
+	enqueue(e);
 	log_debug("event %s queued", topic);
 	r = 0;
 	kick();
@@ -407,12 +413,7 @@ COLD int events_load(struct st_r *r)
 		e->len = len;
 		e->refused = refused;
 		memcpy(e->data, data, len);
-		if (tail)
-			tail->next = e;
-		else
-			head = e;
-		tail = e;
-		queued++;
+		enqueue(e);
 	}
 	return r->err ? -EINVAL : 0;
 }

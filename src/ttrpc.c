@@ -216,13 +216,18 @@ static int conn_over_cap(const struct conn *k)
 	return k->calls >= LIM_CONN_CALLS || k->queued >= LIM_CONN_QUEUE;
 }
 
+/* The interest k wants: reading unless paused or held, writing while
+ * replies wait. */
+static uint32_t conn_wanted(const struct conn *k)
+{
+	return (k->paused || held ? 0 : EPOLLIN) | (k->out_head ? EPOLLOUT : 0);
+}
+
 /* epoll hears of a change only: reading paused or resumed, the socket
  * filling or draining; never once per reply. */
 static void conn_interest(struct conn *k, int fd)
 {
-	uint32_t ev = k->paused || held ? 0 : EPOLLIN;
-	if (k->out_head)
-		ev |= EPOLLOUT;
+	uint32_t ev = conn_wanted(k);
 	if (ev != k->ev && loop_mod(fd, ev) == 0)
 		k->ev = ev;
 }
@@ -597,6 +602,19 @@ static int on_frame(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
 #undef AFTER
 }
 
+/* n bytes into an arena of their own (NULL: none, or no memory). */
+static struct arena *hold_bytes(const void *p, size_t n, uint8_t **out)
+{
+	struct arena *a = n ? arena_new_reserved() : NULL;
+	*out = a ? arena_alloc(a, n) : NULL;
+	if (!*out) {
+		arena_free(a);
+		return NULL;
+	}
+	memcpy(*out, p, n);
+	return a;
+}
+
 /* Feed bytes to k's decoder; what is left when it must stop is stashed.
  * Returns -1 if k was closed. */
 static int conn_feed(struct conn *k, const uint8_t *buf, size_t n)
@@ -621,16 +639,14 @@ static int conn_feed(struct conn *k, const uint8_t *buf, size_t n)
 		if (buf == k->stash_data)
 			k->stash_len = 0;
 	} else if (buf != k->stash_data) {
-		struct arena *s = arena_new_reserved();
-		uint8_t *copy = s ? arena_alloc(s, n - (size_t)used) : NULL;
-		if (!copy) {
-			arena_free(s);
+		uint8_t *copy;
+		struct arena *s = hold_bytes(buf + used, n - (size_t)used, &copy);
+		if (!s) {
 			log_warn("connection %d: no memory to hold its input, closing",
 				 fd);
 			conn_close(k);
 			return -1;
 		}
-		memcpy(copy, buf + used, n - (size_t)used);
 		k->stash = s;
 		k->stash_data = copy;
 		k->stash_len = n - (size_t)used;
@@ -906,19 +922,6 @@ COLD void ttrpc_save(struct st_w *w)
 	}
 }
 
-/* Bytes into an arena of their own (NULL: none, or no memory). */
-COLD static struct arena *hold_bytes(const void *p, size_t n, uint8_t **out)
-{
-	struct arena *a = n ? arena_new_reserved() : NULL;
-	*out = a ? arena_alloc(a, n) : NULL;
-	if (!*out) {
-		arena_free(a);
-		return NULL;
-	}
-	memcpy(*out, p, n);
-	return a;
-}
-
 COLD int ttrpc_load(struct st_r *r, int live)
 {
 	if (!st_want(r, "TTRP"))
@@ -1024,9 +1027,7 @@ COLD void ttrpc_resume(void)
 		struct conn *k = &conns[i];
 		if (!k->open)
 			continue;
-		k->ev = k->paused || held ? 0 : EPOLLIN;
-		if (k->out_head)
-			k->ev |= EPOLLOUT;
+		k->ev = conn_wanted(k);
 		if (loop_add(k->fd, k->ev, on_conn, k) < 0) {
 			log_warn("connection on fd %d: %s: closing it", k->fd, strerror(errno));
 			conn_close(k);
