@@ -1,8 +1,9 @@
 /*
  * bundle.h - files the shim writes into a bundle (`address`, and
- * `options.json` and `runtime` for `shim delete`, and the exit journal),
- * each written to a temporary name and renamed, so a reader never sees
- * half of one.
+ * `options.json` and `runtime` for `shim delete`, and the exit journal).
+ * The first three are written to a temporary name and renamed, so a
+ * reader never sees half of one; the journal is one line written in
+ * place, which its reader checks whole.
  *
  * Layer: runtime (README, "Architecture").
  *

@@ -5,10 +5,12 @@
  * Layer: runtime (README, "Architecture").
  *
  * The child shares our memory until it execs: it must not write anything
- * of ours.  It works on its locals and reads the request; the environment
- * is prepared here beforehand rather than edited in the child.  With
- * CLONE_VFORK we resume only after the exec (or the child's exit), so the
- * exec-error pipe can be read at once.
+ * of ours but the one field it reports through.  It works on its locals
+ * and reads the request; the environment is prepared here beforehand
+ * rather than edited in the child.  With CLONE_VFORK we resume only after
+ * the exec or the child's exit, so a failed exec's errno is in that field
+ * when clone returns: no pipe.  The child's stack is a block of ours,
+ * below the frame that waits for it: no mapping per spawn.
  */
 #include "cold.h"
 #include "spawn.h"
@@ -22,12 +24,16 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "capacity.h"
 #include "log.h"
 #include "pages.h"
 
-#define CHILD_STACK   (64 * 1024)
+/* execvpe builds PATH candidates on it, SPAWN_SELF reads a path onto it */
+#define CHILD_STACK   (32 * 1024)
 #define CHILD_ENV_MAX 512
 
 /* The children followed until reaped, packed: a reap scans only those
@@ -121,12 +127,12 @@ struct child {
 	const struct spawn_req *req;
 	char *const *envp;
 	int devnull;
-	int errfd;
+	int err; /* the child's errno if it could not exec; written by it */
 };
 
 static int child_main(void *arg)
 {
-	const struct child *c = arg;
+	struct child *c = arg;
 	const struct spawn_req *s = c->req;
 	int src[SPAWN_MAX_FDS];
 	sigset_t none;
@@ -165,10 +171,8 @@ static int child_main(void *arg)
 	} else {
 		execvpe(s->argv[0], (char *const *)s->argv, c->envp);
 	}
-fail:;
-	int e = errno;
-	ssize_t w = write(c->errfd, &e, sizeof(e));
-	(void)w;
+fail:
+	c->err = errno ? errno : ENOEXEC;
 	_exit(127);
 }
 
@@ -176,33 +180,25 @@ pid_t spawn(const struct spawn_req *s)
 {
 	if (s->nfds < 3 || s->nfds > SPAWN_MAX_FDS)
 		return -EINVAL;
-	int ep[2];
-	if (pipe2(ep, O_CLOEXEC) < 0)
-		return -errno;
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct child c = { s, s->envp ? s->envp : default_env(), devnull, ep[1] };
-	char *stack = pages_map(CHILD_STACK, MAP_STACK);
-	pid_t pid = -ENOMEM;
-	if (stack) {
-		pid = clone(child_main, stack + CHILD_STACK,
-			    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
-		if (pid < 0)
-			pid = -errno;
-		munmap(stack, CHILD_STACK);
-	}
-	close(ep[1]);
+	struct child c = { s, s->envp ? s->envp : default_env(), devnull, 0 };
+	_Alignas(16) char stack[CHILD_STACK];
+	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+			  &c);
+	if (pid < 0)
+		pid = -errno;
+#ifdef __SANITIZE_ADDRESS__
+	/* (tests) the child's frames poisoned parts of the block as theirs */
+	ASAN_UNPOISON_MEMORY_REGION(stack, sizeof(stack));
+#endif
 	if (devnull >= 0)
 		close(devnull);
-	if (pid > 0) {
-		int e = 0;
-		if (read(ep[0], &e, sizeof(e)) == (ssize_t)sizeof(e) && e) {
-			/* exec failed: the child has exited already */
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			pid = -e;
-		}
+	if (pid > 0 && c.err) {
+		/* exec failed: the child has exited already */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		pid = -c.err;
 	}
-	close(ep[0]);
 	if (pid > 0 && s->on_exit) {
 		if (nfollowed < LIM_CHILDREN) {
 			followed[nfollowed++] = (struct followed){ pid, s->on_exit, s->ctx };

@@ -127,6 +127,8 @@ unit_suites() {
 	run_suite "unit: fuzz smoke" fuzz_smoke
 	run_suite "unit: smaps parser" env SMAPS="$BUILD/tools/smaps" \
 		bash tests/unit/test_smaps.sh
+	run_suite "unit: the bench's cgroup wrapper (tools/cgexec)" env CGEXEC="$BUILD/tools/cgexec" \
+		bash tests/unit/test_cgexec.sh
 	run_suite "unit: the runners' totals (tests/lib/tally.sh)" tests/unit/test_tally.sh
 	run_suite "unit: the layers (tools/layers.sh)" tests/unit/test_layers.sh
 }

@@ -231,6 +231,11 @@ print(n, h.hexdigest())'
 
 # --- shim_cpu: every process of a shim, in a cgroup of its own ---------------
 CG_BASE=
+CGEXEC=${CGEXEC:-$BENCH_REPO/build/tools/cgexec}
+# every wrapped start, delete and runc call appends what it cost the cgroup
+# it left (tools/cgexec.c); BENCH_CGEXEC_LOG=FILE keeps that log
+CGEXEC_LOG=
+CAL_LOG=
 CG_V2=0
 cg_setup() {
 	local i real
@@ -245,23 +250,32 @@ cg_setup() {
 	fi
 	mkdir -p "$CG_BASE/runc" || bench_die "shim_cpu: cannot make $CG_BASE"
 	real=$(command -v runc) || bench_die "shim_cpu: no runc"
-	printf '#!/bin/sh\necho $$ >%s/runc/cgroup.procs\nexec %s "$@"\n' "$CG_BASE" "$real" \
-		>"$BENCH_BIN_DIR/runc"
-	chmod +x "$BENCH_BIN_DIR/runc"
+	[ -x "$CGEXEC" ] || bench_die "shim_cpu: no $CGEXEC (make tools)"
+	CGEXEC_LOG=${BENCH_CGEXEC_LOG:-$BENCH_TMP/cgexec.log}
+	: >"$CGEXEC_LOG"
+	# the wrapper's own cost, measured beside each life (shim_cpu_once)
+	mkdir -p "$CG_BASE/cal"
+	CAL_LOG=$BENCH_TMP/cal.log
+	cp "$CGEXEC" "$BENCH_TMP/cal-wrapper"
+	printf '%s\n%s\n%s\n' "$CG_BASE/cal/cgroup.procs" "$(type -P true)" "$CAL_LOG" \
+		>"$BENCH_TMP/cal-wrapper.cg"
+	cp "$CGEXEC" "$BENCH_BIN_DIR/runc"
+	printf '%s\n%s\n%s\n' "$CG_BASE/runc/cgroup.procs" "$real" "$CGEXEC_LOG" >"$BENCH_BIN_DIR/runc.cg"
 	for i in "${!SHIM_NAMES[@]}"; do
 		mkdir -p "$CG_BASE/$i"
 		mv "${SHIM_EXES[i]}" "${SHIM_EXES[i]}.real"
-		printf '#!/bin/sh\necho $$ >%s/%s/cgroup.procs\nexec %s.real "$@"\n' \
-			"$CG_BASE" "$i" "${SHIM_EXES[i]}" >"${SHIM_EXES[i]}"
-		chmod +x "${SHIM_EXES[i]}"
+		cp "$CGEXEC" "${SHIM_EXES[i]}"
+		printf '%s\n%s\n%s\n' "$CG_BASE/$i/cgroup.procs" "${SHIM_EXES[i]}.real" "$CGEXEC_LOG" \
+			>"${SHIM_EXES[i]}.cg"
 	done
 }
 # the binaries as they were (the other metrics run them bare)
 cg_cleanup() {
 	local i d
 	[ -n "$CG_BASE" ] || return 0
-	rm -f "$BENCH_BIN_DIR/runc"
+	rm -f "$BENCH_BIN_DIR/runc" "$BENCH_BIN_DIR/runc.cg"
 	for i in "${!SHIM_NAMES[@]}"; do
+		rm -f "${SHIM_EXES[i]}.cg"
 		[ -f "${SHIM_EXES[i]}.real" ] && mv -f "${SHIM_EXES[i]}.real" "${SHIM_EXES[i]}"
 	done
 	for d in "$CG_BASE"/*/ "$CG_BASE"; do rmdir "$d" 2>/dev/null; done
@@ -275,8 +289,16 @@ cg_usage() {
 		cat "$1/cpuacct.usage"
 	fi
 }
+# the median CPU a wrapped call costs its parent's cgroup when the parent
+# is a program that does nothing else: the wrapper's own share, in ns
+cal_median() {
+	: >"$CAL_LOG"
+	"$CGEXEC" --calibrate 15 "$BENCH_TMP/cal-wrapper" || return
+	awk '{ print $2 }' "$CAL_LOG" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
 shim_cpu_once() {
-	local i=$1 r=$2 id="cpu-$2-$1" before after k
+	local i=$1 r=$2 id="cpu-$2-$1" before after k lines calls cal net
+	lines=$(wc -l <"$CGEXEC_LOG")
 	before=$(cg_usage "$CG_BASE/$i")
 	ctr_ run --rm --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
 		--rootfs "$BENCH_ROOTFS" "$id" sleep 1 >/dev/null 2>"$BENCH_TMP/err" || {
@@ -290,6 +312,17 @@ shim_cpu_once() {
 		read -r -t 0.01 -u "$SLEEP_FD"
 	done
 	after=$(cg_usage "$CG_BASE/$i")
+	# runc calls of this life (their argv has the id; start and delete,
+	# the shim's own, are the lines with -namespace)
+	calls=$(tail -n +$((lines + 1)) "$CGEXEC_LOG" |
+		awk -v id="$id" '$3 != "-namespace" { for (k = 3; k <= NF; k++) if ($k == id) { n++; break } } END { print n + 0 }')
+	cal=$(cal_median)
+	if [ -n "$cal" ]; then
+		net=$((after - before - calls * cal))
+		record shim_cpu_net "$i" "$r" "$(us_to 1000000 "$net")"
+		record shim_cpu_runc_calls "$i" "$r" "$calls"
+		record cgexec_cost "$i" "$r" "$(us_to 1000000 "$cal")"
+	fi
 	us_to 1000000 $((after - before))
 }
 
@@ -368,7 +401,10 @@ describe() {
 	case $1 in
 	run_rm) echo "ctr run --rm /bin/true (wall)" ;;
 	start_cmd) echo "shim start command (wall)" ;;
-	shim_cpu) echo "shim CPU, user+sys, one container life (start, daemon, delete)" ;;
+	shim_cpu) echo "shim CPU, user+sys, one container life (start, daemon, delete), as measured" ;;
+	shim_cpu_net) echo "shim CPU, one container life, net of the measuring wrapper in front of each runc call" ;;
+	shim_cpu_runc_calls) echo "runc calls per container life (start, daemon and delete together)" ;;
+	cgexec_cost) echo "the measuring wrapper's own CPU per wrapped call (calibration)" ;;
 	daemon_cpu) echo "shim daemon CPU only, user+sys, one container life" ;;
 	parallel) echo "$BENCH_CONC x ctr run --rm concurrently (wall)" ;;
 	stdout_cpu) echo "shim CPU for 512 MiB of container stdout" ;;
@@ -379,6 +415,7 @@ unit_of() {
 	case $1 in
 	parallel) echo s ;;
 	state_rate) echo calls/s ;;
+	shim_cpu_runc_calls) echo calls ;;
 	*) echo ms ;;
 	esac
 }
@@ -408,7 +445,10 @@ done
 # summary: metric shim runtime unit runs median min max p25 p75 ratio desc
 gi=$(go_index)
 printf 'metric\tshim\truntime\tunit\truns\tmedian\tmin\tmax\tp25\tp75\tratio_vs_go\tdescription\n' >"$TSV"
-for m in $BENCH_METRICS; do
+SUMMARY_METRICS=$BENCH_METRICS
+[[ " $BENCH_METRICS " == *" shim_cpu "* ]] &&
+	SUMMARY_METRICS=${BENCH_METRICS/shim_cpu/shim_cpu shim_cpu_net shim_cpu_runc_calls cgexec_cost}
+for m in $SUMMARY_METRICS; do
 	gmed=$(awk -F '\t' -v m="$m" -v s="${SHIM_NAMES[gi]}" '$1 == m && $2 == s { print $4 }' "$RAW" | stats | cut -d' ' -f2)
 	for i in "${!SHIM_NAMES[@]}"; do
 		read -r n med mn mx p25 p75 < <(awk -F '\t' -v m="$m" -v s="${SHIM_NAMES[i]}" \
