@@ -93,7 +93,7 @@ static struct job *job_alloc(int reserved)
 
 static void job_reaped(void *ctx, pid_t pid, int status);
 
-uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
+uint32_t runc_spawn(const char *const argv[], const int fds[3], int fd3, int flags,
 		    runc_done_fn fn, void *ctx, int *err)
 {
 	struct job *j = job_alloc(flags & RUNC_RESERVED);
@@ -107,12 +107,13 @@ uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
 		slot_put(&pool, (unsigned)(j - jobs));
 		return 0;
 	}
-	int cfds[3];
+	int cfds[4];
 	for (int i = 0; i < 3; i++)
 		cfds[i] = fds[i] >= 0 ? fds[i] : (i > 0 && cp[1] >= 0 ? cp[1] : -1);
+	cfds[3] = fd3;
 	struct spawn_req s = { .argv = argv,
 			       .fds = cfds,
-			       .nfds = 3,
+			       .nfds = fd3 >= 0 ? 4 : 3,
 			       .flags = SPAWN_PDEATHSIG,
 			       .on_exit = job_reaped,
 			       .ctx = j };

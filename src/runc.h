@@ -40,9 +40,11 @@ struct runc_cfg {
 	int systemd_cgroup;
 };
 
-/* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE).
- * Returns the job's handle (never 0), or 0 with *err set. */
-uint32_t runc_spawn(const char *const argv[], const int fds[3], int flags,
+/* fds[i] < 0: /dev/null (or the capture pipe for 1 and 2 with CAPTURE);
+ * fd3 >= 0 is runc's fd 3 (an exec's process.json, read through
+ * /proc/self/fd/3).  Returns the job's handle (never 0), or 0 with *err
+ * set. */
+uint32_t runc_spawn(const char *const argv[], const int fds[3], int fd3, int flags,
 		    runc_done_fn fn, void *ctx, int *err);
 /* Kill a job that nobody waits for any more; -ESRCH if it has ended. */
 int runc_cancel(uint32_t job);

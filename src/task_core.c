@@ -107,6 +107,7 @@ struct op *task_op(struct call *c, struct proc *p, const char *what, size_t extr
 	c->op = o;
 	o->proc = proc_ref(p);
 	o->what = what;
+	o->fd3 = -1;
 	return o;
 }
 
@@ -134,7 +135,7 @@ int task_op_run(struct op *o, struct proc *p, const char *const *argv, const int
 	static const int none[3] = { -1, -1, -1 };
 	int err;
 	o->done = done;
-	uint32_t job = runc_spawn(argv, fds ? fds : none, capture ? RUNC_CAPTURE : 0,
+	uint32_t job = runc_spawn(argv, fds ? fds : none, o->fd3, capture ? RUNC_CAPTURE : 0,
 				  op_complete, o, &err);
 	if (!job)
 		return err;
@@ -315,7 +316,7 @@ static int own_job(struct container *ct, enum own_verb verb)
 	argv[n] = NULL;
 	static const int none[3] = { -1, -1, -1 };
 	int err;
-	if (!runc_spawn(argv, none, RUNC_CAPTURE | RUNC_RESERVED, own_job_done, j,
+	if (!runc_spawn(argv, none, -1, RUNC_CAPTURE | RUNC_RESERVED, own_job_done, j,
 			&err)) {
 		arena_free(a);
 		return err;

@@ -55,13 +55,15 @@ struct op {
 	const char *what;
 	int arg;
 	int reports_pid;
+	int fd3; /* runc's fd 3 (task_op: -1, none) */
 	op_done_fn done;
 	const char **argv; /* kept for a job spawned later (Create after its logger) */
 	size_t argc;	   /* what argv holds so far */
 	void *req;	   /* the decoded request, for its completion */
 	union {		   /* what one verb's completion needs besides */
 		struct ckpt *ckpt;     /* Checkpoint: its folders */
-		const char *spec_path; /* Start of an exec: its process.json */
+		const char *spec_path; /* Start of an exec: its process.json,
+					* when it is a file (no memfd) */
 	} u;
 };
 

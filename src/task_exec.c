@@ -1,6 +1,6 @@
 /*
  * task_exec.c - Exec: record a process (spec kept until Start), then `runc exec
- * --detach` with its own stdio.
+ * --detach` with its own stdio, the spec handed over in a memfd.
  *
  * Layer: task (README, "Architecture").
  */
@@ -26,7 +26,8 @@ static void exec_done(struct op *o, struct proc *p, int status, const char *out,
 		      size_t outlen)
 {
 	struct container *ct = p->ct;
-	unlink(o->u.spec_path);
+	if (o->u.spec_path)
+		unlink(o->u.spec_path);
 	int pid = -EINVAL;
 	if (task_runc_ok(status)) {
 		char path[PATH_MAX_LEN + ID_MAX + 8];
@@ -49,56 +50,93 @@ static void exec_done(struct op *o, struct proc *p, int status, const char *out,
 	task_started(o->call, p);
 }
 
+/* The exec's process.json for runc: in a memfd that runc reads as its fd 3
+ * (*fd, *path "/proc/self/fd/3"), so that a probe every few seconds writes
+ * no file; where memfds are refused, a file in XDG_RUNTIME_DIR or /tmp, as
+ * the Go shim writes (*fd -1, *file set).  0, or the call is answered. */
+static int spec_open(struct call *c, struct proc *p, int *fd, const char **path,
+		     char **file)
+{
+	*file = NULL;
+	*fd = memfd_create("runc-process", MFD_CLOEXEC);
+	if (*fd >= 0) {
+		ssize_t w = write(*fd, p->spec, p->spec_len);
+		if (w == (ssize_t)p->spec_len) {
+			*path = "/proc/self/fd/3";
+			return 0;
+		}
+		close(*fd);
+	}
+	*fd = -1;
+	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
+	char *spec_path = arena_printf(c->arena, "%s/runc-process-XXXXXX",
+				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+	int f = spec_path ? mkostemp(spec_path, O_CLOEXEC) : -1;
+	if (f < 0) {
+		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s",
+				  strerror(errno));
+		return -1;
+	}
+	ssize_t w = write(f, p->spec, p->spec_len);
+	close(f);
+	if (w != (ssize_t)p->spec_len) {
+		unlink(spec_path);
+		ttrpc_reply_error(c, ST_UNKNOWN, "write process file");
+		return -1;
+	}
+	*path = *file = spec_path;
+	return 0;
+}
+
+static void spec_close(int fd, const char *file)
+{
+	if (fd >= 0)
+		close(fd);
+	if (file)
+		unlink(file);
+}
+
 void task_exec_start(struct call *c, struct proc *p)
 {
 	struct container *ct = p->ct;
 	struct proc *init = ct->init;
 	if (task_refused(c, ct, init, LV_EXEC_IN) || task_refused(c, ct, p, LV_START_EXEC))
 		return;
-	const char *tmpdir = getenv("XDG_RUNTIME_DIR");
-	char *spec_path = arena_printf(c->arena, "%s/runc-process-XXXXXX",
-				       tmpdir && tmpdir[0] ? tmpdir : "/tmp");
-	int fd = spec_path ? mkostemp(spec_path, O_CLOEXEC) : -1;
-	if (fd < 0) {
-		ttrpc_reply_error(c, ST_UNKNOWN, "create process file: %s",
-				  strerror(errno));
+	int spec_fd;
+	const char *spec_arg;
+	char *spec_path;
+	if (spec_open(c, p, &spec_fd, &spec_arg, &spec_path) < 0)
 		return;
-	}
-	ssize_t w = write(fd, p->spec, p->spec_len);
-	close(fd);
-	if (w != (ssize_t)p->spec_len) {
-		unlink(spec_path);
-		ttrpc_reply_error(c, ST_UNKNOWN, "write process file");
-		return;
-	}
 	size_t n;
 	const char **argv;
 	struct op *o = task_op(c, p, "exec", 11, &argv, &n);
 	if (!o) {
-		unlink(spec_path);
+		spec_close(spec_fd, spec_path);
 		return;
 	}
 	argv[n++] = "exec";
 	argv[n++] = "--process";
-	argv[n++] = spec_path;
+	argv[n++] = spec_arg;
 	argv[n++] = "--detach";
 	argv[n++] = "--pid-file";
 	argv[n++] = arena_printf(c->arena, "%s/%s.pid", ct->bundle, p->id);
 	int r = task_io_open(c, p, argv, &n, 0);
 	if (r < 0) {
-		unlink(spec_path);
+		spec_close(spec_fd, spec_path);
 		ttrpc_reply_error(c, ST_UNKNOWN, "open stdio: %s", strerror(-r));
 		return;
 	}
 	argv[n++] = ct->id;
 	argv[n] = NULL;
 	o->u.spec_path = spec_path;
+	o->fd3 = spec_fd;
 	o->reports_pid = 1;
 	r = task_op_run(o, p, argv, p->io.child, 0, exec_done);
 	io_child_close(&p->io);
+	/* runc holds its own copy of the memfd once spawned */
+	spec_close(spec_fd, r < 0 ? spec_path : NULL);
 	if (r < 0) {
 		/* undone before the answer, as a failed runc exec is */
-		unlink(spec_path);
 		io_close(&p->io);
 		task_op_refused(o, p, r);
 		return;

@@ -30,6 +30,11 @@
 #              /proc/PID/task/*/schedstat run times, sampled every 10 ms
 #              while the daemon lives (at most 10 ms of the shutdown tail
 #              is missed).
+#   exec_cpu   CPU of the shim's processes (as shim_cpu, through the same
+#              wrappers) per `ctr task exec ... /bin/true` into a running
+#              container, over BENCH_EXEC_N execs one after the other, net
+#              of the wrapper's calibrated cost per runc call.  runc's own
+#              time (~60 ms of wall time per exec here) is not in it.
 #   parallel   BENCH_CONC (50) `ctr run --rm ... /bin/true` started at once,
 #              wall time until all have exited.
 #   stdout_cpu shim daemon CPU (as daemon_cpu) over a container that writes
@@ -46,7 +51,8 @@
 #   BENCH_RUNS=10        rounds
 #   BENCH_WARMUP=1       untimed rounds before run_rm and start_cmd
 #   BENCH_CONC=50        containers in the parallel test
-#   BENCH_METRICS="run_rm start_cmd shim_cpu daemon_cpu parallel stdout_cpu state_rate"
+#   BENCH_METRICS="run_rm start_cmd shim_cpu daemon_cpu exec_cpu parallel stdout_cpu state_rate"
+#   BENCH_EXEC_N=20      execs per exec_cpu round
 #   BENCH_OUT=bench      output directory (speed.tsv, speed-raw.tsv)
 #
 # Output: a markdown table on stdout, bench/speed.tsv, bench/speed-raw.tsv.
@@ -60,7 +66,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BENCH_RUNS:=10}"
 : "${BENCH_WARMUP:=1}"
 : "${BENCH_CONC:=50}"
-: "${BENCH_METRICS:=run_rm start_cmd shim_cpu daemon_cpu parallel stdout_cpu state_rate}"
+: "${BENCH_METRICS:=run_rm start_cmd shim_cpu daemon_cpu exec_cpu parallel stdout_cpu state_rate}"
 
 extras=()
 for a in "$@"; do
@@ -326,6 +332,40 @@ shim_cpu_once() {
 	us_to 1000000 $((after - before))
 }
 
+# --- exec_cpu: the shim's CPU per exec probe ---------------------------------
+EXEC_N=${BENCH_EXEC_N:-20}
+exec_cpu_once() {
+	local i=$1 r=$2 id="ex-$2-$1" before after lines calls cal k
+	ctr_ run -d --runtime "${SHIM_RTS[i]}" --fifo-dir "$FIFO_DIR" --env PATH=/bin \
+		--rootfs "$BENCH_ROOTFS" "$id" sleep 600 >/dev/null 2>"$BENCH_TMP/err" || {
+		fail "exec_cpu ${SHIM_NAMES[i]} round $r: $(head -c 200 "$BENCH_TMP/err")"
+		remove_all_containers
+		return
+	}
+	lines=$(wc -l <"$CGEXEC_LOG")
+	before=$(cg_usage "$CG_BASE/$i")
+	for ((k = 1; k <= EXEC_N; k++)); do
+		ctr_ task exec --fifo-dir "$FIFO_DIR" --exec-id "p$k" "$id" /bin/true \
+			>/dev/null 2>"$BENCH_TMP/err" || {
+			fail "exec_cpu ${SHIM_NAMES[i]} round $r exec $k: $(head -c 200 "$BENCH_TMP/err")"
+			break
+		}
+	done
+	after=$(cg_usage "$CG_BASE/$i")
+	calls=$(tail -n +$((lines + 1)) "$CGEXEC_LOG" |
+		awk -v id="$id" '$3 != "-namespace" { for (k = 3; k <= NF; k++) if ($k == id) { n++; break } } END { print n + 0 }')
+	cal=$(cal_median)
+	ctr_ task kill -s KILL "$id" >/dev/null 2>&1
+	for ((k = 0; k < 300; k++)); do
+		ctr_ task delete "$id" >/dev/null 2>&1 && break
+		read -r -t 0.02 -u "$SLEEP_FD"
+	done
+	ctr_ container delete "$id" >/dev/null 2>&1
+	[ -n "$cal" ] || return
+	# per exec, net of the wrapper in front of each runc call
+	us_to 1000000 $(((after - before - calls * cal) / EXEC_N))
+}
+
 # --- stdout_cpu -----------------------------------------------------------
 STDOUT_WANT=
 stdout_cpu_once() {
@@ -402,6 +442,7 @@ describe() {
 	run_rm) echo "ctr run --rm /bin/true (wall)" ;;
 	start_cmd) echo "shim start command (wall)" ;;
 	shim_cpu) echo "shim CPU, user+sys, one container life (start, daemon, delete), as measured" ;;
+	exec_cpu) echo "shim CPU per exec of /bin/true (ctr task exec: Exec, Start, Wait, Delete), net of the measuring wrapper" ;;
 	shim_cpu_net) echo "shim CPU, one container life, net of the measuring wrapper in front of each runc call" ;;
 	shim_cpu_runc_calls) echo "runc calls per container life (start, daemon and delete together)" ;;
 	cgexec_cost) echo "the measuring wrapper's own CPU per wrapped call (calibration)" ;;
@@ -435,6 +476,11 @@ for m in $BENCH_METRICS; do
 		cg_cleanup
 		;;
 	daemon_cpu) run_metric daemon_cpu daemon_cpu_once 0 ;;
+	exec_cpu)
+		cg_setup
+		run_metric exec_cpu exec_cpu_once 0
+		cg_cleanup
+		;;
 	parallel) run_metric parallel parallel_once 0 ;;
 	stdout_cpu) run_metric stdout_cpu stdout_cpu_once 0 ;;
 	state_rate) run_metric state_rate state_rate_once 0 ;;

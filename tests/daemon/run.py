@@ -7,6 +7,7 @@ Prints "ok NAME" / "FAIL NAME: ..." and "N passed, N failed".
 """
 import errno
 import os
+import shutil
 import subprocess
 import signal
 import socket
@@ -422,6 +423,41 @@ def t_exec_pidfile_removed(s):
     code, msg, _ = s.delete("pf1", "probe")
     check(code == 0, "exec delete: %s" % msg)
     check(not os.path.exists(pidfile), "pid file left after the exec's delete")
+
+
+def t_exec_spec_in_memfd(s):
+    """An exec's process.json reaches runc in a memfd as its fd 3: no file
+    is written for it, in XDG_RUNTIME_DIR or anywhere, and fd 3 is closed
+    in the shim once runc has it."""
+    xdg = os.path.join(s.dir, "..", os.path.basename(s.dir) + ".xdg")
+    os.mkdir(xdg)
+    s2 = Shim(env={"XDG_RUNTIME_DIR": xdg})
+    try:
+        s2.create("mf1")
+        s2.start("mf1")
+        before = set(os.listdir(os.path.join("/proc", str(s2.proc.pid), "fd")))
+        for k in range(3):
+            code, msg, _ = s2.exec_("mf1", "e%d" % k, args=("sh", "-c", "exit %d" % (k + 3)))
+            check(code == 0, "exec: %s" % msg)
+            code, msg, _ = s2.start("mf1", "e%d" % k)
+            check(code == 0, "exec start: %s" % msg)
+            check(s2.wait_until(lambda: s2.state("mf1", "e%d" % k)[2] == STOPPED),
+                  "exec %d not stopped" % k)
+            check(s2.state("mf1", "e%d" % k)[4] == k + 3, "exec %d exit status" % k)
+            check(s2.delete("mf1", "e%d" % k)[0] == 0, "exec delete")
+        seen = open(os.path.join(s2.knobs, "exec.process")).read().split("\n")
+        seen = [l for l in seen if l]
+        check(len(seen) == 3, "runc exec calls: %r" % seen)
+        for l in seen:
+            path, what = l.split(" ", 1)
+            check(path == "/proc/self/fd/3" and what.startswith("/memfd:runc-process"),
+                  "runc's process.json: %r" % l)
+        check(os.listdir(xdg) == [], "files left in XDG_RUNTIME_DIR: %r" % os.listdir(xdg))
+        after = set(os.listdir(os.path.join("/proc", str(s2.proc.pid), "fd")))
+        check(after == before, "the shim's fds before %r after %r" % (sorted(before), sorted(after)))
+    finally:
+        s2.close()
+        shutil.rmtree(xdg, ignore_errors=True)
 
 
 def t_file_log_dirs(s):
@@ -1537,7 +1573,7 @@ TESTS = [
     t_output_late_reader, t_kill_during_exec_start, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount,
     t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready,
     t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
-    t_exec_pidfile_removed, t_file_log_dirs, t_checkpoint_workdir, t_checkpoint_states,
+    t_exec_pidfile_removed, t_exec_spec_in_memfd, t_file_log_dirs, t_checkpoint_workdir, t_checkpoint_states,
     t_restore_fails_quietly, t_log_full_disk, t_start_full_bundle,
     t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
     t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,

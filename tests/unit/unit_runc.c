@@ -98,7 +98,7 @@ void test_runc(void)
 	const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
 	int fds[3] = { -1, -1, -1 }, err = 0;
 	job_calls = 0;
-	uint32_t job = runc_spawn(argv, fds, RUNC_CAPTURE, job_done, NULL, &err);
+	uint32_t job = runc_spawn(argv, fds, -1, RUNC_CAPTURE, job_done, NULL, &err);
 	CHECK(job != 0 && err == 0);
 	reap_until_done();
 	CHECK(job_calls == 1 && WIFEXITED(job_status) && WEXITSTATUS(job_status) == 3);
@@ -108,7 +108,7 @@ void test_runc(void)
 	/* cancelled: SIGKILL, and the callback still runs, once */
 	const char *slow[] = { "sh", "-c", "exec sleep 30", NULL };
 	job_calls = 0;
-	job = runc_spawn(slow, fds, 0, job_done, NULL, &err);
+	job = runc_spawn(slow, fds, -1, 0, job_done, NULL, &err);
 	CHECK(job != 0 && runc_cancel(job) == 0);
 	reap_until_done();
 	CHECK(job_calls == 1 && WIFSIGNALED(job_status) &&
@@ -117,7 +117,7 @@ void test_runc(void)
 	/* an exec failure is runc_spawn's own error; no callback */
 	const char *missing[] = { "/nonexistent/runc", NULL };
 	job_calls = 0;
-	job = runc_spawn(missing, fds, 0, job_done, NULL, &err);
+	job = runc_spawn(missing, fds, -1, 0, job_done, NULL, &err);
 	CHECK(job == 0 && err == -ENOENT);
 	for (int i = 0; i < 5; i++)
 		loop_run_once(5);
