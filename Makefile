@@ -55,8 +55,9 @@ OUR_CFLAGS  := $(BASE_CFLAGS) -Wall -Wextra -Werror -Wshadow -Wno-unused-paramet
 # binary with no writable code and no dynamic loader).  -z norelro: a
 # static musl binary (no loader) never applies PT_GNU_RELRO, and its
 # alignment padded the aarch64 file (64 KiB pages) by 48 KiB.
+# src/cold.ld: the code an idle daemon never runs, in a stretch of its own.
 LDFLAGS     := -static -Wl,--gc-sections -Wl,--sort-section=alignment -Wl,-z,noseparate-code \
-	-Wl,-z,norelro -s
+	-Wl,-z,norelro -Wl,-T,src/cold.ld -s
 
 PROTOS := google_protobuf_any google_protobuf_empty google_protobuf_timestamp \
 	google_rpc_status ttrpc containerd_types_mount containerd_v1_types_task \
@@ -107,7 +108,7 @@ $(BUILD)/obj/pb/%.o: $(NANOPB_SRC)/%.c $(NANOPB_SRC)/pb.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -c $< -o $@
 
-$(BIN): $(OBJS) $(GEN_O) $(PB_O) $(FLAGS_STAMP)
+$(BIN): $(OBJS) $(GEN_O) $(PB_O) $(FLAGS_STAMP) src/cold.ld
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^)
 	$(CC) $(filter-out -s,$(LDFLAGS)) -o $@.debug $(filter %.o,$^)
 	@echo "$@: $$(stat -c %s $@) bytes"

@@ -518,7 +518,7 @@ void cgroup_enable_controllers_of(const char *pcg)
 
 /* ---- the shim's own cgroup (ShimCgroup, at start) ---- */
 
-static int write_pid(const char *dir, pid_t pid)
+COLD static int write_pid(const char *dir, pid_t pid)
 {
 	char path[PATH_MAX + 32], buf[24];
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
@@ -532,7 +532,7 @@ static int write_pid(const char *dir, pid_t pid)
 }
 
 /* mkdir -p of dir below cg_root (whose own directories exist). */
-static int mkdir_below_root(const char *dir)
+COLD static int mkdir_below_root(const char *dir)
 {
 	char tmp[PATH_MAX + 32];
 	snprintf(tmp, sizeof(tmp), "%s", dir);
@@ -547,7 +547,7 @@ static int mkdir_below_root(const char *dir)
 	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-int cgroup_join(const char *cg, pid_t pid, char *err, size_t cap)
+COLD int cgroup_join(const char *cg, pid_t pid, char *err, size_t cap)
 {
 	char dir[PATH_MAX + 32];
 	while (*cg == '/')

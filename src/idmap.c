@@ -11,6 +11,7 @@
  * reaper could see it.  The fd keeps the namespace alive.
  */
 #include "idmap.h"
+#include "pages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,7 +114,9 @@ static int hold(void *arg)
 
 int idmap_userns(const char *uidmap, const char *gidmap)
 {
-	static char stack[8192] __attribute__((aligned(16)));
+	/* page-aligned: laid out with the tables, not among the small
+	 * variables every shim touches (pages.h) */
+	static char stack[8192] PAGE_ALIGNED;
 	if (!idmap_valid(uidmap) || !idmap_valid(gidmap))
 		return -EINVAL;
 	int p[2];

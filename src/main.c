@@ -224,6 +224,7 @@ static int daemon_run(const struct shim_flags *f, char **argv)
 	/* idle for a second: the arena chunks kept warm go back, and so do the
 	 * pages of tables now empty and of the stack below the loop */
 	loop_set_idle(idle_pending, idle_trim);
+	pages_cold_release(); /* after the set-up (and an upgrade's resume) */
 	log_debug("serving %s for %s/%s", socket_path, f->namespace, f->id);
 	int r = loop_run();
 	if (socket_path[0])

@@ -12,8 +12,11 @@
 
 #include "pages.h"
 
-/* the linker's bounds of .bss */
+/* the linker's bounds of .bss, and of .text.cold (src/cold.ld; weak: the
+ * unit tests link without it, and have none) */
 extern char __bss_start[], _end[];
+extern const char __cold_start[] __attribute__((weak));
+extern const char __cold_end[] __attribute__((weak));
 
 static uintptr_t stack_top; /* near the top of the main thread's stack */
 
@@ -26,6 +29,22 @@ void pages_init(void)
 	uintptr_t hi = ((uintptr_t)_end + page - 1) & ~(page - 1);
 	if (hi > lo)
 		madvise((void *)lo, hi - lo, MADV_NOHUGEPAGE);
+}
+
+void pages_cold_release(void)
+{
+	if (!__cold_start || !__cold_end)
+		return;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	/* the whole pages only: the first and last are shared with hot code */
+	uintptr_t lo = ((uintptr_t)__cold_start + page - 1) & ~(page - 1);
+	uintptr_t hi = (uintptr_t)__cold_end & ~(page - 1);
+	if (hi <= lo)
+		return;
+	/* any advice that changes the flags splits the mapping there; this
+	 * one also reads a missing page alone, not with its neighbours */
+	if (madvise((void *)lo, hi - lo, MADV_RANDOM) == 0)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 void *pages_map(size_t len, int flags)

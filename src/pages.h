@@ -32,6 +32,13 @@ void pages_release(void *p, size_t len);
 /* Idle, from a shallow frame of the main loop: the stack pages below it
  * that deeper calls touched go back. */
 void pages_trim_stack(void);
+/* The daemon, before its loop: the code it never runs (src/cold.ld)
+ * becomes a mapping of its own, and what of it the start-up faulted in
+ * goes back.  The kernel maps a file's pages around each fault in 64 KiB
+ * windows, but not across a mapping's edge: without this, cold code beside
+ * hot code was resident in every shim.  It is read again, a page at a
+ * time, if it ever runs (an upgrade, a checkpoint). */
+void pages_cold_release(void);
 /* A table in .bss starts on a page of its own: its first page (the one
  * slot 0 uses) is not shared with small variables, and the linker
  * (--sort-section=alignment) packs those together after the tables, so an

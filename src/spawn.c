@@ -34,7 +34,6 @@
 
 /* execvpe builds PATH candidates on it, SPAWN_SELF reads a path onto it */
 #define CHILD_STACK   (32 * 1024)
-#define CHILD_ENV_MAX 512
 
 /* The children followed until reaped, packed: a reap scans only those
  * alive (runc jobs in flight, loggers), and removes by moving the last. */
@@ -105,22 +104,20 @@ unsigned spawn_children(void)
 	return nfollowed;
 }
 
-static char *clean_env[CHILD_ENV_MAX];
-static int clean_env_ready;
-
-/* Our environment without NOTIFY_SOCKET, built once. */
+/* Our environment without NOTIFY_SOCKET: taken out of our own, in place
+ * (no copy of the array to keep; the shim itself never notifies), at each
+ * spawn, as a setenv may have put it back. */
 static char *const *default_env(void)
 {
 	extern char **environ;
-	if (!clean_env_ready) {
-		int n = 0;
-		for (char **e = environ; e && *e && n < CHILD_ENV_MAX - 1; e++)
+	if (environ) {
+		char **to = environ;
+		for (char **e = environ; *e; e++)
 			if (strncmp(*e, "NOTIFY_SOCKET=", 14) != 0)
-				clean_env[n++] = *e;
-		clean_env[n] = NULL;
-		clean_env_ready = 1;
+				*to++ = *e;
+		*to = NULL;
 	}
-	return clean_env;
+	return environ;
 }
 
 struct child {

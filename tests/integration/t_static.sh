@@ -66,3 +66,33 @@ t_no_huge_pages() {
 	' "/proc/$sp/smaps")
 	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | head -n 5)"
 }
+
+# The code a daemon never runs in a container's life (src/cold.ld) is a
+# mapping of its own that stays out of memory: after a create, a start, an
+# exec and a kill of an exec, the binary has an executable mapping with
+# nothing resident.  A cold function that does run fails this test, as it
+# would bring its neighbours back into every shim's RSS.
+t_cold_code_not_resident() {
+	only_our_shim
+	[ "$(getconf PAGESIZE)" -le 16384 ] || skip "pages of $(getconf PAGESIZE) bytes: the cold stretch is under one"
+	local sp maps
+	run_c -d "$T_ID" sleep 100 || fail "ctr run -d failed"
+	wait_status "$T_ID" RUNNING 20 || fail "task never RUNNING"
+	ctr_ task exec --exec-id probe "$T_ID" true || fail "ctr task exec failed"
+	ctr_ task exec --exec-id probe2 "$T_ID" sh -c 'exit 3'
+	ctr_ task pause "$T_ID" || fail "pause failed"
+	ctr_ task resume "$T_ID" || fail "resume failed"
+	sp=$(shim_pids "$T_ID")
+	[ -n "$sp" ] || fail "no shim process with -id $T_ID"
+	# every r-xp mapping of the shim's binary: size and Rss in kB
+	maps=$(awk -v exe="$(readlink "/proc/$sp/exe")" '
+		/^[0-9a-f]+-[0-9a-f]+ / { want = ($2 ~ /^r-xp/ && $6 == exe); m = $1; next }
+		want && /^Size:/ { size = $2 }
+		want && /^Rss:/ { print m, size, $2; want = 0 }
+	' "/proc/$sp/smaps")
+	echo "the binary's executable mappings (range, size kB, Rss kB):"
+	echo "$maps"
+	[ "$(wc -l <<<"$maps")" -ge 2 ] || fail "one executable mapping: the cold code was not split off"
+	awk '$2 >= 16 && $3 == 0 { found = 1 } END { exit !found }' <<<"$maps" ||
+		fail "no executable mapping of 16 kB or more with nothing resident: cold code ran"
+}
