@@ -284,7 +284,13 @@ struct oomw {
 	uint64_t oom_kill; /* v2: the last count seen */
 };
 
-static struct oomw oomw[OOM_MAX] PAGE_ALIGNED;
+/* Used from its end (OOMW(0) is the last element): the linker lays the
+ * table out right before the small variables (it is the first of them by
+ * alignment, --sort-section=alignment), so the watch in use shares their
+ * page, which every shim touches anyway, instead of costing one of its
+ * own (pages.h). */
+static struct oomw oomw_table[OOM_MAX] __attribute__((aligned(64)));
+#define OOMW(h) (oomw_table[OOM_MAX - 1 - (h)])
 
 static void oomw_close(struct oomw *w, bool registered)
 {
@@ -383,17 +389,17 @@ static int watch_v2(int dfd, struct oomw *w)
 
 COLD uint64_t cgroup_oom_seen(int h)
 {
-	return h >= 0 && h < OOM_MAX && oomw[h].cb && oomw[h].v2 ? oomw[h].oom_kill : 0;
+	return h >= 0 && h < OOM_MAX && OOMW(h).cb && OOMW(h).v2 ? OOMW(h).oom_kill : 0;
 }
 
 COLD void cgroup_oom_since(int h, uint64_t seen)
 {
-	if (h < 0 || h >= OOM_MAX || !oomw[h].cb || !oomw[h].v2 || oomw[h].fd < 0 ||
-	    seen >= oomw[h].oom_kill)
+	if (h < 0 || h >= OOM_MAX || !OOMW(h).cb || !OOMW(h).v2 || OOMW(h).fd < 0 ||
+	    seen >= OOMW(h).oom_kill)
 		return;
 	/* a kill counted since `seen`: reported now, as oomw_ready would */
-	oomw[h].oom_kill = seen;
-	oomw_ready(oomw[h].fd, EPOLLIN, &oomw[h]);
+	OOMW(h).oom_kill = seen;
+	oomw_ready(OOMW(h).fd, EPOLLIN, &OOMW(h));
 }
 
 int cgroup_oom_watch(pid_t pid, void (*cb)(void *ctx), void *ctx)
@@ -412,7 +418,7 @@ int cgroup_oom_watch_of(const char *pcg, void (*cb)(void *ctx), void *ctx)
 	int i, r;
 	if (!cb)
 		return -EINVAL;
-	for (i = 0; i < OOM_MAX && oomw[i].cb; i++)
+	for (i = 0; i < OOM_MAX && OOMW(i).cb; i++)
 		;
 	if (i == OOM_MAX)
 		return -ENOSPC;
@@ -420,7 +426,7 @@ int cgroup_oom_watch_of(const char *pcg, void (*cb)(void *ctx), void *ctx)
 	int dfd = proccg_open(pcg, v2 ? NULL : "memory");
 	if (dfd < 0)
 		return dfd;
-	struct oomw *w = &oomw[i];
+	struct oomw *w = &OOMW(i);
 	*w = (struct oomw){ .fd = -1, .ctl = -1, .v2 = v2 };
 	r = v2 ? watch_v2(dfd, w) : watch_v1(dfd, w);
 	close(dfd);
@@ -437,7 +443,7 @@ int cgroup_oom_watch_of(const char *pcg, void (*cb)(void *ctx), void *ctx)
 
 static struct oomw *oomw_get(int h)
 {
-	return h >= 0 && h < OOM_MAX && oomw[h].cb ? &oomw[h] : NULL;
+	return h >= 0 && h < OOM_MAX && OOMW(h).cb ? &OOMW(h) : NULL;
 }
 
 void cgroup_oom_drain(int handle)
