@@ -57,6 +57,14 @@ void *pages_map(size_t len, int flags)
 	return m;
 }
 
+void pages_release_head(void *table, size_t used, size_t size)
+{
+	/* the whole pages the used stretch touched: the table is page-aligned
+	 * (pages.h), so the rest of its last page is the table's too */
+	size_t len = (used + 4095) & ~(size_t)4095;
+	pages_release(table, len < size ? len : size);
+}
+
 void pages_release(void *p, size_t len)
 {
 	uintptr_t page = 4096;

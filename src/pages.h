@@ -29,6 +29,9 @@ void *pages_map(size_t len, int flags);
  * back to the kernel and read as zero when touched again (tables that
  * grow from index 0 and hand back everything once empty). */
 void pages_release(void *p, size_t len);
+/* An emptied page-aligned table of `size` bytes of which the first `used`
+ * were touched: the pages of that stretch go back (pages_release). */
+void pages_release_head(void *table, size_t used, size_t size);
 /* Idle, from a shallow frame of the main loop: the stack pages below it
  * that deeper calls touched go back. */
 void pages_trim_stack(void);

@@ -109,10 +109,7 @@ void slots_trim(struct slots *p)
 {
 	if (!slots_trimmable(p))
 		return;
-	/* the whole pages the used stretch touched: a table is page-aligned
-	 * (pages.h), so the rest of its last page is the table's too */
-	size_t len = ((size_t)p->high * p->stride + 4095) & ~(size_t)4095;
-	size_t all = (size_t)p->cap * p->stride;
-	pages_release(p->base - p->off, len < all ? len : all);
+	pages_release_head(p->base - p->off, (size_t)p->high * p->stride,
+			   (size_t)p->cap * p->stride);
 	slots_reset(p);
 }

@@ -94,8 +94,7 @@ void spawn_trim(void)
 {
 	if (!spawn_trimmable())
 		return;
-	size_t len = (followed_high * sizeof(followed[0]) + 4095) & ~(size_t)4095;
-	pages_release(followed, len < sizeof(followed) ? len : sizeof(followed));
+	pages_release_head(followed, followed_high * sizeof(followed[0]), sizeof(followed));
 	followed_high = 0;
 }
 

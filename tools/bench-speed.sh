@@ -45,7 +45,8 @@
 #              gives the worst run per MiB against the 0.15 ms/MiB target.
 #   state_rate 1000 State calls written at once (pipelined) on the shim's
 #              own socket for a running container, calls per second until
-#              the last answer (tools/state_rate.py).
+#              the last answer (tools/state_rate.py); state_cpu, the
+#              daemon's CPU over those calls (schedstat before and after).
 #
 # Environment:
 #   BENCH_RUNS=10        rounds
@@ -295,6 +296,13 @@ cg_usage() {
 		cat "$1/cpuacct.usage"
 	fi
 }
+# runc_calls LINES ID: the wrapped runc calls logged after line LINES whose
+# argv names ID (start and delete, the shim's own, are the lines with
+# -namespace)
+runc_calls() {
+	tail -n +$(($1 + 1)) "$CGEXEC_LOG" |
+		awk -v id="$2" '$3 != "-namespace" { for (k = 3; k <= NF; k++) if ($k == id) { n++; break } } END { print n + 0 }'
+}
 # the median CPU a wrapped call costs its parent's cgroup when the parent
 # is a program that does nothing else: the wrapper's own share, in ns
 cal_median() {
@@ -318,10 +326,7 @@ shim_cpu_once() {
 		read -r -t 0.01 -u "$SLEEP_FD"
 	done
 	after=$(cg_usage "$CG_BASE/$i")
-	# runc calls of this life (their argv has the id; start and delete,
-	# the shim's own, are the lines with -namespace)
-	calls=$(tail -n +$((lines + 1)) "$CGEXEC_LOG" |
-		awk -v id="$id" '$3 != "-namespace" { for (k = 3; k <= NF; k++) if ($k == id) { n++; break } } END { print n + 0 }')
+	calls=$(runc_calls "$lines" "$id")
 	cal=$(cal_median)
 	if [ -n "$cal" ]; then
 		net=$((after - before - calls * cal))
@@ -330,6 +335,18 @@ shim_cpu_once() {
 		record cgexec_cost "$i" "$r" "$(us_to 1000000 "$cal")"
 	fi
 	us_to 1000000 $((after - before))
+}
+
+# remove_container ID: kill its task, delete it (retrying while the exit is
+# on its way) and the container
+remove_container() {
+	local k
+	ctr_ task kill -s KILL "$1" >/dev/null 2>&1
+	for ((k = 0; k < 300; k++)); do
+		ctr_ task delete "$1" >/dev/null 2>&1 && break
+		read -r -t 0.02 -u "$SLEEP_FD"
+	done
+	ctr_ container delete "$1" >/dev/null 2>&1
 }
 
 # --- exec_cpu: the shim's CPU per exec probe ---------------------------------
@@ -352,15 +369,9 @@ exec_cpu_once() {
 		}
 	done
 	after=$(cg_usage "$CG_BASE/$i")
-	calls=$(tail -n +$((lines + 1)) "$CGEXEC_LOG" |
-		awk -v id="$id" '$3 != "-namespace" { for (k = 3; k <= NF; k++) if ($k == id) { n++; break } } END { print n + 0 }')
+	calls=$(runc_calls "$lines" "$id")
 	cal=$(cal_median)
-	ctr_ task kill -s KILL "$id" >/dev/null 2>&1
-	for ((k = 0; k < 300; k++)); do
-		ctr_ task delete "$id" >/dev/null 2>&1 && break
-		read -r -t 0.02 -u "$SLEEP_FD"
-	done
-	ctr_ container delete "$id" >/dev/null 2>&1
+	remove_container "$id"
 	[ -n "$cal" ] || return
 	# per exec, net of the wrapper in front of each runc call
 	us_to 1000000 $(((after - before - calls * cal) / EXEC_N))
@@ -388,14 +399,18 @@ state_rate_once() {
 		fail "state_rate ${SHIM_NAMES[i]} round $r: $(head -c 200 "$BENCH_TMP/err")"
 		return
 	}
+	# the daemon's CPU over the 1000 calls too (schedstat, before and after)
+	local dp c0 c1
+	dp=$(daemon_pids "$CTRD_SOCK" "$id" | head -n 1)
+	cpu_ns "${dp:-0}"
+	c0=$CPU_NS
 	v=$(python3 "$HERE/state_rate.py" "$(bundle_dir "$id")/address" "$id" 1000 \
 		2>"$BENCH_TMP/err")
-	ctr_ task kill -s KILL "$id" >/dev/null 2>&1
-	for ((k = 0; k < 300; k++)); do
-		ctr_ task delete "$id" >/dev/null 2>&1 && break
-		read -r -t 0.02 -u "$SLEEP_FD"
-	done
-	ctr_ container delete "$id" >/dev/null 2>&1
+	cpu_ns "${dp:-0}"
+	c1=$CPU_NS
+	[ -n "$v" ] && [ -n "$dp" ] && [ "$c1" -gt "$c0" ] &&
+		record state_cpu "$i" "$r" "$(us_to 1000000 $((c1 - c0)))"
+	remove_container "$id"
 	if [ -z "$v" ]; then
 		fail "state_rate ${SHIM_NAMES[i]} round $r: $(head -c 200 "$BENCH_TMP/err")"
 		return
@@ -443,6 +458,7 @@ describe() {
 	start_cmd) echo "shim start command (wall)" ;;
 	shim_cpu) echo "shim CPU, user+sys, one container life (start, daemon, delete), as measured" ;;
 	exec_cpu) echo "shim CPU per exec of /bin/true (ctr task exec: Exec, Start, Wait, Delete), net of the measuring wrapper" ;;
+	state_cpu) echo "shim daemon CPU for 1000 pipelined State calls" ;;
 	shim_cpu_net) echo "shim CPU, one container life, net of the measuring wrapper in front of each runc call" ;;
 	shim_cpu_runc_calls) echo "runc calls per container life (start, daemon and delete together)" ;;
 	cgexec_cost) echo "the measuring wrapper's own CPU per wrapped call (calibration)" ;;
@@ -493,7 +509,9 @@ gi=$(go_index)
 printf 'metric\tshim\truntime\tunit\truns\tmedian\tmin\tmax\tp25\tp75\tratio_vs_go\tdescription\n' >"$TSV"
 SUMMARY_METRICS=$BENCH_METRICS
 [[ " $BENCH_METRICS " == *" shim_cpu "* ]] &&
-	SUMMARY_METRICS=${BENCH_METRICS/shim_cpu/shim_cpu shim_cpu_net shim_cpu_runc_calls cgexec_cost}
+	SUMMARY_METRICS=${SUMMARY_METRICS/shim_cpu/shim_cpu shim_cpu_net shim_cpu_runc_calls cgexec_cost}
+[[ " $BENCH_METRICS " == *" state_rate "* ]] &&
+	SUMMARY_METRICS=${SUMMARY_METRICS/state_rate/state_rate state_cpu}
 for m in $SUMMARY_METRICS; do
 	gmed=$(awk -F '\t' -v m="$m" -v s="${SHIM_NAMES[gi]}" '$1 == m && $2 == s { print $4 }' "$RAW" | stats | cut -d' ' -f2)
 	for i in "${!SHIM_NAMES[@]}"; do

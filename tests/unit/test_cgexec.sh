@@ -84,39 +84,27 @@ else
 fi
 
 # bad configurations: a clear message and 127, the program never runs
-rm -f "$TMP/argv"
+# refused NAME PATTERN: the wrapper, as its .cg is now, exits 127 with a
+# message matching PATTERN and never starts the program
+refused() {
+	local out rc
+	rm -f "$TMP/argv"
+	out=$("$TMP/wrapped" x 2>&1)
+	rc=$?
+	if [ "$rc" = 127 ] && [[ $out == *$2* ]] && [ ! -e "$TMP/argv" ]; then
+		ok "$1"
+	else
+		bad "$1" "rc $rc, '$out'"
+	fi
+}
 printf '%s\n' "$CG/a/cgroup.procs" >"$TMP/wrapped.cg"
-out=$("$TMP/wrapped" x 2>&1)
-rc=$?
-if [ "$rc" = 127 ] && [[ $out == *"want two lines"* ]] && [ ! -e "$TMP/argv" ]; then
-	ok "one line only: refused"
-else
-	bad "one line only: refused" "rc $rc, '$out'"
-fi
+refused "one line only: refused" "want two lines"
 printf '%s\n%s\n' "$CG/nonexistent/cgroup.procs" "$TMP/prog" >"$TMP/wrapped.cg"
-out=$("$TMP/wrapped" x 2>&1)
-rc=$?
-if [ "$rc" = 127 ] && [[ $out == *"cannot open"* ]] && [ ! -e "$TMP/argv" ]; then
-	ok "a cgroup that is not there: refused"
-else
-	bad "a cgroup that is not there: refused" "rc $rc, '$out'"
-fi
+refused "a cgroup that is not there: refused" "cannot open"
 rm -f "$TMP/wrapped.cg"
-out=$("$TMP/wrapped" x 2>&1)
-rc=$?
-if [ "$rc" = 127 ] && [[ $out == *"wrapped.cg"* ]]; then
-	ok "no .cg file: refused, naming it"
-else
-	bad "no .cg file: refused, naming it" "rc $rc, '$out'"
-fi
+refused "no .cg file: refused, naming it" "wrapped.cg"
 printf '%s\n%s\n' "$CG/a/cgroup.procs" "$TMP/nonexistent" >"$TMP/wrapped.cg"
-out=$("$TMP/wrapped" x 2>&1)
-rc=$?
-if [ "$rc" = 127 ] && [[ $out == *"cannot exec"* ]]; then
-	ok "a program that is not there: refused"
-else
-	bad "a program that is not there: refused" "rc $rc, '$out'"
-fi
+refused "a program that is not there: refused" "cannot exec"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
