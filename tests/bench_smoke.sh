@@ -45,7 +45,8 @@ for shim in containerd-shim-runc-v2-c containerd-shim-runc-v2; do
 		fail "memory table has no single-mode row with figures for $shim"
 	grep -qE "^\| $shim \| pod \| [0-9]+ \| [0-9]+ \| [1-9][0-9]* \| [0-9]+ kB \|" <<<"$mem" ||
 		fail "memory table has no pod-mode row with figures for $shim"
-	for metric in "ctr run --rm" "shim start command" "shim CPU" "concurrently"; do
+	for metric in "ctr run --rm" "shim start command" "shim CPU, user+sys" "net of the measuring wrapper in front" \
+		"shim CPU per exec" "CPU for 1000 pipelined State calls" "concurrently"; do
 		grep -F "| $shim |" <<<"$speed" | grep -F "$metric" |
 			grep -qE "\| [0-9]+ \| [0-9.]+ (ms|s) \|" ||
 			fail "speed table has no '$metric' row with figures for $shim"
