@@ -5,12 +5,13 @@
  * Layer: runtime (README, "Architecture").
  *
  * The child shares our memory until it execs: it must not write anything
- * of ours but the one field it reports through.  It works on its locals
- * and reads the request; the environment is prepared here beforehand
- * rather than edited in the child.  With CLONE_VFORK we resume only after
- * the exec or the child's exit, so a failed exec's errno is in that field
- * when clone returns: no pipe.  The child's stack is a block of ours,
- * below the frame that waits for it: no mapping per spawn.
+ * of ours.  It works on its locals and reads the request; the environment
+ * is prepared here beforehand rather than edited in the child.  With
+ * CLONE_VFORK we resume only after the exec (or the child's exit), so the
+ * exec-error pipe can be read at once.  The errno goes through a pipe, not
+ * through the memory we share: qemu-user (the cross tests) runs this clone
+ * as a fork.  The child's stack is a block of ours, below the frame that
+ * waits for it: no mapping per spawn.
  */
 #include "cold.h"
 #include "spawn.h"
@@ -123,12 +124,12 @@ struct child {
 	const struct spawn_req *req;
 	char *const *envp;
 	int devnull;
-	int err; /* the child's errno if it could not exec; written by it */
+	int errfd;
 };
 
 static int child_main(void *arg)
 {
-	struct child *c = arg;
+	const struct child *c = arg;
 	const struct spawn_req *s = c->req;
 	int src[SPAWN_MAX_FDS];
 	sigset_t none;
@@ -167,8 +168,10 @@ static int child_main(void *arg)
 	} else {
 		execvpe(s->argv[0], (char *const *)s->argv, c->envp);
 	}
-fail:
-	c->err = errno ? errno : ENOEXEC;
+fail:;
+	int e = errno ? errno : ENOEXEC;
+	ssize_t w = write(c->errfd, &e, sizeof(e));
+	(void)w;
 	_exit(127);
 }
 
@@ -176,8 +179,11 @@ pid_t spawn(const struct spawn_req *s)
 {
 	if (s->nfds < 3 || s->nfds > SPAWN_MAX_FDS)
 		return -EINVAL;
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return -errno;
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	struct child c = { s, s->envp ? s->envp : default_env(), devnull, 0 };
+	struct child c = { s, s->envp ? s->envp : default_env(), devnull, ep[1] };
 	_Alignas(16) char stack[CHILD_STACK];
 	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
 			  &c);
@@ -187,14 +193,19 @@ pid_t spawn(const struct spawn_req *s)
 	/* (tests) the child's frames poisoned parts of the block as theirs */
 	ASAN_UNPOISON_MEMORY_REGION(stack, sizeof(stack));
 #endif
+	close(ep[1]);
 	if (devnull >= 0)
 		close(devnull);
-	if (pid > 0 && c.err) {
-		/* exec failed: the child has exited already */
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		pid = -c.err;
+	if (pid > 0) {
+		int e = 0;
+		if (read(ep[0], &e, sizeof(e)) == (ssize_t)sizeof(e) && e) {
+			/* exec failed: the child has exited already */
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			pid = -e;
+		}
 	}
+	close(ep[0]);
 	if (pid > 0 && s->on_exit) {
 		if (nfollowed < LIM_CHILDREN) {
 			followed[nfollowed++] = (struct followed){ pid, s->on_exit, s->ctx };
