@@ -12,17 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-int bundle_write(const char *dir, const char *name, const char *data, size_t len,
-		 mode_t mode)
+/* path written whole (created or truncated): 0, or the errno of what
+ * failed (ENOSPC on a full state folder), never just EIO. */
+static int put(const char *path, const char *data, size_t len, mode_t mode)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
-		return -errno;
-	/* the error says why (ENOSPC on a full state folder), never just EIO */
+		return errno;
 	int err = 0;
 	for (size_t off = 0; off < len && !err;) {
 		ssize_t w = write(fd, data + off, len - off);
@@ -35,6 +31,17 @@ int bundle_write(const char *dir, const char *name, const char *data, size_t len
 	}
 	if (close(fd) < 0 && !err && errno != EINTR)
 		err = errno;
+	return err;
+}
+
+int bundle_write(const char *dir, const char *name, const char *data, size_t len,
+		 mode_t mode)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	int err = put(tmp, data, len, mode);
 	if (!err && rename(tmp, path) < 0)
 		err = errno;
 	if (err) {
@@ -61,14 +68,7 @@ int bundle_exit_write(const char *dir, const struct bundle_exit *e)
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/" EXIT_FILE, dir) >= sizeof(path))
 		return -ENAMETOOLONG;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	ssize_t w = write(fd, line, (size_t)n);
-	int err = w == n ? 0 : w < 0 ? errno : EIO;
-	if (close(fd) < 0 && !err && errno != EINTR)
-		err = errno;
-	return -err;
+	return -put(path, line, (size_t)n, 0600);
 }
 
 int bundle_exit_read(const char *dir, const char *id, struct bundle_exit *e)
