@@ -218,6 +218,15 @@ static void grouping(struct arena *a, const struct shim_flags *f, char *out, siz
 	close(fd);
 	if (!js)
 		return;
+	/* No key written out, no label: a key is as it is in the file unless
+	 * escaped as \uXXXX (Go escapes none of these characters).  Most
+	 * containers have neither, and their spec is not tokenized twice. */
+	if (!memmem(js, len, GROUP_LABEL, sizeof(GROUP_LABEL) - 1) &&
+	    !memmem(js, len, SANDBOX_LABEL, sizeof(SANDBOX_LABEL) - 1) &&
+	    !memmem(js, len, "\\u", 2)) {
+		free(js);
+		return;
+	}
 	if (json_annotation(a, js, len, GROUP_LABEL, out, cap) != 0 &&
 	    json_annotation(a, js, len, SANDBOX_LABEL, out, cap) != 0)
 		snprintf(out, cap, "%s", f->id);
@@ -263,18 +272,20 @@ static int bind_socket(const char *path)
 }
 
 /* The shim's oom_score_adj: its parent's (containerd's) plus one, so that
- * under memory pressure the shim goes before containerd.  0, or a
- * negative errno with a message in err. */
-static int adjust_oom_score(pid_t pid, char *err, size_t cap)
+ * under memory pressure the shim goes before containerd.  Set on `start`
+ * itself before the daemon is spawned, which inherits it: `start` has
+ * containerd's score (inherited too), so one file read and written, not
+ * the parent's and then the daemon's.  0, or a negative errno with a
+ * message in err. */
+static int adjust_oom_score(char *err, size_t cap)
 {
-	char path[64], buf[32];
-	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", getppid());
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[32];
+	int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	int e = errno;
-	if (fd >= 0)
-		close(fd);
 	if (n <= 0) {
+		if (fd >= 0)
+			close(fd);
 		snprintf(err, cap, "get parent OOM score: %s",
 			 n < 0 ? strerror(e) : "empty");
 		return n < 0 ? -e : -EINVAL;
@@ -283,12 +294,9 @@ static int adjust_oom_score(pid_t pid, char *err, size_t cap)
 	int score = atoi(buf) + 1;
 	if (score > 1000)
 		score = 1000;
-	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
 	int len = snprintf(buf, sizeof(buf), "%d", score);
-	int r = fd < 0 ? -errno : write(fd, buf, (size_t)len) == len ? 0 : -errno;
-	if (fd >= 0)
-		close(fd);
+	int r = pwrite(fd, buf, (size_t)len, 0) == len ? 0 : -errno;
+	close(fd);
 	/* lowering it needs privilege: an unprivileged containerd is let be */
 	if (r == -EACCES && geteuid() != 0)
 		r = 0;
@@ -365,16 +373,19 @@ int bootstrap_start(const struct shim_flags *f)
 		unlink(path);
 		die("write address file: %s", strerror(-r));
 	}
+	char why[512];
+	if (adjust_oom_score(why, sizeof(why)) < 0) {
+		unlink(path);
+		unlink("address");
+		die("%s", why);
+	}
 	pid_t pid = spawn_daemon(f, lfd);
 	if (pid < 0) {
 		unlink(path);
 		die("start shim daemon: %s", strerror(errno));
 	}
 	close(lfd);
-	char why[512];
-	if ((so.shim_cgroup[0] &&
-	     cgroup_join(so.shim_cgroup, pid, why, sizeof(why)) < 0) ||
-	    adjust_oom_score(pid, why, sizeof(why)) < 0) {
+	if (so.shim_cgroup[0] && cgroup_join(so.shim_cgroup, pid, why, sizeof(why)) < 0) {
 		/* as the Go shim: start fails, and the daemon it began goes */
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

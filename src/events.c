@@ -57,6 +57,9 @@ static uint32_t cur_stream;
 static unsigned backoff_ms;
 static struct ttrpc_dec dec;
 static int held; /* events_hold: nothing more is sent */
+/* the page of the last event answered, for the next one: a container's
+ * few events do not map and unmap a page each; unmapped when idle */
+static struct event *spare;
 
 static void kick(void);
 
@@ -113,9 +116,36 @@ static void pop_head(void)
 	if (!head)
 		tail = NULL;
 	queued--;
-	munmap(e, e->map_len);
+	if (e->map_len == 4096 && !spare)
+		spare = e;
+	else
+		munmap(e, e->map_len);
 	in_flight = 0;
 	sent_off = 0;
+}
+
+static struct event *event_map(size_t map_len)
+{
+	struct event *e = map_len == 4096 ? spare : NULL;
+	if (e)
+		spare = NULL;
+	else
+		e = pages_map(map_len, 0);
+	if (e) /* the spare's header is the last event's */
+		*e = (struct event){ .map_len = map_len };
+	return e;
+}
+
+int events_trimmable(void)
+{
+	return spare != NULL;
+}
+
+void events_trim(void)
+{
+	if (spare)
+		munmap(spare, spare->map_len);
+	spare = NULL;
 }
 
 static int on_response(void *ctx, const struct ttrpc_hdr *h, struct arena *a,
@@ -345,13 +375,12 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 		log_warn("%u events queued: containerd has not taken any for a while",
 			 queued);
 	size_t map_len = (sizeof(struct event) + n + 4095) & ~(size_t)4095;
-	struct event *e = pages_map(map_len, 0);
+	struct event *e = event_map(map_len);
 	if (!e) {
 		log_error("event %s lost: no memory to queue it", topic);
 		r = -ENOMEM;
 		goto out;
 	}
-	e->map_len = map_len;
 	long w = pb_encode_buf(e->data, n, ttrpc_Request_fields, req);
 	if (w < 0) {
 		munmap(e, map_len);
@@ -404,12 +433,11 @@ COLD int events_load(struct st_r *r)
 		const uint8_t *data = st_get_bytes(r, &len);
 		int refused = (int)st_get_max(r, REFUSED_RETRIES, "bad event retries");
 		size_t map_len = (sizeof(struct event) + len + 4095) & ~(size_t)4095;
-		struct event *e = r->err ? NULL : pages_map(map_len, 0);
+		struct event *e = r->err ? NULL : event_map(map_len);
 		if (!e) {
 			st_fail(r, "no memory for an event");
 			break;
 		}
-		e->map_len = map_len;
 		e->len = len;
 		e->refused = refused;
 		memcpy(e->data, data, len);

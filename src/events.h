@@ -22,6 +22,9 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 		   const char *type_url);
 /* Events not yet acknowledged by containerd. */
 unsigned events_pending(void);
+/* Idle: the page kept for the next event goes back. */
+int events_trimmable(void);
+void events_trim(void);
 
 /* An upgrade in place (upgrade.c): events_hold(1) sends nothing more once
  * the event in flight is answered (events_busy() until then); the queue

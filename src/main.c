@@ -121,7 +121,8 @@ static void on_signal(int fd, uint32_t ev, void *data)
 
 static int idle_pending(void)
 {
-	return arena_has_warm() || park_trimmable() || runc_trimmable() || spawn_trimmable();
+	return arena_has_warm() || park_trimmable() || runc_trimmable() || spawn_trimmable() ||
+	       events_trimmable();
 }
 
 static void idle_trim(void)
@@ -130,6 +131,7 @@ static void idle_trim(void)
 	park_trim();
 	runc_trim();
 	spawn_trim();
+	events_trim();
 	pages_trim_stack();
 }
 

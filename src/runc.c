@@ -51,9 +51,19 @@ static void capture_read(struct job *j)
 {
 	for (;;) {
 		if (!j->out) {
-			j->out = pages_map(CAPTURE_MAX, 0);
-			if (!j->out)
+			/* runc mostly says nothing: its buffer is mapped for the
+			 * first byte, not for the end of the pipe */
+			char first[512];
+			ssize_t n = read(j->outfd, first, sizeof(first));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
 				return;
+			if (!(j->out = pages_map(CAPTURE_MAX, 0)))
+				return;
+			memcpy(j->out, first, (size_t)n);
+			j->outlen = (size_t)n;
+			continue;
 		}
 		char sink[512];
 		char *dst = j->outlen < CAPTURE_MAX - 1 ? j->out + j->outlen : sink;

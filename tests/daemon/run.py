@@ -649,6 +649,36 @@ def t_start_full_bundle(s):
         c.close()
 
 
+def t_start_oom_score(s):
+    """`start` gives the daemon its parent's oom_score_adj plus one (the
+    daemon inherits it from `start`, which has its parent's), and 1000 at
+    most."""
+    env = dict(os.environ, PATH=s.bin + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
+               FAKE_RUNC_DIR=s.knobs, TTRPC_ADDRESS=s.events.path)
+    for parent, want in ((5, 6), (1000, 1000)):
+        d = os.path.join(s.dir, "oom%d" % parent)
+        os.makedirs(d, exist_ok=True)
+        def as_parent(score=parent):
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(score))
+        argv = [SHIM, "-namespace", "oom%d" % os.getpid(), "-id", "os%d" % parent,
+                "-address", s.dir + "/containerd.sock", "start"]
+        p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=30,
+                           preexec_fn=as_parent)
+        check(p.returncode == 0, "start: %r" % p.stderr)
+        c = Client(p.stdout.strip()[len("unix://"):])
+        try:
+            code, msg, resp = c.call("Connect", field(1, "os%d" % parent))
+            check(code == 0, "connect: %s" % msg)
+            pid = resp.get(1, [0])[0]
+            check(pid > 0, "no shim pid")
+            got = int(open("/proc/%d/oom_score_adj" % pid).read())
+            check(got == want, "parent %d: daemon's oom_score_adj %d, want %d" % (parent, got, want))
+            c.call("Shutdown", field(1, "os%d" % parent))
+        finally:
+            c.close()
+
+
 def t_created_exit_published(s):
     """A created, never started init that dies: /tasks/exit is published."""
     s.create("ce1")
@@ -1575,7 +1605,7 @@ TESTS = [
     t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
     t_exec_pidfile_removed, t_exec_spec_in_memfd, t_file_log_dirs, t_checkpoint_workdir, t_checkpoint_states,
     t_restore_fails_quietly, t_log_full_disk, t_start_full_bundle,
-    t_created_exit_published, t_stale_exec_job, t_stale_pause_job,
+    t_created_exit_published, t_start_oom_score, t_stale_exec_job, t_stale_pause_job,
     t_failed_exec_answers_waits, t_stale_exit_not_pinned, t_create_pidfile_fails,
     t_waits_do_not_starve, t_deadline, t_logger_fds, t_thousand_conns,
     t_many_waits_many_conns, t_waits_one_conn, t_upgrade_keeps, t_upgrade_exit_during,
