@@ -46,10 +46,6 @@ struct followed {
 static struct followed followed[LIM_CHILDREN] PAGE_ALIGNED;
 static unsigned nfollowed;
 static unsigned followed_high; /* the most followed since the last trim */
-/* /dev/null for the children's unset 0-2: opened at the first spawn of a
- * busy spell and kept until the daemon is idle (spawn_trim), not opened
- * and closed again for each of a container's runc calls */
-static int devnull = -1;
 
 static struct followed *find(pid_t pid)
 {
@@ -92,17 +88,13 @@ COLD int spawn_follow(pid_t pid, spawn_exit_fn fn, void *ctx)
 
 int spawn_trimmable(void)
 {
-	return !nfollowed && (followed_high || devnull >= 0);
+	return !nfollowed && followed_high;
 }
 
 void spawn_trim(void)
 {
 	if (!spawn_trimmable())
 		return;
-	if (devnull >= 0) {
-		close(devnull);
-		devnull = -1;
-	}
 	pages_release_head(followed, followed_high * sizeof(followed[0]), sizeof(followed));
 	followed_high = 0;
 }
@@ -190,8 +182,7 @@ pid_t spawn(const struct spawn_req *s)
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		return -errno;
-	if (devnull < 0)
-		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	struct child c = { s, s->envp ? s->envp : default_env(), devnull, ep[1] };
 	_Alignas(16) char stack[CHILD_STACK];
 	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
@@ -203,6 +194,8 @@ pid_t spawn(const struct spawn_req *s)
 	ASAN_UNPOISON_MEMORY_REGION(stack, sizeof(stack));
 #endif
 	close(ep[1]);
+	if (devnull >= 0)
+		close(devnull);
 	if (pid > 0) {
 		int e = 0;
 		if (read(ep[0], &e, sizeof(e)) == (ssize_t)sizeof(e) && e) {
