@@ -60,6 +60,7 @@ static int held; /* events_hold: nothing more is sent */
 /* the page of the last event answered, for the next one: a container's
  * few events do not map and unmap a page each; unmapped when idle */
 static struct event *spare;
+static uint32_t watching; /* what the loop watches fd for */
 
 static void kick(void);
 
@@ -93,6 +94,7 @@ static void disconnect(void)
 		close(fd);
 	}
 	fd = -1;
+	watching = 0;
 	connecting = 0;
 	in_flight = 0;
 	sent_off = 0;
@@ -250,14 +252,23 @@ static int do_connect(void)
 		fd = -1;
 		return -EMFILE;
 	}
+	watching = EPOLLIN | EPOLLOUT;
 	return 0;
+}
+
+/* fd watched for ev: told to the loop only when it changes, not after
+ * every event sent and every answer read */
+static void watch(uint32_t ev)
+{
+	if (ev != watching && loop_mod(fd, ev) == 0)
+		watching = ev;
 }
 
 static void kick(void)
 {
 	if (!head) {
 		if (fd >= 0)
-			loop_mod(fd, EPOLLIN);
+			watch(EPOLLIN);
 		return;
 	}
 	if (fd < 0) {
@@ -302,7 +313,7 @@ static void kick(void)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				loop_mod(fd, EPOLLIN | EPOLLOUT);
+				watch(EPOLLIN | EPOLLOUT);
 				return;
 			}
 			retry_later();
@@ -310,7 +321,7 @@ static void kick(void)
 		}
 		sent_off += (size_t)w;
 	}
-	loop_mod(fd, EPOLLIN);
+	watch(EPOLLIN);
 }
 
 int events_init(const char *addr, const char *namespace)

@@ -97,26 +97,36 @@ static void begin_exit(void)
 	loop_timer_set(&exit_timer, loop_now_ns() + 1000000LL, on_exit_tick, NULL);
 }
 
+static void on_one_signal(unsigned signo)
+{
+	switch (signo) {
+	case SIGCHLD: reap(); break;
+	case SIGUSR2:
+		log_info("signal %u: upgrading in place", signo);
+		upgrade_begin(NULL, 0);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("signal %u: shutting down", signo);
+		begin_exit();
+		break;
+	default: break;
+	}
+}
+
 static void on_signal(int fd, uint32_t ev, void *data)
 {
 	(void)ev;
 	(void)data;
-	struct signalfd_siginfo si;
-	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGCHLD: reap(); break;
-		case SIGUSR2:
-			log_info("signal %u: upgrading in place", si.ssi_signo);
-			upgrade_begin(NULL, 0);
-			break;
-		case SIGTERM:
-		case SIGINT:
-			log_info("signal %u: shutting down", si.ssi_signo);
-			begin_exit();
-			break;
-		default: break;
-		}
-	}
+	/* a few per read, and a short read says none is left: no read more
+	 * that only answers EAGAIN after each exit */
+	struct signalfd_siginfo sis[4];
+	ssize_t n;
+	do {
+		n = read(fd, sis, sizeof(sis));
+		for (ssize_t k = 0; k < n / (ssize_t)sizeof(sis[0]); k++)
+			on_one_signal(sis[k].ssi_signo);
+	} while (n == (ssize_t)sizeof(sis));
 }
 
 static int idle_pending(void)
