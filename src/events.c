@@ -111,21 +111,6 @@ static void retry_later(void)
 	arm_timer(backoff_ms);
 }
 
-static void pop_head(void)
-{
-	struct event *e = head;
-	head = e->next;
-	if (!head)
-		tail = NULL;
-	queued--;
-	if (e->map_len == 4096 && !spare)
-		spare = e;
-	else
-		munmap(e, e->map_len);
-	in_flight = 0;
-	sent_off = 0;
-}
-
 static struct event *event_map(size_t map_len)
 {
 	struct event *e = map_len == 4096 ? spare : NULL;
@@ -136,6 +121,27 @@ static struct event *event_map(size_t map_len)
 	if (e) /* the spare's header is the last event's */
 		*e = (struct event){ .map_len = map_len };
 	return e;
+}
+
+/* e's page is kept as the spare when it is one page and none is kept */
+static void event_unmap(struct event *e)
+{
+	if (e->map_len == 4096 && !spare)
+		spare = e;
+	else
+		munmap(e, e->map_len);
+}
+
+static void pop_head(void)
+{
+	struct event *e = head;
+	head = e->next;
+	if (!head)
+		tail = NULL;
+	queued--;
+	event_unmap(e);
+	in_flight = 0;
+	sent_off = 0;
 }
 
 int events_trimmable(void)
@@ -394,7 +400,7 @@ int events_publish(const char *topic, const pb_msgdesc_t *fields, const void *ms
 	}
 	long w = pb_encode_buf(e->data, n, ttrpc_Request_fields, req);
 	if (w < 0) {
-		munmap(e, map_len);
+		event_unmap(e);
 		r = -EINVAL;
 		goto out;
 	}

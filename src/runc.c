@@ -50,30 +50,23 @@ static struct slots pool = SLOTS_IN(jobs, JOBS_TOTAL, struct job, slot);
 static void capture_read(struct job *j)
 {
 	for (;;) {
-		if (!j->out) {
-			/* runc mostly says nothing: its buffer is mapped for the
-			 * first byte, not for the end of the pipe */
-			char first[512];
-			ssize_t n = read(j->outfd, first, sizeof(first));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return;
-			if (!(j->out = pages_map(CAPTURE_MAX, 0)))
-				return;
-			memcpy(j->out, first, (size_t)n);
-			j->outlen = (size_t)n;
-			continue;
-		}
+		/* runc mostly says nothing: its buffer is mapped for the first
+		 * byte read, not for the end of the pipe */
 		char sink[512];
-		char *dst = j->outlen < CAPTURE_MAX - 1 ? j->out + j->outlen : sink;
-		size_t room = j->outlen < CAPTURE_MAX - 1 ? CAPTURE_MAX - 1 - j->outlen
-							  : sizeof(sink);
+		int room_left = j->outlen < CAPTURE_MAX - 1;
+		char *dst = j->out && room_left ? j->out + j->outlen : sink;
+		size_t room = dst != sink ? CAPTURE_MAX - 1 - j->outlen : sizeof(sink);
 		ssize_t n = read(j->outfd, dst, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return;
+		if (dst == sink && !j->out) {
+			if (!(j->out = pages_map(CAPTURE_MAX, 0)))
+				return;
+			memcpy(j->out, sink, (size_t)n);
+			dst = j->out;
+		}
 		if (dst != sink)
 			j->outlen += (size_t)n;
 	}

@@ -616,22 +616,29 @@ def t_log_full_disk(s):
     check(s.wait_until(lambda: s.state("lf1")[2] == STOPPED), "not stopped")
 
 
+def _run_start(s, cwd, ns, cid, **kw):
+    """The shim's `start` in the bundle cwd, run as containerd runs it,
+    with s's fake runc and events socket."""
+    env = dict(os.environ, PATH=s.bin + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
+               FAKE_RUNC_DIR=s.knobs, TTRPC_ADDRESS=s.events.path)
+    argv = [SHIM, "-namespace", ns, "-id", cid, "-address", s.dir + "/containerd.sock", "start"]
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=30,
+                          **kw)
+
+
 def t_start_full_bundle(s):
     """`start` in a bundle on a full filesystem: the error says ENOSPC
     (not "I/O error"), nothing is left behind, and the next start and
     Create work."""
     d = _tmpfs(s, "16k")
     filler = _fill(d)
-    env = dict(os.environ, PATH=s.bin + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
-               FAKE_RUNC_DIR=s.knobs, TTRPC_ADDRESS=s.events.path)
     ns = "fullb%d" % os.getpid()
-    argv = [SHIM, "-namespace", ns, "-id", "fb1", "-address", s.dir + "/containerd.sock", "start"]
-    p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=30)
+    p = _run_start(s, d, ns, "fb1")
     check(p.returncode != 0, "start on a full bundle succeeded: %r" % p.stdout)
     check("No space left on device" in p.stderr, "start's error: %r" % p.stderr)
     check(not os.path.exists(os.path.join(d, "address")), "an address file is left")
     os.unlink(filler)
-    p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=30)
+    p = _run_start(s, d, ns, "fb1")
     check(p.returncode == 0, "start after space came back: %r" % p.stderr)
     addr = p.stdout.strip()
     check(addr.startswith("unix://"), "address %r" % addr)
@@ -653,18 +660,13 @@ def t_start_oom_score(s):
     """`start` gives the daemon its parent's oom_score_adj plus one (the
     daemon inherits it from `start`, which has its parent's), and 1000 at
     most."""
-    env = dict(os.environ, PATH=s.bin + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
-               FAKE_RUNC_DIR=s.knobs, TTRPC_ADDRESS=s.events.path)
     for parent, want in ((5, 6), (1000, 1000)):
         d = os.path.join(s.dir, "oom%d" % parent)
         os.makedirs(d, exist_ok=True)
         def as_parent(score=parent):
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(score))
-        argv = [SHIM, "-namespace", "oom%d" % os.getpid(), "-id", "os%d" % parent,
-                "-address", s.dir + "/containerd.sock", "start"]
-        p = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, timeout=30,
-                           preexec_fn=as_parent)
+        p = _run_start(s, d, "oom%d" % os.getpid(), "os%d" % parent, preexec_fn=as_parent)
         check(p.returncode == 0, "start: %r" % p.stderr)
         c = Client(p.stdout.strip()[len("unix://"):])
         try:
