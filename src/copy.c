@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -78,6 +79,7 @@ struct copy {
 	size_t cap; /* its pipes' size: a move near it means the window is too long */
 	uint64_t taken, given; /* bytes read from src, written to dst, ever */
 	int dst_pipe;	       /* dst is a pipe (or FIFO): FIONREAD says what waits */
+	int src_tty;	       /* src is a pty master: FIONREAD says less (copy_counts) */
 	int flushing;	       /* src at EOF; dst kept until its reader has it all */
 	int next_flush;
 	uint64_t flush_taken; /* flushing: what its reader had taken at the last poll */
@@ -597,8 +599,10 @@ struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag
 	fcntl(dst, F_SETFL, fcntl(dst, F_GETFL) | O_NONBLOCK);
 	struct stat sst;
 	int pollable = fstat(dst, &st) == 0 && !S_ISREG(st.st_mode);
+	int src_known = fstat(src, &sst) == 0;
 	c->dst_pipe = pollable && S_ISFIFO(st.st_mode);
-	c->coalesce = fstat(src, &sst) == 0 && S_ISFIFO(sst.st_mode) &&
+	c->src_tty = src_known && S_ISCHR(sst.st_mode);
+	c->coalesce = src_known && S_ISFIFO(sst.st_mode) &&
 		      (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
 	if (c->coalesce) {
 		int a = fcntl(src, F_GETPIPE_SZ),
@@ -648,10 +652,24 @@ size_t copy_finish(struct copy *c)
 	return left;
 }
 
-void copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given)
+/*
+ * A pty master's FIONREAD counts its line discipline's buffer (4 KiB at
+ * most), not what waits behind it in the pty's own buffer (16 KiB more
+ * here).  poll() pushes that buffer into the line discipline when the
+ * latter is empty, so a master that polls without input holds nothing:
+ * the mark is exact then, and an upper bound (COPY_PTY_HOLDS more) else.
+ */
+int copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given)
 {
 	*mark = c->taken + (uint64_t)pipe_bytes(c->src);
 	*given = c->given - (c->dst_pipe ? (uint64_t)pipe_bytes(c->dst) : 0);
+	if (!c->src_tty || c->src < 0)
+		return 1;
+	struct pollfd p = { .fd = c->src, .events = POLLIN };
+	if (poll(&p, 1, 0) == 0 || (p.revents & (POLLIN | POLLNVAL)) == 0)
+		return 1;
+	*mark += COPY_PTY_HOLDS;
+	return 0;
 }
 
 COLD int copy_index(const struct copy *c)
@@ -707,6 +725,8 @@ COLD int copy_load(struct st_r *r)
 		c->dst_pipe = (f >> 5) & 1;
 		c->flushing = (f >> 6) & 1;
 		c->full = (f >> 7) & 1;
+		struct stat sst;
+		c->src_tty = c->src >= 0 && fstat(c->src, &sst) == 0 && S_ISCHR(sst.st_mode);
 		c->tag = (int)st_get_max(r, 2, "bad copy tag");
 		c->flags = (int)st_get(r);
 		c->cap = (size_t)st_get_max(r, BIG_PIPE, "bad pipe size");

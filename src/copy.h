@@ -31,7 +31,9 @@
  *    what the source has produced so far (`mark`: read from it plus what
  *    waits in it).  When given reaches a mark taken at some moment, every
  *    byte written before that moment is with the reader: procio.c holds
- *    a process's exit, and its Delete, on that.
+ *    a process's exit, and its Delete, on that.  A pty master does not
+ *    say all it holds: its mark is exact only while it has nothing to
+ *    read, and is otherwise an upper bound (copy_counts returns 0).
  *  - A reader that never reads: the bytes wait in the pipes (the source
  *    pipe and the FIFO, up to 1 MiB each once grown) and the writer
  *    blocks, as with any pipe.  The engine itself has no time limit; the
@@ -55,8 +57,12 @@ enum { COPY_GROW_SRC = 1 }; /* src is a pipe of ours: its buffer may grow */
 struct copy *copy_start(int src, int dst, copy_end_fn on_end, void *ctx, int tag,
 			int flags, int *err);
 /* mark: bytes produced by the source so far (read, and waiting in it);
- * given: bytes the reader has taken (for a file: written to it). */
-void copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given);
+ * given: bytes the reader has taken (for a file: written to it).  Returns
+ * 1 if the mark is exact, 0 if it is an upper bound: a pty master with
+ * input may hold up to COPY_PTY_HOLDS bytes more than its FIONREAD says
+ * (20 KiB in all on Linux 6.x; the bound leaves room). */
+#define COPY_PTY_HOLDS (64 * 1024)
+int copy_counts(const struct copy *c, uint64_t *mark, uint64_t *given);
 /* Move what can be moved now, then close both; returns the bytes left in
  * the source (dropped). */
 size_t copy_finish(struct copy *c);

@@ -477,8 +477,15 @@ static int watch_done(struct proc_io *io, int64_t now, uint64_t *progress)
 		uint64_t mark, given;
 		if (!io->cp[i])
 			continue; /* ended: EOF, and the FIFO emptied (copy.h) */
-		copy_counts(io->cp[i], &mark, &given);
+		int exact = copy_counts(io->cp[i], &mark, &given);
 		*progress += mark + given;
+		if (exact && !(io->watch_exact & 1 << i)) {
+			/* a pty with nothing left to read: what it held when the
+			 * watch began has been read, and the bound comes down */
+			io->watch_exact |= (unsigned char)(1 << i);
+			if (mark < io->watch_mark[i])
+				io->watch_mark[i] = mark;
+		}
 		if (given < io->watch_mark[i])
 			done = 0;
 	}
@@ -550,11 +557,12 @@ int io_watch(struct proc_io *io, int64_t stall_ns, void (*fn)(void *ctx, int sta
 	if (io->watching)
 		return 1; /* already waiting (for the same thing) */
 	int64_t now = loop_now_ns();
+	io->watch_exact = 0;
 	for (int i = 1; i < 3; i++) {
 		uint64_t given;
 		io->watch_mark[i] = 0;
-		if (io->cp[i])
-			copy_counts(io->cp[i], &io->watch_mark[i], &given);
+		if (io->cp[i] && copy_counts(io->cp[i], &io->watch_mark[i], &given))
+			io->watch_exact |= (unsigned char)(1 << i);
 	}
 	io->watch_began = io->watch_since = now;
 	if (watch_done(io, now, &io->watch_seen))

@@ -59,6 +59,7 @@ struct proc_io {
 	void (*watch_fn)(void *ctx, int stalled);
 	void *watch_ctx;
 	uint64_t watch_mark[3], watch_seen;
+	unsigned char watch_exact; /* bit i: watch_mark[i] is exact, not a bound */
 	int64_t watch_began, watch_since, watch_stall;
 	struct proc_io *watch_next;
 	unsigned char watching;

@@ -1161,6 +1161,62 @@ def t_tty_stdin_eof(s):
                        capture_output=True)
 
 
+def t_tty_exit_after_output(s):
+    """A terminal process that writes more than its pty holds, to a slow
+    reader, and exits: its exit (Wait) is answered only once the reader has
+    every byte, since a client may close its FIFOs as soon as it sees the
+    exit (containerd 1.6's client closes them before it waits for its
+    copies).  A pty's FIONREAD counts only its line discipline's 4 KiB;
+    up to 16 KiB more wait in the pty's own buffer.  Real runc, real pty."""
+    import shutil
+    import threading
+    if not shutil.which("runc") or not os.path.exists("/bin/busybox"):
+        print("# skip: needs runc and busybox-static")
+        return
+    import subprocess
+    real = Shim(real_runc=True, **SHIM_WRAP)
+    cid = "ttyx-%d" % os.getpid()
+    want = b"".join(b"%d\n" % i for i in range(1, 60001))  # 348894 bytes
+    try:
+        b = busybox_bundle(real, cid, ["/bin/busybox", "seq", "1", "60000"], terminal=True)
+        fout = os.path.join(real.dir, "out")
+        os.mkfifo(fout)
+        rd = os.open(fout, os.O_RDONLY | os.O_NONBLOCK)
+        code, msg, _ = real.c.call("Create", field(1, cid) + field(2, b) + field(4, 1) +
+                                   field(6, fout))
+        check(code == 0, "create: %d %s" % (code, msg))
+        w = Client(real.sock)
+        ws = w.send("Wait", field(1, cid))
+        exited = threading.Event()
+        answer = []
+
+        def waiter():
+            answer.append(w.wait(ws))
+            exited.set()
+        threading.Thread(target=waiter, daemon=True).start()
+        check(real.start(cid)[0] == 0, "start")
+        got = bytearray()
+        end = time.time() + 30
+        # 4 KiB every 10 ms until the exit is seen, then close at once
+        while not exited.is_set() and time.time() < end:
+            try:
+                got += os.read(rd, 4096)
+            except BlockingIOError:
+                pass
+            time.sleep(0.01)
+        os.close(rd)
+        check(exited.is_set() and answer[0][0] == 0, "wait: %r" % (answer[:1],))
+        got = bytes(got).replace(b"\r", b"")
+        check(got == want, "the reader had %d of %d bytes when the exit came" % (
+            len(got), len(want)))
+        check(real.delete(cid)[0] == 0, "delete")
+        w.close()
+    finally:
+        real.close()
+        subprocess.run(["runc", "--root", "/run/containerd/runc/test", "delete", "-f", cid],
+                       capture_output=True)
+
+
 def t_kill_during_exec_start(s):
     """A Kill sent while the exec's runc exec is still running waits for
     the start and then signals the process (the Go shim's lock does the
@@ -1602,7 +1658,7 @@ t_upgrade_bad_state.own_binary = True
 TESTS = [
     # the long ones first: -j runs the rest beside them
     t_caps, t_output_unread, t_logger_killed, t_never_reads, t_sched_core,
-    t_output_late_reader, t_kill_during_exec_start, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_fuse_mount,
+    t_output_late_reader, t_kill_during_exec_start, t_hostile_probe, t_logger_v2, t_tty_stdin_eof, t_tty_exit_after_output, t_fuse_mount,
     t_loop_mount, t_idmap_mount, t_info_options, t_cri_toml_options, t_logger_ready,
     t_mount_target, t_paused_killed_resumed, t_stats_after_exit, t_no_pivot,
     t_exec_pidfile_removed, t_exec_spec_in_memfd, t_file_log_dirs, t_checkpoint_workdir, t_checkpoint_states,
