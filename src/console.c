@@ -75,7 +75,12 @@ static int console_receive(int lfd)
  * shim then closes the console, which hangs the terminal up, so the
  * shell reading it sees EOF (and its session SIGHUP) and exits.  Here the
  * terminal side is hung up (vhangup through the master's peer) and the
- * master stays open, so what the process wrote before still drains.
+ * master stays open, so what is in its line discipline (4 KiB at most)
+ * still drains.  The hangup throws away the rest of what waits in the
+ * pty, as the Go shim's close does: the input the process has not read,
+ * and output behind the line discipline (pty_flush_buffer on the slave
+ * empties the master's buffer).  Waiting for quiet first does not help a
+ * shell: it reads the line, and the hangup comes before it runs it.
  */
 void console_stdin_ended(struct proc_io *io)
 {
