@@ -336,6 +336,16 @@ def t_caps(s):
         c.close()
 
 
+def gone_or_zombie(pid):
+    """The process has exited: reaped, or a zombie.  (It can be reaped
+    between any two looks at /proc: a read that fails means gone.)"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def t_deadline(s):
     """timeout_nano: a parked Wait and a slow runc job get
     DEADLINE_EXCEEDED; the job's runc is killed."""
@@ -351,9 +361,7 @@ def t_deadline(s):
     check(code == 4 and dt < 5, "pause: %d %s after %.1f s" % (code, msg, dt))
     with open(os.path.join(s.knobs, "pause.running")) as f:
         pid = int(f.read().split()[0])
-    check(s.wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
-                       open("/proc/%d/stat" % pid).read().split()[2] == "Z", 5),
-          "runc pause still running")
+    check(s.wait_until(lambda: gone_or_zombie(pid), 5), "runc pause still running")
     check(s.state("d1")[2] == RUNNING, "state after the killed pause")
     check(s.state("d1")[0] == 0, "shim still serves")
 
